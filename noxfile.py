@@ -1,0 +1,70 @@
+"""Sessions of the release kit. Each installs from a hashed lock file in requirements/.
+
+Regenerate the locks after changing pyproject.toml:  nox -s lock
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = "3.11"
+
+
+def install_locked(session: nox.Session, lock: str) -> None:
+    """Install a hashed lock file, then the kit itself without dependencies."""
+    session.install("--require-hashes", "-r", f"requirements/{lock}.txt")
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    install_locked(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over release/, workflows/, tasks.py and noxfile.py."""
+    install_locked(session, "lint")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """pytest; pass pytest arguments after --, e.g. nox -s tests -- -m "not slow"."""
+    install_locked(session, "tests")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: prints a table of ratios against each baseline (measured, never asserted)."""
+    install_locked(session, "tests")
+    session.run("python", "-m", "tests.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements/*.txt (hashed) from pyproject.toml."""
+    session.install("pip-tools>=7.4")
+    common = ["pip-compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras"]
+    session.run(*common, "-o", "requirements/runtime.txt", "pyproject.toml", env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"})
+    for extra in ("tests", "lint"):
+        session.run(
+            *common, "--extra", extra, "-o", f"requirements/{extra}.txt", "pyproject.toml",
+            env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"},
+        )
+
+
+def passthrough_env() -> dict[str, str]:
+    """The variables a release needs, and no others."""
+    names = ("GH_PAT", "GITHUB_TOKEN", "GITHUB_API_URL", "RELEASE_REGISTRY_REWRITE", "REGISTRY_USERNAME",
+             "REGISTRY_PASSWORD", "DOCKER_CONFIG", "DOCKER_HOST", "RELEASE_DOCKER_HOSTS", "RELEASE_BUILD_RECIPE",
+             "GITHUB_STEP_SUMMARY", "HOME", "PATH")
+    return {n: os.environ[n] for n in names if n in os.environ}

@@ -1,0 +1,63 @@
+"""Helpers for the task layer only: error → exit code, progress lines, JSON output.
+
+Nothing below `tasks.py` imports this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.exceptions import Exit
+
+from release.config import Config
+from release.errors import ReleaseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def release_task(fn: F) -> F:
+    """Turn a ReleaseError into one line on stderr and its exit code. Other exceptions keep their traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _configure_logging()
+        try:
+            return fn(*args, **kwargs)
+        except ReleaseError as e:
+            raise Exit(f"error: {e}", code=e.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted: run the same command again to continue where it stopped", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("RELEASE_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
+
+
+def load_config(**overrides: Any) -> Config:
+    """Settings for this invocation: release.toml next to tasks.py, the environment, then the flags."""
+    root = Path(os.environ.get("RELEASE_REPO_ROOT", Path.cwd()))
+    cfg = Config.from_env(os.environ, path=root / "release.toml", repo_root=root)
+    return cfg.with_overrides(**overrides)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (kept off stdout so `--json` output stays clean)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False), flush=True)

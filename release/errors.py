@@ -1,0 +1,89 @@
+"""The kit's exceptions. Messages are written as advice; `tasks.py` prints them as one line.
+
+Exit codes: 1 for an operation that failed, 2 for bad input or configuration, 3 for a conflict that needs a
+human decision (a tag that would move, a branch that exists elsewhere), 4 for a lock held by another run.
+"""
+
+from __future__ import annotations
+
+
+class ReleaseError(Exception):
+    """Base class: anything the user can act on. Other exceptions are bugs and keep their traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ConfigError(ReleaseError):
+    """Missing or malformed configuration, environment or command-line input."""
+
+    exit_code = 2
+
+
+class InputError(ReleaseError):
+    """A file given to the kit (last-good JSON, summary, VERSION) is not what it should be."""
+
+    exit_code = 2
+
+
+class CatalogueError(ReleaseError):
+    """The model catalogue (workflows/model_specs.toml) is invalid."""
+
+    exit_code = 2
+
+
+class GitHubError(ReleaseError):
+    """The GitHub API answered with an error the kit cannot recover from."""
+
+
+class AuthError(GitHubError):
+    """A missing or rejected token."""
+
+    exit_code = 2
+
+
+class RegistryError(ReleaseError):
+    """An OCI registry answered with an unexpected status."""
+
+
+class TagConflict(ReleaseError):
+    """A destination tag exists with another digest; the kit never moves it."""
+
+    exit_code = 3
+
+
+class BuildError(ReleaseError):
+    """One or more image builds failed."""
+
+
+class DockerEngineError(ReleaseError):
+    """The Docker engine is unreachable or refused a request."""
+
+
+class GitError(ReleaseError):
+    """A git command failed; carries its stderr."""
+
+
+class GitStateError(ReleaseError):
+    """The repository is not in a state where the step can run (dirty tree, branch exists elsewhere...)."""
+
+    exit_code = 3
+
+
+class LockHeld(ReleaseError):
+    """Another run holds the checkout's lock."""
+
+    exit_code = 4
+
+
+class PartialFailure(ReleaseError):
+    """The step finished, but some items failed; each failure is listed in the message."""
+
+    @classmethod
+    def from_items(cls, what: str, failures: list[str]) -> PartialFailure:
+        lines = "\n  ".join(failures)
+        return cls(f"{len(failures)} {what} failed:\n  {lines}")
