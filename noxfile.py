@@ -54,17 +54,40 @@ def lock(session: nox.Session) -> None:
     """Regenerate requirements/*.txt (hashed) from pyproject.toml."""
     session.install("pip-tools>=7.4")
     common = ["pip-compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras"]
-    session.run(*common, "-o", "requirements/runtime.txt", "pyproject.toml", env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"})
+    session.run(
+        *common,
+        "-o",
+        "requirements/runtime.txt",
+        "pyproject.toml",
+        env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"},
+    )
     for extra in ("tests", "lint"):
         session.run(
-            *common, "--extra", extra, "-o", f"requirements/{extra}.txt", "pyproject.toml",
+            *common,
+            "--extra",
+            extra,
+            "-o",
+            f"requirements/{extra}.txt",
+            "pyproject.toml",
             env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"},
         )
 
 
 def passthrough_env() -> dict[str, str]:
     """The variables a release needs, and no others."""
-    names = ("GH_PAT", "GITHUB_TOKEN", "GITHUB_API_URL", "RELEASE_REGISTRY_REWRITE", "REGISTRY_USERNAME",
-             "REGISTRY_PASSWORD", "DOCKER_CONFIG", "DOCKER_HOST", "RELEASE_DOCKER_HOSTS", "RELEASE_BUILD_RECIPE",
-             "GITHUB_STEP_SUMMARY", "HOME", "PATH")
+    names = (
+        "GH_PAT",
+        "GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "RELEASE_REGISTRY_REWRITE",
+        "REGISTRY_USERNAME",
+        "REGISTRY_PASSWORD",
+        "DOCKER_CONFIG",
+        "DOCKER_HOST",
+        "RELEASE_DOCKER_HOSTS",
+        "RELEASE_BUILD_RECIPE",
+        "GITHUB_STEP_SUMMARY",
+        "HOME",
+        "PATH",
+    )
     return {n: os.environ[n] for n in names if n in os.environ}

@@ -50,6 +50,14 @@ def load_config(**overrides: Any) -> Config:
     return cfg.with_overrides(**overrides)
 
 
+def shown(cfg: Config, path: Path) -> str:
+    """A path as the user wants to read it: relative to the checkout when inside it."""
+    try:
+        return str(Path(path).relative_to(cfg.repo_root))
+    except ValueError:
+        return str(path)
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 

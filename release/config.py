@@ -55,9 +55,7 @@ def parse_registry_rewrite(text: str) -> tuple[tuple[str, str], ...]:
             continue
         src, sep, dst = item.partition("=")
         if not sep or not src.strip() or not dst.strip():
-            raise ConfigError(
-                f"RELEASE_REGISTRY_REWRITE: {item!r} is not HOST=HOST (e.g. ghcr.io=127.0.0.1:5000)"
-            )
+            raise ConfigError(f"RELEASE_REGISTRY_REWRITE: {item!r} is not HOST=HOST (e.g. ghcr.io=127.0.0.1:5000)")
         pairs.append((src.strip(), dst.strip()))
     return tuple(pairs)
 
@@ -104,8 +102,14 @@ class Config:
         if path is not None and Path(path).exists():
             values.update(_read_toml(Path(path)))
         values.update(_read_environ(environ))
-        for key in ("catalogue_path", "version_file", "readme_path", "output_json_path", "release_logs",
-                    "workflow_logs"):
+        for key in (
+            "catalogue_path",
+            "version_file",
+            "readme_path",
+            "output_json_path",
+            "release_logs",
+            "workflow_logs",
+        ):
             if key in values:
                 values[key] = Path(values[key])
         cfg = cls(**values)
@@ -113,6 +117,7 @@ class Config:
 
     def resolved(self) -> Config:
         """Make file paths absolute against repo_root."""
+
         def rel(p: Path) -> Path:
             return p if p.is_absolute() else self.repo_root / p
 
@@ -133,9 +138,7 @@ class Config:
 
     def require_github_token(self, permission: str) -> Secret:
         if self.github_token is None:
-            raise ConfigError(
-                f"no GitHub token: set GH_PAT (or GITHUB_TOKEN) to a token with {permission}"
-            )
+            raise ConfigError(f"no GitHub token: set GH_PAT (or GITHUB_TOKEN) to a token with {permission}")
         return self.github_token
 
 
@@ -146,8 +149,12 @@ _TOML_KEYS: dict[str, dict[str, str]] = {
     "build": {"recipe": "build_recipe", "ubuntu_version": "ubuntu_version", "docker_hosts": "docker_hosts"},
     "git": {"remote": "git_remote", "dev_branch": "dev_branch", "main_branch": "main_branch"},
     "paths": {
-        "catalogue": "catalogue_path", "version_file": "version_file", "readme": "readme_path",
-        "output_json": "output_json_path", "release_logs": "release_logs", "workflow_logs": "workflow_logs",
+        "catalogue": "catalogue_path",
+        "version_file": "version_file",
+        "readme": "readme_path",
+        "output_json": "output_json_path",
+        "release_logs": "release_logs",
+        "workflow_logs": "workflow_logs",
     },
 }
 

@@ -34,7 +34,11 @@ class Golden:
         if expected != actual:
             diff = "".join(
                 difflib.unified_diff(
-                    expected.splitlines(keepends=True), actual.splitlines(keepends=True), "golden", "actual", n=2
+                    expected.splitlines(keepends=True),
+                    actual.splitlines(keepends=True),
+                    "golden",
+                    "actual",
+                    n=2,
                 )
             )
             pytest.fail(f"{name} differs from its golden file (pytest --update-golden to accept):\n{diff[:6000]}")

@@ -1,0 +1,35 @@
+"""The catalogue as the kit sees it: workflows/model_specs.toml expanded with the VERSION in force.
+
+VERSION is read at call time (never at import time). Catalogue problems become CatalogueError, which the task
+layer prints as one line naming the file, the template and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from release.config import Config
+from release.errors import CatalogueError, InputError
+from release.version import Version
+from workflows.model_spec import Catalogue, CatalogueInvalid, load_catalogue
+
+
+def read_version(path: Path) -> Version:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: VERSION file not found") from None
+    return Version.parse(text, source=str(path))
+
+
+def load(cfg: Config, *, version: Version | str | None = None, text: str | None = None) -> Catalogue:
+    """Load the catalogue of `cfg` with `version` (default: the VERSION file)."""
+    resolved = str(version) if version is not None else str(read_version(cfg.version_file))
+    return load_path(cfg.catalogue_path, version=resolved, text=text)
+
+
+def load_path(path: Path, *, version: str, text: str | None = None) -> Catalogue:
+    try:
+        return load_catalogue(path, version=version, text=text)
+    except CatalogueInvalid as e:
+        raise CatalogueError(str(e)) from None

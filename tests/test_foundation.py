@@ -1,0 +1,100 @@
+"""Config, versions, atomic writes, and the rule that pure modules import no I/O."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from release import fsio
+from release.config import Config, Secret, parse_registry_rewrite
+from release.errors import ConfigError, InputError
+from release.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE_MODULES = ["workflows.model_spec", "release.version", "release.spec_outputs", "release.config"]
+IO_MODULES = {"requests", "docker", "urllib3", "release.github", "release.registry", "release.docker_engine",
+              "release.git"}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_import_no_io(module):
+    code = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert not (loaded & IO_MODULES), f"{module} pulls in {sorted(loaded & IO_MODULES)}"
+
+
+def test_config_layers_defaults_toml_env(tmp_path):
+    toml = tmp_path / "release.toml"
+    toml.write_text('[ci]\nrepo = "tt-shield-fork"\n[registry.rewrite]\n"ghcr.io" = "127.0.0.1:1"\n')
+    env = {"GITHUB_API_URL": "http://127.0.0.1:9/", "GITHUB_TOKEN": "tok-abc", "RELEASE_REGISTRY_REWRITE":
+           "ghcr.io=127.0.0.1:5000"}  # fmt: skip
+    cfg = Config.from_env(env, path=toml)
+    assert cfg.ci_repo == "tt-shield-fork"
+    assert cfg.github_api_url == "http://127.0.0.1:9"
+    assert cfg.github_token == Secret("tok-abc") and cfg.github_token_variable == "GITHUB_TOKEN"
+    assert cfg.registry_rewrite == (("ghcr.io", "127.0.0.1:5000"),)  # the environment wins over the file
+    assert cfg.catalogue_path == tmp_path.resolve() / "workflows" / "model_specs.toml"
+    assert "tok-abc" not in repr(cfg) and "tok-abc" not in str(cfg.github_token)
+    assert cfg.with_overrides(ci_repo=None, ci_owner="me").ci_owner == "me"
+
+
+def test_gh_pat_wins_over_github_token():
+    cfg = Config.from_env({"GH_PAT": "a", "GITHUB_TOKEN": "b"}, repo_root=ROOT)
+    assert cfg.github_token_variable == "GH_PAT"
+    with pytest.raises(ConfigError, match="set GH_PAT"):
+        Config.from_env({}, repo_root=ROOT).require_github_token("Actions read on tt-shield")
+
+
+@pytest.mark.parametrize("text", ["ghcr.io", "=x", "ghcr.io="])
+def test_bad_registry_rewrite(text):
+    with pytest.raises(ConfigError, match="RELEASE_REGISTRY_REWRITE"):
+        parse_registry_rewrite(text)
+
+
+def test_bad_release_toml(tmp_path):
+    toml = tmp_path / "release.toml"
+    toml.write_text("[ci]\nrepos = 1\n")
+    with pytest.raises(ConfigError, match="unknown key 'repos' in \\[ci\\]"):
+        Config.from_env({}, path=toml)
+
+
+@pytest.mark.parametrize(
+    ("old", "increment", "new"),
+    [
+        ("0.5.0", "major", "1.0.0"),
+        ("0.5.3", "minor", "0.6.0"),
+        ("0.5.3", "patch", "0.5.4"),
+        ("9.9.9", "minor", "9.10.0"),
+    ],
+)
+def test_version_bump(old, increment, new):
+    assert str(Version.parse(old).bump(increment)) == new
+
+
+@pytest.mark.parametrize("text", ["0.5", "v0.5.0", "0.5.0-rc1", "", "01.2.3"])
+def test_bad_version(text):
+    with pytest.raises(InputError, match="not a MAJOR.MINOR.PATCH"):
+        Version.parse(text)
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "sub" / "out.json"
+    fsio.write_json(target, {"a": 1})
+    fsio.atomic_write(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]
+    assert fsio.write_if_changed(target, "new") is False
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(InputError, match="bad.json: not valid JSON"):
+        fsio.read_json(bad)
+    with pytest.raises(InputError, match="missing.json: file not found"):
+        fsio.read_json(tmp_path / "missing.json")

@@ -1,0 +1,1 @@
+"""The model catalogue (data in model_specs.toml, loader in model_spec.py)."""
