@@ -87,3 +87,26 @@ class PartialFailure(ReleaseError):
     def from_items(cls, what: str, failures: list[str]) -> PartialFailure:
         lines = "\n  ".join(failures)
         return cls(f"{len(failures)} {what} failed:\n  {lines}")
+
+
+class RegistryResponseError(RegistryError):
+    """A registry request that ended with an unexpected status; carries what the user needs to act on it."""
+
+    def __init__(
+        self, message: str, *, method: str, url: str, status: int, codes: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.status = status
+        self.codes = codes
+
+
+class RegistryAuthError(RegistryError):
+    """Missing or rejected registry credentials."""
+
+    exit_code = 2
+
+
+class DigestMismatch(RegistryError):
+    """Content arrived (or landed) with another digest than the one asked for."""

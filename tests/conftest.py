@@ -10,7 +10,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.services.registry"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

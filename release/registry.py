@@ -1,0 +1,830 @@
+"""RegistryClient: the OCI distribution API over one pooled `requests` session (our `pkg/v1/remote`).
+
+- Manifests of the four media types are read and written byte for byte; the digest is checked on every read
+  and every write.
+- Blobs are copied mount first (`POST …/blobs/uploads/?mount=&from=`), else streamed GET → upload (one PUT, or
+  PATCH chunks for large blobs). An index is copied children first.
+- Auth: Basic, or the token flow (401 + `WWW-Authenticate: Bearer realm,service,scope`), with one token per
+  registry and set of scopes; credentials come from a `Keychain`.
+- Plain HTTP only for loopback registries. Every response goes through `_check`, which raises a
+  `RegistryResponseError` naming the method, the URL without its query, the status and the OCI error codes.
+
+The client is silent: it logs at DEBUG and reports progress through `on_event` callbacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+
+from release.errors import (
+    DigestMismatch,
+    RegistryAuthError,
+    RegistryError,
+    RegistryResponseError,
+    TagConflict,
+)
+from release.http import redact_url
+from release.imageref import ImageRef, is_digest
+from release.registry_auth import Credential
+
+log = logging.getLogger(__name__)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+ACCEPT = ", ".join(MANIFEST_TYPES)
+MiB = 1024 * 1024
+
+Event = dict[str, Any]
+OnEvent = Callable[[Event], None]
+
+
+class KeychainLike(Protocol):
+    def resolve(self, registry: str) -> Credential | None: ...
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    platform: str = ""
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    raw: bytes
+    media_type: str
+    digest: str
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    def _doc(self) -> dict[str, Any]:
+        doc = json.loads(self.raw)
+        if not isinstance(doc, dict):
+            raise RegistryError(f"manifest {self.digest} is not a JSON object")
+        return doc
+
+    def children(self) -> list[Descriptor]:
+        """The manifests an index points at (empty for an image manifest)."""
+        if not self.is_index:
+            return []
+        out = []
+        for d in self._doc().get("manifests", []):
+            p = d.get("platform") or {}
+            platform = "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
+            out.append(
+                Descriptor(d.get("mediaType", OCI_MANIFEST), d["digest"], int(d.get("size", 0)), platform)
+            )
+        return out
+
+    def blobs(self) -> list[Descriptor]:
+        """Config then layers; foreign layers (with `urls`) stay where they are and are left out."""
+        if self.is_index:
+            return []
+        doc = self._doc()
+        items = [doc["config"], *doc.get("layers", [])] if "config" in doc else list(doc.get("layers", []))
+        out = []
+        for d in items:
+            if d.get("urls"):
+                continue
+            out.append(Descriptor(d.get("mediaType", ""), d["digest"], int(d.get("size", 0))))
+        return out
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class CopyResult:
+    src: ImageRef
+    dst: ImageRef
+    digest: str
+    media_type: str
+    manifests_put: int = 0
+    blobs_present: int = 0
+    blobs_mounted: int = 0
+    blobs_uploaded: int = 0
+    bytes_uploaded: int = 0
+    skipped: bool = False  # the destination already had this digest
+
+    def add(self, other: CopyResult) -> None:
+        self.manifests_put += other.manifests_put
+        self.blobs_present += other.blobs_present
+        self.blobs_mounted += other.blobs_mounted
+        self.blobs_uploaded += other.blobs_uploaded
+        self.bytes_uploaded += other.bytes_uploaded
+
+
+@dataclass
+class CopyEstimate:
+    """What a copy would cost, computed with reads only (for `--dry-run`)."""
+
+    digest: str
+    manifests: int = 0
+    blobs: int = 0
+    blobs_present: int = 0
+    mounts: int = 0
+    uploads: int = 0
+    upload_bytes: int = 0
+    image_bytes: int = 0
+    requests: int = 0
+
+
+@dataclass
+class RequestStats:
+    """Counts of requests by method and blob bytes moved; thread-safe."""
+
+    by_method: Counter[str] = field(default_factory=Counter)
+    bytes_uploaded: int = 0
+    bytes_downloaded: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, method: str) -> None:
+        with self._lock:
+            self.by_method[method] += 1
+
+    def add_bytes(self, *, up: int = 0, down: int = 0) -> None:
+        with self._lock:
+            self.bytes_uploaded += up
+            self.bytes_downloaded += down
+
+    @property
+    def writes(self) -> int:
+        return sum(n for m, n in self.by_method.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_method.values())
+
+
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="https://x/token",service="x",scope="repository:a:pull"` → ("bearer", {...})."""
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(_CHALLENGE.findall(rest))
+
+
+class _Auth:
+    """Per-registry authorization: the scheme the registry asked for and tokens per scope set."""
+
+    def __init__(self, session: requests.Session, keychain: KeychainLike, stats: RequestStats) -> None:
+        self._session = session
+        self._keychain = keychain
+        self._stats = stats
+        self._lock = threading.Lock()
+        self._scheme: dict[str, tuple[str, dict[str, str]]] = {}
+        self._tokens: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def header(self, registry: str, scopes: tuple[str, ...]) -> str | None:
+        """The Authorization header for a request, once the registry has told us its scheme."""
+        with self._lock:
+            scheme = self._scheme.get(registry)
+            token = self._tokens.get((registry, scopes))
+        if scheme is None:
+            return None
+        if scheme[0] == "basic":
+            cred = self._keychain.resolve(registry)
+            return cred.basic_header() if cred else None
+        if token is None:
+            token = self._fetch_token(registry, scopes, scheme[1])
+        return f"Bearer {token}"
+
+    def on_challenge(self, registry: str, scopes: tuple[str, ...], resp: requests.Response) -> str:
+        """Answer a 401: return the Authorization header to retry with, or raise advice."""
+        header = resp.headers.get("WWW-Authenticate", "")
+        scheme, params = parse_challenge(header)
+        if scheme == "basic":
+            cred = self._keychain.resolve(registry)
+            if cred is None:
+                raise RegistryAuthError(
+                    f"{registry} asks for credentials: set REGISTRY_USERNAME and REGISTRY_PASSWORD, or run "
+                    f"`docker login {registry}`"
+                )
+            with self._lock:
+                self._scheme[registry] = ("basic", params)
+            return cred.basic_header()
+        if scheme != "bearer" or "realm" not in params:
+            raise RegistryAuthError(
+                f"{registry} answered 401 with an auth scheme the kit does not speak: {scheme!r}"
+            )
+        with self._lock:
+            self._scheme[registry] = ("bearer", {k: v for k, v in params.items() if k != "scope"})
+        return f"Bearer {self._fetch_token(registry, scopes, params)}"
+
+    def _fetch_token(self, registry: str, scopes: tuple[str, ...], params: dict[str, str]) -> str:
+        """The distribution token flow: GET realm?service=&scope=… with Basic credentials (or anonymously)."""
+        cred = self._keychain.resolve(registry)
+        wanted = list(scopes)
+        if params.get("scope") and params["scope"] not in wanted:
+            wanted.append(params["scope"])
+        query: list[tuple[str, str]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        query.extend(("scope", s) for s in wanted)
+        realm = params["realm"]
+        headers = {"Authorization": cred.basic_header()} if cred else {}
+        self._stats.count("GET")
+        token_resp = self._session.get(realm, params=query, headers=headers)
+        if token_resp.status_code in (401, 403):
+            who = f"the credentials from {cred.source}" if cred else "anonymous access"
+            raise RegistryAuthError(
+                f"{redact_url(realm)} refused {who} for {registry} ({token_resp.status_code}); check "
+                "the user name and password or token (push needs write access to the packages)"
+            )
+        if token_resp.status_code != 200:
+            raise RegistryResponseError(
+                f"token request GET {redact_url(realm)} answered {token_resp.status_code}",
+                method="GET",
+                url=redact_url(realm),
+                status=token_resp.status_code,
+            )
+        try:
+            body = token_resp.json()
+        except ValueError:
+            body = {}
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RegistryAuthError(f"{redact_url(realm)} answered without a token")
+        with self._lock:
+            self._tokens[(registry, scopes)] = token
+        return token
+
+    def describe(self, registry: str) -> str:
+        cred = self._keychain.resolve(registry)
+        return f"the credentials from {cred.source}" if cred else "anonymous access"
+
+
+class _HashingReader:
+    """A file-like view of a streamed blob that counts and hashes what passes through."""
+
+    def __init__(self, chunks: Iterator[bytes], size: int, on_bytes: Callable[[int], None]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._pos = 0
+        self._size = size
+        self._on_bytes = on_bytes
+        self.hasher = hashlib.sha256()
+        self.read_total = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._size if n < 0 else n
+        while len(self._buf) - self._pos < want:
+            try:
+                more = next(self._chunks)
+            except StopIteration:
+                break
+            self._buf = self._buf[self._pos :] + more
+            self._pos = 0
+        data = self._buf[self._pos : self._pos + want]
+        self._pos += len(data)
+        if data:
+            self.hasher.update(data)
+            self.read_total += len(data)
+            self._on_bytes(len(data))
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            data = self.read(MiB)
+            if not data:
+                return
+            yield data
+
+
+class RegistryClient:
+    """One client for every registry the kit talks to; thread-safe."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        keychain: KeychainLike,
+        *,
+        upload_session: requests.Session | None = None,
+        chunk_size: int = 64 * MiB,
+        blob_workers: int = 4,
+    ) -> None:
+        self._s = session
+        self._up = upload_session or session
+        self.stats = RequestStats()
+        self._auth = _Auth(session, keychain, self.stats)
+        self._chunk_size = chunk_size
+        self._blob_pool = ThreadPoolExecutor(max_workers=blob_workers, thread_name_prefix="blob")
+        self._lock = threading.Lock()
+        self._inflight: dict[tuple[str, str], tuple[str, Future[str]]] = {}
+        self._known: dict[tuple[str, str], set[str]] = {}  # (registry, digest) → repositories holding it
+
+    def close(self) -> None:
+        self._blob_pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _base(ref: ImageRef) -> str:
+        scheme = "http" if ref.is_loopback else "https"
+        host = "registry-1.docker.io" if ref.registry == "docker.io" else ref.registry
+        return f"{scheme}://{host}/v2/"
+
+    def _url(self, ref: ImageRef, kind: str, reference: str = "") -> str:
+        return f"{self._base(ref)}{ref.repository}/{kind}/{reference}"
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        registry: str,
+        scopes: tuple[str, ...],
+        ok: tuple[int, ...],
+        replayable: bool = True,
+        session: requests.Session | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        s = session or self._s
+        headers = dict(kwargs.pop("headers", {}) or {})
+        auth = self._auth.header(registry, scopes)
+        if auth:
+            headers["Authorization"] = auth
+        self.stats.count(method)
+        resp = s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
+        if resp.status_code == 401:
+            if not replayable:
+                raise RegistryAuthError(
+                    f"{method} {redact_url(url)}: the registry asked for credentials in the middle of an "
+                    "upload; run the same command again"
+                )
+            resp.close()
+            headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
+            self.stats.count(method)
+            resp = s.request(
+                method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs
+            )
+            if resp.status_code == 401:
+                raise RegistryAuthError(
+                    f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401);"
+                    " "
+                    "check the user name and "
+                    "password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
+                )
+        return self._check(resp, method, url, ok)
+
+    @staticmethod
+    def _check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:
+        """The one place that decides whether a status is acceptable."""
+        if resp.status_code in ok:
+            return resp
+        codes: tuple[str, ...] = ()
+        detail = ""
+        try:
+            errors = resp.json().get("errors", []) if method != "HEAD" else []
+            codes = tuple(str(e.get("code", "")) for e in errors if isinstance(e, dict))
+            detail = "; ".join(
+                str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message")
+            )
+        except (ValueError, AttributeError):
+            pass
+        advice = {
+            403: "the credentials lack permission (push needs write access to the destination packages)",
+            404: "not found: check the repository and tag",
+            429: "rate limited: wait and run again",
+        }.get(resp.status_code, "the registry failed; run again later" if resp.status_code >= 500 else "")
+        parts = [f"{method} {redact_url(url)} → {resp.status_code}"]
+        if codes:
+            parts.append(" ".join(codes))
+        if detail:
+            parts.append(f"({detail})")
+        message = " ".join(parts) + (f": {advice}" if advice else "")
+        raise RegistryResponseError(
+            message, method=method, url=redact_url(url), status=resp.status_code, codes=codes
+        )
+
+    def _remember(self, registry: str, digest: str, repository: str) -> None:
+        with self._lock:
+            self._known.setdefault((registry, digest), set()).add(repository)
+
+    def _known_repo(self, registry: str, digest: str, exclude: str) -> str | None:
+        with self._lock:
+            repos = sorted(self._known.get((registry, digest), set()) - {exclude})
+        return repos[0] if repos else None
+
+    # -- manifests ---------------------------------------------------------------------------------------
+
+    def head_manifest(self, ref: ImageRef) -> Descriptor | None:
+        """The manifest's descriptor, or None if the tag/digest does not exist."""
+        url = self._url(ref, "manifests", ref.reference)
+        resp = self._request(
+            "HEAD",
+            url,
+            registry=ref.registry,
+            scopes=(ref.scope("pull"),),
+            ok=(200, 404),
+            headers={"Accept": ACCEPT},
+        )
+        if resp.status_code == 404:
+            return None
+        digest = resp.headers.get("Docker-Content-Digest", "")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        if not is_digest(digest):
+            # Some registries omit the digest on HEAD; fall back to GET and hash.
+            m = self.get_manifest(ref)
+            return Descriptor(m.media_type, m.digest, len(m.raw))
+        return Descriptor(media_type, digest, int(resp.headers.get("Content-Length", 0) or 0))
+
+    def digest(self, ref: ImageRef) -> str | None:
+        d = self.head_manifest(ref)
+        return d.digest if d else None
+
+    def get_manifest(self, ref: ImageRef) -> Manifest:
+        url = self._url(ref, "manifests", ref.reference)
+        resp = self._request(
+            "GET",
+            url,
+            registry=ref.registry,
+            scopes=(ref.scope("pull"),),
+            ok=(200,),
+            headers={"Accept": ACCEPT},
+        )
+        raw = resp.content
+        digest = sha256_digest(raw)
+        if ref.digest and ref.digest != digest:
+            raise DigestMismatch(f"{ref}: the registry returned a manifest whose digest is {digest}")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        try:
+            declared = json.loads(raw).get("mediaType")
+        except (ValueError, AttributeError):
+            raise RegistryError(f"{ref}: the manifest is not JSON") from None
+        if declared in MANIFEST_TYPES:
+            media_type = declared
+        if media_type not in MANIFEST_TYPES:
+            raise RegistryError(
+                f"{ref}: manifest media type {media_type!r} is not supported (Docker schema 1 images "
+                "cannot be copied; rebuild the image)"
+            )
+        return Manifest(raw, media_type, digest)
+
+    def put_manifest(self, ref: ImageRef, manifest: Manifest, *, scopes: tuple[str, ...] = ()) -> str:
+        url = self._url(ref, "manifests", ref.reference)
+        resp = self._request(
+            "PUT",
+            url,
+            registry=ref.registry,
+            scopes=scopes or (ref.scope("pull,push"),),
+            ok=(200, 201),
+            data=manifest.raw,
+            headers={"Content-Type": manifest.media_type},
+        )
+        got = resp.headers.get("Docker-Content-Digest", manifest.digest)
+        if got != manifest.digest:
+            raise DigestMismatch(
+                f"{ref}: the registry stored the manifest as {got}, expected {manifest.digest}"
+            )
+        return got
+
+    # -- blobs -------------------------------------------------------------------------------------------
+
+    def blob_exists(self, ref: ImageRef, digest: str, *, scopes: tuple[str, ...] = ()) -> bool:
+        url = self._url(ref, "blobs", digest)
+        resp = self._request(
+            "HEAD", url, registry=ref.registry, scopes=scopes or (ref.scope("pull"),), ok=(200, 404)
+        )
+        if resp.status_code == 200:
+            self._remember(ref.registry, digest, ref.repository)
+            return True
+        return False
+
+    def _start_upload(
+        self, dst: ImageRef, digest: str, mount_from: str | None, scopes: tuple[str, ...]
+    ) -> tuple[bool, str]:
+        """POST an upload; with `mount_from`, ask for a cross-repository mount → (mounted, location)."""
+        query = {"mount": digest, "from": mount_from} if mount_from else {}
+        url = f"{self._base(dst)}{dst.repository}/blobs/uploads/" + (f"?{urlencode(query)}" if query else "")
+        resp = self._request("POST", url, registry=dst.registry, scopes=scopes, ok=(201, 202))
+        if resp.status_code == 201:
+            return True, ""
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"POST {redact_url(url)}: the registry gave no upload Location")
+        return False, urljoin(url, location)
+
+    @staticmethod
+    def _with_query(url: str, **params: str) -> str:
+        parts = urlsplit(url)
+        query = parts.query + ("&" if parts.query else "") + urlencode(params)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+    def _stream_blob(
+        self, src: ImageRef, desc: Descriptor, dst: ImageRef, location: str, scopes: tuple[str, ...]
+    ) -> int:
+        """GET the blob from `src` and upload it to `location`; returns bytes uploaded."""
+        get_url = self._url(src, "blobs", desc.digest)
+        src_resp = self._request(
+            "GET", get_url, registry=src.registry, scopes=(src.scope("pull"),), ok=(200,), stream=True
+        )
+        try:
+            chunks = src_resp.iter_content(chunk_size=MiB)
+
+            def on_bytes(n: int) -> None:
+                self.stats.add_bytes(down=n, up=n)
+
+            reader = _HashingReader(chunks, desc.size, on_bytes)
+            if desc.size <= self._chunk_size:
+                put_url = self._with_query(location, digest=desc.digest)
+                self._request(
+                    "PUT",
+                    put_url,
+                    registry=dst.registry,
+                    scopes=scopes,
+                    ok=(201,),
+                    replayable=False,
+                    session=self._up,
+                    data=reader,
+                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(desc.size)},
+                )
+            else:
+                offset = 0
+                while offset < desc.size:
+                    chunk = reader.read(min(self._chunk_size, desc.size - offset))
+                    if not chunk:
+                        break
+                    resp = self._request(
+                        "PATCH",
+                        location,
+                        registry=dst.registry,
+                        scopes=scopes,
+                        ok=(202,),
+                        replayable=False,
+                        session=self._up,
+                        data=chunk,
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                        },
+                    )
+                    offset += len(chunk)
+                    location = urljoin(location, resp.headers.get("Location", location))
+                if reader.read(1):
+                    raise DigestMismatch(
+                        f"{src.name}@{desc.digest}: the blob is larger than its descriptor says"
+                    )
+                self._request(
+                    "PUT",
+                    self._with_query(location, digest=desc.digest),
+                    registry=dst.registry,
+                    scopes=scopes,
+                    ok=(201,),
+                    replayable=False,
+                    session=self._up,
+                    headers={"Content-Length": "0"},
+                )
+            got = "sha256:" + reader.hasher.hexdigest()
+            if desc.digest.startswith("sha256:") and got != desc.digest:
+                raise DigestMismatch(f"{src.name}@{desc.digest}: the bytes read hash to {got}")
+            return reader.read_total
+        finally:
+            src_resp.close()
+
+    def _copy_blob(self, src: ImageRef, dst: ImageRef, desc: Descriptor) -> str:
+        """Make `desc` present in `dst`'s repository. → "present" | "mounted" | "uploaded"."""
+        scopes = _copy_scopes(src, dst)
+        if self.blob_exists(dst, desc.digest, scopes=scopes):
+            return "present"
+        if src.registry == dst.registry:
+            mount_from: str | None = src.repository
+        else:
+            mount_from = self._known_repo(dst.registry, desc.digest, exclude=dst.repository)
+        if mount_from is not None:
+            mounted, location = self._start_upload(dst, desc.digest, mount_from, scopes)
+        else:
+            mounted, location = self._start_upload(dst, desc.digest, None, scopes)
+        if mounted:
+            self._remember(dst.registry, desc.digest, dst.repository)
+            return "mounted"
+        log.debug("mount of %s into %s refused; streaming", desc.digest, dst.name)
+        self._stream_blob(src, desc, dst, location, scopes)
+        self._remember(dst.registry, desc.digest, dst.repository)
+        return "uploaded"
+
+    def _copy_blob_once(self, src: ImageRef, dst: ImageRef, desc: Descriptor) -> Future[str]:
+        """One transfer per (destination registry, digest), even when several images share the blob.
+
+        The same repository waits for the transfer in flight; another repository of the same registry waits
+        for it too, then mounts from there instead of streaming the bytes a second time.
+        """
+        key = (dst.registry, desc.digest)
+        with self._lock:
+            entry = self._inflight.get(key)
+            if entry is None or (entry[1].done() and entry[1].exception() is not None):
+                fut = self._blob_pool.submit(self._copy_blob, src, dst, desc)
+                self._inflight[key] = (dst.repository, fut)
+                return fut
+            repo, first = entry
+        if repo == dst.repository:
+            shared: Future[str] = Future()
+            first.add_done_callback(lambda f: _settle_shared(f, shared))
+            return shared
+        return self._blob_pool.submit(self._copy_blob_after, first, src, dst, desc)
+
+    def _copy_blob_after(self, first: Future[str], src: ImageRef, dst: ImageRef, desc: Descriptor) -> str:
+        # `first` went earlier into the same FIFO pool: it is running or done, so waiting cannot deadlock.
+        try:
+            first.result()
+        except Exception:  # the other transfer failed: this one tries on its own
+            log.debug("shared transfer of %s failed; copying separately", desc.digest)
+        return self._copy_blob(src, dst, desc)
+
+    # -- copy --------------------------------------------------------------------------------------------
+
+    def copy(
+        self,
+        src: ImageRef,
+        dst: ImageRef,
+        *,
+        on_event: OnEvent | None = None,
+        expect_digest: str | None = None,
+        force: bool = False,
+    ) -> CopyResult:
+        """Copy `src` to `dst` (tag or digest) registry to registry; the tag is never moved to another digest.
+
+        `expect_digest`: refuse if the source no longer has this digest (the plan saw it). `force`: copy again
+        even if `dst` already has the same digest (repairs missing blobs; the tag still cannot move).
+        """
+        emit = on_event or (lambda e: None)
+        manifest = self.get_manifest(src)
+        if expect_digest and manifest.digest != expect_digest:
+            raise DigestMismatch(
+                f"{src} now points at {manifest.digest}, not {expect_digest} as planned; plan again"
+            )
+        have = self.head_manifest(dst)
+        if have is not None and have.digest != manifest.digest:
+            raise TagConflict(
+                f"{dst} already points at {have.digest} (source {src} is {manifest.digest}); refusing to "
+                "move it. Bump VERSION or delete the tag."
+            )
+        if have is not None and not force:
+            emit({"event": "present", "dst": str(dst), "digest": manifest.digest})
+            return CopyResult(src, dst, manifest.digest, manifest.media_type, skipped=True)
+        result = self._copy_tree(src, dst, manifest, emit)
+        scopes = _copy_scopes(src, dst)
+        self.put_manifest(dst, manifest, scopes=scopes)
+        result.manifests_put += 1
+        emit({"event": "copied", "dst": str(dst), "digest": manifest.digest})
+        return result
+
+    def _copy_tree(self, src: ImageRef, dst: ImageRef, manifest: Manifest, emit: OnEvent) -> CopyResult:
+        """Everything `manifest` refers to, into dst's repository (children of an index first)."""
+        result = CopyResult(src, dst, manifest.digest, manifest.media_type)
+        scopes = _copy_scopes(src, dst)
+        for child in manifest.children():
+            child_src = src.with_digest(child.digest)
+            child_dst = dst.without_digest().with_digest(child.digest)
+            if self.head_manifest(child_dst) is not None:
+                continue
+            child_manifest = self.get_manifest(child_src)
+            result.add(self._copy_tree(child_src, child_dst, child_manifest, emit))
+            self.put_manifest(child_dst, child_manifest, scopes=scopes)
+            result.manifests_put += 1
+        blobs = manifest.blobs()
+        futures = [(b, self._copy_blob_once(src, dst, b)) for b in blobs]
+        errors: list[BaseException] = []
+        for desc, fut in futures:
+            try:
+                how = fut.result()
+            except BaseException as e:
+                errors.append(e)
+                continue
+            if how == "present":
+                result.blobs_present += 1
+            elif how == "mounted":
+                result.blobs_mounted += 1
+            else:
+                result.blobs_uploaded += 1
+                result.bytes_uploaded += desc.size
+            emit({"event": "blob", "how": how, "dst": str(dst), "digest": desc.digest, "size": desc.size})
+        if errors:
+            raise errors[0]
+        return result
+
+    def estimate_copy(self, src: ImageRef, dst: ImageRef) -> CopyEstimate:
+        """Reads only: what `copy(src, dst)` would send (requests, mounts, uploads, bytes)."""
+        manifest = self.get_manifest(src)
+        est = CopyEstimate(digest=manifest.digest, requests=2)  # GET source + HEAD destination
+        self._estimate_tree(src, dst, manifest, est)
+        est.requests += 1  # PUT manifest
+        est.manifests += 1
+        return est
+
+    def _estimate_tree(self, src: ImageRef, dst: ImageRef, manifest: Manifest, est: CopyEstimate) -> None:
+        scopes = _copy_scopes(src, dst)
+        for child in manifest.children():
+            child_dst = dst.without_digest().with_digest(child.digest)
+            est.requests += 1
+            if self.head_manifest(child_dst) is not None:
+                continue
+            child_manifest = self.get_manifest(src.with_digest(child.digest))
+            est.requests += 2
+            est.manifests += 1
+            self._estimate_tree(src.with_digest(child.digest), child_dst, child_manifest, est)
+        for b in manifest.blobs():
+            est.blobs += 1
+            est.image_bytes += b.size
+            est.requests += 1
+            if self.blob_exists(dst, b.digest, scopes=scopes):
+                est.blobs_present += 1
+            elif src.registry == dst.registry:
+                est.mounts += 1
+                est.requests += 1
+            else:
+                est.uploads += 1
+                est.upload_bytes += b.size
+                patches = -(-b.size // self._chunk_size) if b.size > self._chunk_size else 0
+                est.requests += 3 + patches  # GET source, POST upload, PATCH chunks, PUT
+
+    # -- listing (tests, audits) --------------------------------------------------------------------------
+
+    def list_tags(self, ref: ImageRef) -> list[str]:
+        url: str | None = f"{self._base(ref)}{ref.repository}/tags/list?n=1000"
+        tags: list[str] = []
+        while url:
+            resp = self._request(
+                "GET", url, registry=ref.registry, scopes=(ref.scope("pull"),), ok=(200, 404)
+            )
+            if resp.status_code == 404:
+                return []
+            tags.extend(resp.json().get("tags") or [])
+            url = _next_link(url, resp.headers.get("Link", ""))
+        return tags
+
+    def catalog(self, registry: str) -> list[str]:
+        probe = ImageRef(registry=registry, repository="x")
+        url: str | None = f"{self._base(probe)}_catalog?n=1000"
+        repos: list[str] = []
+        while url:
+            resp = self._request("GET", url, registry=registry, scopes=("registry:catalog:*",), ok=(200,))
+            repos.extend(resp.json().get("repositories") or [])
+            url = _next_link(url, resp.headers.get("Link", ""))
+        return repos
+
+    def push_blob(self, dst: ImageRef, data: bytes) -> str:
+        """Upload bytes as a blob (monolithic); used to seed test registries and by image builders."""
+        digest = sha256_digest(data)
+        scopes = (dst.scope("pull,push"),)
+        if self.blob_exists(dst, digest, scopes=scopes):
+            return digest
+        _, location = self._start_upload(dst, digest, None, scopes)
+        self._request(
+            "PUT",
+            self._with_query(location, digest=digest),
+            registry=dst.registry,
+            scopes=scopes,
+            ok=(201,),
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        self.stats.add_bytes(up=len(data))
+        self._remember(dst.registry, digest, dst.repository)
+        return digest
+
+
+def _copy_scopes(src: ImageRef, dst: ImageRef) -> tuple[str, ...]:
+    """One token for both ends when they share a registry, so a mount is authorized."""
+    if src.registry == dst.registry and src.repository != dst.repository:
+        return (dst.scope("pull,push"), src.scope("pull"))
+    return (dst.scope("pull,push"),)
+
+
+def _settle_shared(src: Future[str], dst: Future[str]) -> None:
+    exc = src.exception()
+    if exc is not None:
+        dst.set_exception(exc)
+    else:
+        # The other image did the transfer; for this one the blob was already there.
+        dst.set_result("present")
+
+
+def _next_link(url: str, link: str) -> str | None:
+    m = re.search(r"<([^>]+)>;\s*rel=\"?next\"?", link)
+    return urljoin(url, m.group(1)) if m else None
