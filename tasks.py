@@ -6,36 +6,77 @@ non-zero (see release/cli.py).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Collection, task
 
-from release import catalogue, spec_update
-from release.cli import load_config, release_task, say, shown
+from release import catalogue, spec_report, spec_update
+from release.cli import load_config, optional_positional, release_task, say, shown
+from release.errors import ConfigError
 
 # ------------------------------------------------------------------------------------------------ spec
 
 
 @task(
     name="update",
+    klass=optional_positional("last_good", unless="output_only"),
+    positional=["last_good"],
+    iterable=["only"],
     help={
+        "last_good": "last-good JSON from `inv ci.read` (release_logs/models_ci_last_good_*.json)",
         "output_only": "only regenerate model_specs_output.json and the README Model Support table",
-        "dry_run": "print what would change and write nothing",
+        "dry_run": "print the plan and write nothing",
+        "allow_downgrade": "also write statuses lower than the catalogue's (listed as proposals otherwise)",
+        "only": "restrict to model_ids matching this glob (repeatable)",
+        "against": "render release_models_diff.md against the catalogue in this git ref (e.g. origin/main)",
         "output_json": "where the expanded catalogue goes (default model_specs_output.json)",
         "readme": "README whose Model Support table is regenerated (default README.md)",
+        "diff_out": "where the diff markdown goes (default release_logs/release_models_diff.md)",
     },
 )
 @release_task
-def spec_update_task(c, output_only=False, dry_run=False, output_json=None, readme=None):
+def spec_update_task(
+    c,
+    last_good=None,
+    output_only=False,
+    dry_run=False,
+    allow_downgrade=False,
+    only=None,
+    against=None,
+    output_json=None,
+    readme=None,
+    diff_out=None,
+):
     """Apply last good CI results to the catalogue; regenerate model_specs_output.json and the README table."""
     cfg = load_config(output_json_path=output_json, readme_path=readme)
-    if not output_only:
-        from release.errors import ConfigError
-
-        raise ConfigError("give --output-only (updating from a last-good JSON is not available yet)")
-    cat = catalogue.load(cfg)
-    changes = spec_update.plan_outputs_for(cfg, cat)
-    if not changes:
-        say(f"outputs are up to date with {cfg.catalogue_path.name} (VERSION {cat.version}, {len(cat.specs)} specs)")
-        return
+    if output_only:
+        cat = catalogue.load(cfg)
+        changes = spec_update.plan_outputs_for(cfg, cat)
+        if not changes:
+            say(
+                f"outputs are up to date with {cfg.catalogue_path.name} (VERSION {cat.version}, {len(cat.specs)} specs)"
+            )
+    else:
+        if not last_good:
+            raise ConfigError("give LAST_GOOD_JSON (from `inv ci.read`), or --output-only")
+        files = spec_update.update_from_last_good(
+            cfg,
+            Path(last_good),
+            allow_downgrade=allow_downgrade,
+            only=tuple(only or ()),
+            against=against,
+            diff_out=Path(diff_out) if diff_out else cfg.release_logs / "release_models_diff.md",
+        )
+        say(spec_report.plan_table(files.plan))
+        warnings = spec_report.disagreement_table(files.plan)
+        if warnings:
+            say("\nwarning: CI records of one template disagree on commits (the newest run was chosen):")
+            say(warnings)
+        for rejected in files.plan.rejected:
+            say(f"warning: {rejected.template_label}: {rejected.model_id} not applied: {rejected.reason}")
+        changes = files.changes
+        if not files.plan.changed:
+            say("\nno change to the catalogue" + (": regenerating stale outputs" if changes else ""))
     for change in changes:
         say(f"{'would ' if dry_run else ''}{change.label} {shown(cfg, change.path)}")
     if not dry_run:

@@ -12,9 +12,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from invoke.exceptions import Exit
+from invoke.parser import Argument
+from invoke.tasks import Task
 
 from release.config import Config
 from release.errors import ReleaseError
@@ -69,3 +71,41 @@ def progress(text: str) -> None:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False), flush=True)
+
+
+class _PositionalUnlessFlag(Argument):
+    """A positional argument that is not required when a sibling flag (e.g. --output-only) is given."""
+
+    unless: Argument
+
+    @property
+    def value(self) -> Any:
+        if self._value is None and self.unless.value:
+            return ""
+        return self._value if self._value is not None else self.default
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
+
+
+class OptionalPositionalTask(Task):
+    """A Task whose first positional argument may be left out when the flag named in `optional_unless` is set.
+
+    Lets `inv spec.update LAST_GOOD_JSON` and `inv spec.update --output-only` share one task.
+    """
+
+    optional_unless: ClassVar[dict[str, str]] = {}
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        args = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        by_name = {a.name: a for a in args}
+        for positional, flag in self.optional_unless.items():
+            arg = by_name[positional]
+            arg.__class__ = _PositionalUnlessFlag
+            arg.unless = by_name[flag]  # type: ignore[attr-defined]
+        return args
+
+
+def optional_positional(positional: str, *, unless: str) -> type[OptionalPositionalTask]:
+    return type("OptionalPositional", (OptionalPositionalTask,), {"optional_unless": {positional: unless}})

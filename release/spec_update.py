@@ -6,12 +6,18 @@ Plan, then apply: `plan_outputs` computes the new text of every generated file a
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from release import fsio, spec_outputs
+from release import catalogue as kit_catalogue
+from release import fsio, spec_edit, spec_outputs, spec_report
 from release.config import Config
-from workflows.model_spec import Catalogue
+from release.errors import ConfigError
+from release.last_good_file import LastGoodRecord, ci_tag_commits, commits_agree, parse_last_good
+from release.spec_edit import FieldChange
+from workflows.model_spec import STATUSES, Catalogue
 
 
 @dataclass(frozen=True)
@@ -69,3 +75,232 @@ def plan_outputs_for(cfg: Config, catalogue: Catalogue) -> tuple[FileChange, ...
 def apply_file_changes(changes: tuple[FileChange, ...]) -> None:
     for change in changes:
         fsio.atomic_write(change.path, change.new)
+
+
+# --------------------------------------------------------------------------------------------------- update plan
+
+STATUS_FROM_PERF = {
+    "experimental": "EXPERIMENTAL",
+    "functional": "FUNCTIONAL",
+    "complete": "COMPLETE",
+    "target": "TOP_PERF",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model_id: str
+    weight: str
+    device: str
+    record: LastGoodRecord
+
+
+@dataclass(frozen=True)
+class Rejected:
+    template_label: str
+    model_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TemplateUpdate:
+    template_index: int
+    label: str
+    impl_id: str
+    weights: tuple[str, ...]
+    devices: tuple[str, ...]
+    source: Candidate
+    tt_metal_before: str
+    tt_metal_after: str
+    vllm_before: str | None
+    vllm_after: str | None
+    status_before: str
+    status_after: str
+    proposed_status: str | None  # a downgrade that was not applied
+    explicit_image: str | None
+    disagreements: tuple[Candidate, ...]
+
+    @property
+    def changed(self) -> bool:
+        return (self.tt_metal_before, self.vllm_before, self.status_before) != (
+            self.tt_metal_after,
+            self.vllm_after,
+            self.status_after,
+        )
+
+    @property
+    def commits_changed(self) -> bool:
+        return (self.tt_metal_before, self.vllm_before) != (self.tt_metal_after, self.vllm_after)
+
+    def field_changes(self) -> list[FieldChange]:
+        out = []
+        if self.tt_metal_after != self.tt_metal_before:
+            out.append(FieldChange(self.template_index, "tt_metal_commit", self.tt_metal_after))
+        if self.vllm_after is not None and self.vllm_after != self.vllm_before:
+            out.append(FieldChange(self.template_index, "vllm_commit", self.vllm_after))
+        if self.status_after != self.status_before:
+            out.append(FieldChange(self.template_index, "status", self.status_after))
+        return out
+
+
+@dataclass(frozen=True)
+class SpecUpdatePlan:
+    updates: tuple[TemplateUpdate, ...]
+    rejected: tuple[Rejected, ...]
+    allow_downgrade: bool
+
+    @property
+    def changed(self) -> tuple[TemplateUpdate, ...]:
+        return tuple(u for u in self.updates if u.changed)
+
+    def field_changes(self) -> list[FieldChange]:
+        return [fc for u in self.updates for fc in u.field_changes()]
+
+
+def plan_spec_update(
+    catalogue: Catalogue,
+    last_good: Mapping[str, LastGoodRecord | None],
+    *,
+    allow_downgrade: bool = False,
+    only: Sequence[str] = (),
+) -> SpecUpdatePlan:
+    """Per template, the record of the highest CI run (ties: first in template order), guarded (pure)."""
+    updates: list[TemplateUpdate] = []
+    rejected: list[Rejected] = []
+    for template in catalogue.templates:
+        candidates: list[Candidate] = []
+        for model_id, weight, device in template.model_ids():
+            if only and not any(fnmatch.fnmatchcase(model_id, pattern) for pattern in only):
+                continue
+            record = last_good.get(model_id)
+            if record is None or not (record.tt_metal_commit or record.vllm_commit):
+                continue
+            problem = _tag_problem(record)
+            if problem:
+                rejected.append(Rejected(template.label, model_id, problem))
+                continue
+            candidates.append(Candidate(model_id, weight, device, record))
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda c: c.record.ci_run_number)  # max keeps the first of equals
+        rec = best.record
+        distinct = {(_short(c.record.tt_metal_commit), _short(c.record.vllm_commit)) for c in candidates}
+        tm_after = _short(rec.tt_metal_commit) or template.tt_metal_commit
+        vllm_after = template.vllm_commit
+        if template.vllm_commit is not None and rec.vllm_commit:
+            vllm_after = _short(rec.vllm_commit)
+        status_after, proposed = template.status, None
+        mapped = STATUS_FROM_PERF.get(rec.perf_status)
+        if mapped is not None and mapped != template.status:
+            if STATUSES.index(mapped) > STATUSES.index(template.status) or allow_downgrade:
+                status_after = mapped
+            else:
+                proposed = mapped
+        updates.append(
+            TemplateUpdate(
+                template_index=template.index,
+                label=template.label,
+                impl_id=template.impl.impl_id,
+                weights=template.weights,
+                devices=tuple(d.device for d in template.devices),
+                source=best,
+                tt_metal_before=template.tt_metal_commit,
+                tt_metal_after=tm_after,
+                vllm_before=template.vllm_commit,
+                vllm_after=vllm_after,
+                status_before=template.status,
+                status_after=status_after,
+                proposed_status=proposed,
+                explicit_image=template.docker_image,
+                disagreements=tuple(candidates) if len(distinct) > 1 else (),
+            )
+        )
+    return SpecUpdatePlan(tuple(updates), tuple(rejected), allow_downgrade)
+
+
+def _short(commit: str | None) -> str | None:
+    return commit[:7] if commit else None
+
+
+def _tag_problem(record: LastGoodRecord) -> str | None:
+    """Why a record may not be applied: its CI image tag must carry commits that agree with the record."""
+    parsed = ci_tag_commits(record.docker_image)
+    if parsed is None:
+        return f"CI image tag of {record.docker_image} carries no parseable commits"
+    tag_tm, tag_vllm = parsed
+    if record.tt_metal_commit and not commits_agree(record.tt_metal_commit, tag_tm):
+        return f"tt-metal commit {record.tt_metal_commit} disagrees with the CI image tag ({tag_tm})"
+    if record.vllm_commit and not commits_agree(record.vllm_commit, tag_vllm):
+        return f"vLLM commit {record.vllm_commit} disagrees with the CI image tag ({tag_vllm})"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class UpdateFiles:
+    """Everything `inv spec.update LAST_GOOD_JSON` would write, computed without writing."""
+
+    plan: SpecUpdatePlan
+    new_catalogue: Catalogue
+    changes: tuple[FileChange, ...]
+
+
+def prepare_update(
+    cfg: Config,
+    plan: SpecUpdatePlan,
+    *,
+    catalogue_text: str,
+    version: str,
+    diff_out: Path,
+    against: tuple[str, Catalogue] | None = None,
+) -> UpdateFiles:
+    """New TOML text, regenerated outputs and the diff markdown; only files whose content changes."""
+    new_text = spec_edit.apply_changes(catalogue_text, plan.field_changes())
+    new_cat = kit_catalogue.load_path(cfg.catalogue_path, version=version, text=new_text)
+    changes: list[FileChange] = []
+    if new_text != catalogue_text:
+        changes.append(FileChange(cfg.catalogue_path, catalogue_text, new_text))
+    changes.extend(plan_outputs_for(cfg, new_cat))
+    if against is not None:
+        ref, old_cat = against
+        rows = spec_report.rows_against(old_cat, new_cat, plan)
+        diff = spec_report.render_diff(rows, plan, against=ref)
+    elif plan.changed:
+        diff = spec_report.render_diff(spec_report.rows_from_plan(plan), plan)
+    else:
+        diff = None  # nothing to report: a second run leaves the previous diff alone
+    if diff is not None:
+        old_diff = _read(diff_out)
+        if diff != old_diff:
+            changes.append(FileChange(diff_out, old_diff, diff))
+    return UpdateFiles(plan, new_cat, tuple(changes))
+
+
+def update_from_last_good(
+    cfg: Config,
+    last_good_path: Path,
+    *,
+    allow_downgrade: bool,
+    only: Sequence[str],
+    against: str | None,
+    diff_out: Path,
+    show_file: Callable[[str, Path], str] | None = None,
+) -> UpdateFiles:
+    """Read the inputs, plan, and compute the files (nothing is written here)."""
+    version = str(kit_catalogue.read_version(cfg.version_file))
+    catalogue_text = cfg.catalogue_path.read_text(encoding="utf-8")
+    current = kit_catalogue.load_path(cfg.catalogue_path, version=version, text=catalogue_text)
+    records = parse_last_good(fsio.read_json(last_good_path), source=str(last_good_path), known=current.specs)
+    plan = plan_spec_update(current, records, allow_downgrade=allow_downgrade, only=only)
+    against_cat = None
+    if against is not None:
+        if show_file is None:
+            raise ConfigError("--against needs a git checkout")
+        rel = cfg.catalogue_path.relative_to(cfg.repo_root).as_posix()
+        old_text = show_file(against, Path(rel))
+        against_cat = (against, kit_catalogue.load_path(Path(f"{against}:{rel}"), version=version, text=old_text))
+    return prepare_update(
+        cfg, plan, catalogue_text=catalogue_text, version=version, diff_out=diff_out, against=against_cat
+    )

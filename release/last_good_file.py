@@ -1,0 +1,102 @@
+"""Pure: read and validate a last-good JSON (the output of `inv ci.read`, format of §8.2).
+
+`parse_last_good(data, source=..., known=...)` returns {model_id: LastGoodRecord | None}; a model without a
+passing run maps to None. Problems raise InputError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from release.errors import InputError
+
+REQUIRED_FIELDS = ("tt_metal_commit", "vllm_commit", "docker_image", "perf_status", "ci_run_number")
+_CI_TAG = re.compile(r"^[0-9][0-9.]*-(?P<tm>[0-9a-fA-F]{40})(?:-(?P<vllm>[0-9a-fA-F]{7,40})-\d+)?$")
+
+
+@dataclass(frozen=True)
+class LastGoodRecord:
+    model_id: str
+    tt_metal_commit: str | None
+    vllm_commit: str | None
+    docker_image: str
+    perf_status: str
+    ci_run_number: int
+    ci_run_id: int | None = None
+    ci_run_url: str | None = None
+    ci_job_id: int | None = None
+    ci_job_url: str | None = None
+    ci_job_name: str | None = None
+    device: str | None = None
+    accuracy_status: Any = None
+    firmware_bundle: str | None = None
+    driver_version: str | None = None
+
+
+def ci_tag_commits(image: str) -> tuple[str, str | None] | None:
+    """(tt-metal SHA, vLLM SHA or None) from a Models CI image tag, or None when the tag carries none.
+
+    Forms: `<ver>-<40 hex tt-metal>-<7+ hex vLLM>-<digits>` and `<ver>-<40 hex tt-metal>`.
+    """
+    tag = image.rsplit("/", 1)[-1].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
+    m = _CI_TAG.match(tag)
+    if not m:
+        return None
+    return m["tm"], m["vllm"]
+
+
+def commits_agree(a: str | None, b: str | None) -> bool:
+    """Two commit references agree when one is a prefix of the other (case-insensitive)."""
+    if not a or not b:
+        return False
+    a, b = a.lower(), b.lower()
+    return a.startswith(b) or b.startswith(a)
+
+
+def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = None) -> dict[str, LastGoodRecord | None]:
+    if not isinstance(data, Mapping):
+        raise InputError(f"{source}: expected a JSON object of model_id → record")
+    known_ids = set(known) if known is not None else None
+    out: dict[str, LastGoodRecord | None] = {}
+    for model_id, raw in data.items():
+        if known_ids is not None and model_id not in known_ids:
+            raise InputError(f"{source}: {model_id}: not a model_id of the catalogue")
+        if raw in ({}, None):
+            out[model_id] = None
+            continue
+        if not isinstance(raw, Mapping):
+            raise InputError(f"{source}: {model_id}: expected an object")
+        for field in REQUIRED_FIELDS:
+            if field not in raw:
+                raise InputError(f"{source}: {model_id}.{field}: missing")
+        run_number = raw["ci_run_number"]
+        if isinstance(run_number, str) and run_number.isdigit():
+            run_number = int(run_number)
+        if not isinstance(run_number, int) or isinstance(run_number, bool):
+            raise InputError(f"{source}: {model_id}.ci_run_number: expected an integer, got {run_number!r}")
+        for field in ("tt_metal_commit", "vllm_commit"):
+            if raw[field] is not None and not isinstance(raw[field], str):
+                raise InputError(f"{source}: {model_id}.{field}: expected a string or null")
+        if not isinstance(raw["docker_image"], str) or not isinstance(raw["perf_status"], str):
+            raise InputError(f"{source}: {model_id}: docker_image and perf_status must be strings")
+        out[model_id] = LastGoodRecord(
+            model_id=model_id,
+            tt_metal_commit=raw["tt_metal_commit"],
+            vllm_commit=raw["vllm_commit"],
+            docker_image=raw["docker_image"],
+            perf_status=raw["perf_status"],
+            ci_run_number=run_number,
+            ci_run_id=raw.get("ci_run_id"),
+            ci_run_url=raw.get("ci_run_url"),
+            ci_job_id=raw.get("ci_job_id"),
+            ci_job_url=raw.get("ci_job_url"),
+            ci_job_name=raw.get("ci_job_name"),
+            device=raw.get("device"),
+            accuracy_status=raw.get("accuracy_status"),
+            firmware_bundle=raw.get("firmware_bundle"),
+            driver_version=raw.get("driver_version"),
+        )
+    return out
