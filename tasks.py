@@ -11,8 +11,8 @@ from pathlib import Path
 from invoke import Collection, task
 
 from release import catalogue, spec_report, spec_update
-from release.cli import load_config, optional_positional, release_task, say, shown
-from release.errors import ConfigError
+from release.cli import load_config, optional_positional, print_json, progress, release_task, say, shown
+from release.errors import ConfigError, PartialFailure
 
 # ------------------------------------------------------------------------------------------------ spec
 
@@ -83,9 +83,47 @@ def spec_update_task(
         spec_update.apply_file_changes(changes)
 
 
+# ------------------------------------------------------------------------------------------------ images
+
+
+@task(
+    name="audit",
+    help={
+        "record": "check the images of this release record (release_logs/release_record_vX.Y.Z.json) and their digests",
+        "dev": "audit the catalogue's -dev- images instead of the -release- ones",
+        "concurrency": "registry requests in flight (default 8)",
+        "json": "print the machine-readable result instead of the table",
+    },
+)
+@release_task
+def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
+    """Check that every image the catalogue (or a release record) points at exists, with its digest."""
+    from release import audit, fsio, wiring
+
+    cfg = load_config()
+    if record:
+        items = audit.plan_audit_from_record(
+            fsio.read_json(Path(record)), source=record, registry_map=cfg.registry_rewrite
+        )
+    else:
+        items = audit.plan_audit_from_catalogue(catalogue.load(cfg), dev=dev, registry_map=cfg.registry_rewrite)
+    progress(f"auditing {len(items)} image(s)...")
+    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
+    findings = audit.run_audit(items, registry, concurrency=int(concurrency))
+    if json:
+        print_json(audit.audit_json(findings))
+    else:
+        say(audit.audit_table(findings))
+    problems = audit.failures(findings)
+    if problems:
+        raise PartialFailure.from_items("image check(s)", problems)
+    if not json:
+        say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if record else ""))
+
+
 ci = Collection("ci")
 spec = Collection("spec", spec_update_task)
-images = Collection("images")
+images = Collection("images", images_audit_task)
 git = Collection("git")
 
 ns = Collection(ci, spec, images, git)

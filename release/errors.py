@@ -92,9 +92,7 @@ class PartialFailure(ReleaseError):
 class RegistryResponseError(RegistryError):
     """A registry request that ended with an unexpected status; carries what the user needs to act on it."""
 
-    def __init__(
-        self, message: str, *, method: str, url: str, status: int, codes: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, message: str, *, method: str, url: str, status: int, codes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.method = method
         self.url = url

@@ -91,9 +91,7 @@ class Manifest:
         for d in self._doc().get("manifests", []):
             p = d.get("platform") or {}
             platform = "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
-            out.append(
-                Descriptor(d.get("mediaType", OCI_MANIFEST), d["digest"], int(d.get("size", 0)), platform)
-            )
+            out.append(Descriptor(d.get("mediaType", OCI_MANIFEST), d["digest"], int(d.get("size", 0)), platform))
         return out
 
     def blobs(self) -> list[Descriptor]:
@@ -226,9 +224,7 @@ class _Auth:
                 self._scheme[registry] = ("basic", params)
             return cred.basic_header()
         if scheme != "bearer" or "realm" not in params:
-            raise RegistryAuthError(
-                f"{registry} answered 401 with an auth scheme the kit does not speak: {scheme!r}"
-            )
+            raise RegistryAuthError(f"{registry} answered 401 with an auth scheme the kit does not speak: {scheme!r}")
         with self._lock:
             self._scheme[registry] = ("bearer", {k: v for k, v in params.items() if k != "scope"})
         return f"Bearer {self._fetch_token(registry, scopes, params)}"
@@ -380,9 +376,7 @@ class RegistryClient:
             resp.close()
             headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
             self.stats.count(method)
-            resp = s.request(
-                method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs
-            )
+            resp = s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
                     f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401);"
@@ -402,9 +396,7 @@ class RegistryClient:
         try:
             errors = resp.json().get("errors", []) if method != "HEAD" else []
             codes = tuple(str(e.get("code", "")) for e in errors if isinstance(e, dict))
-            detail = "; ".join(
-                str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message")
-            )
+            detail = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message"))
         except (ValueError, AttributeError):
             pass
         advice = {
@@ -418,9 +410,7 @@ class RegistryClient:
         if detail:
             parts.append(f"({detail})")
         message = " ".join(parts) + (f": {advice}" if advice else "")
-        raise RegistryResponseError(
-            message, method=method, url=redact_url(url), status=resp.status_code, codes=codes
-        )
+        raise RegistryResponseError(message, method=method, url=redact_url(url), status=resp.status_code, codes=codes)
 
     def _remember(self, registry: str, digest: str, repository: str) -> None:
         with self._lock:
@@ -499,18 +489,14 @@ class RegistryClient:
         )
         got = resp.headers.get("Docker-Content-Digest", manifest.digest)
         if got != manifest.digest:
-            raise DigestMismatch(
-                f"{ref}: the registry stored the manifest as {got}, expected {manifest.digest}"
-            )
+            raise DigestMismatch(f"{ref}: the registry stored the manifest as {got}, expected {manifest.digest}")
         return got
 
     # -- blobs -------------------------------------------------------------------------------------------
 
     def blob_exists(self, ref: ImageRef, digest: str, *, scopes: tuple[str, ...] = ()) -> bool:
         url = self._url(ref, "blobs", digest)
-        resp = self._request(
-            "HEAD", url, registry=ref.registry, scopes=scopes or (ref.scope("pull"),), ok=(200, 404)
-        )
+        resp = self._request("HEAD", url, registry=ref.registry, scopes=scopes or (ref.scope("pull"),), ok=(200, 404))
         if resp.status_code == 200:
             self._remember(ref.registry, digest, ref.repository)
             return True
@@ -587,9 +573,7 @@ class RegistryClient:
                     offset += len(chunk)
                     location = urljoin(location, resp.headers.get("Location", location))
                 if reader.read(1):
-                    raise DigestMismatch(
-                        f"{src.name}@{desc.digest}: the blob is larger than its descriptor says"
-                    )
+                    raise DigestMismatch(f"{src.name}@{desc.digest}: the blob is larger than its descriptor says")
                 self._request(
                     "PUT",
                     self._with_query(location, digest=desc.digest),
@@ -675,9 +659,7 @@ class RegistryClient:
         emit = on_event or (lambda e: None)
         manifest = self.get_manifest(src)
         if expect_digest and manifest.digest != expect_digest:
-            raise DigestMismatch(
-                f"{src} now points at {manifest.digest}, not {expect_digest} as planned; plan again"
-            )
+            raise DigestMismatch(f"{src} now points at {manifest.digest}, not {expect_digest} as planned; plan again")
         have = self.head_manifest(dst)
         if have is not None and have.digest != manifest.digest:
             raise TagConflict(
@@ -769,9 +751,7 @@ class RegistryClient:
         url: str | None = f"{self._base(ref)}{ref.repository}/tags/list?n=1000"
         tags: list[str] = []
         while url:
-            resp = self._request(
-                "GET", url, registry=ref.registry, scopes=(ref.scope("pull"),), ok=(200, 404)
-            )
+            resp = self._request("GET", url, registry=ref.registry, scopes=(ref.scope("pull"),), ok=(200, 404))
             if resp.status_code == 404:
                 return []
             tags.extend(resp.json().get("tags") or [])

@@ -28,9 +28,7 @@ _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io
 class Credential:
     username: str
     password: Secret = field(repr=False)
-    source: str = (
-        ""  # where it came from, for error messages ("REGISTRY_USERNAME", "~/.docker/config.json"...)
-    )
+    source: str = ""  # where it came from, for error messages ("REGISTRY_USERNAME", "~/.docker/config.json"...)
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password.reveal()}".encode()
@@ -50,9 +48,7 @@ class Keychain:
         github_user: str | None = None,
     ) -> None:
         self._explicit = (
-            Credential(username, password, "REGISTRY_USERNAME/REGISTRY_PASSWORD")
-            if (username and password)
-            else None
+            Credential(username, password, "REGISTRY_USERNAME/REGISTRY_PASSWORD") if (username and password) else None
         )
         self._docker_config = docker_config
         self._github_token = github_token
@@ -94,9 +90,7 @@ class Keychain:
             except FileNotFoundError:
                 data = {}
             except (OSError, json.JSONDecodeError) as e:
-                raise ConfigError(
-                    f"{path}: cannot read Docker credentials ({e}); fix or remove the file"
-                ) from None
+                raise ConfigError(f"{path}: cannot read Docker credentials ({e}); fix or remove the file") from None
             self._config_cache = data if isinstance(data, dict) else {}
         return self._config_cache
 

@@ -28,9 +28,7 @@ def registry_client(cfg: Config, *, concurrency: int = 8) -> RegistryClient:
     """One pooled client for every registry. Streaming uploads use a session that retries connection errors
     only (a body already sent cannot be replayed); everything else retries 429/5xx with Retry-After."""
     pool = max(16, concurrency * 2)
-    upload_retry = Retry(
-        total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False
-    )
+    upload_retry = Retry(total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False)
     return RegistryClient(
         make_session(pool_size=pool),
         keychain(cfg),

@@ -77,9 +77,7 @@ def test_copy_index_children_first(
 ) -> None:
     base = random_layer(3 * KB)
     src = registry.ref(f"{unique_repo}/multi:1")
-    digest = seeder.index(
-        src, {"amd64": [base, random_layer(KB)], "arm64": [base, random_layer(KB)]}, docker=docker
-    )
+    digest = seeder.index(src, {"amd64": [base, random_layer(KB)], "arm64": [base, random_layer(KB)]}, docker=docker)
     client = RegistryClient(make_session(), _both(registry, registry2))
     manifest = client.get_manifest(src)
     assert manifest.is_index and len(manifest.children()) == 2
@@ -136,16 +134,12 @@ def test_shared_layer_streams_once_across_repositories(
         srcs.append(ref)
     client = RegistryClient(make_session(), _both(registry, registry2))
     with ThreadPoolExecutor(4) as pool:
-        results = list(
-            pool.map(lambda s: client.copy(s, registry2.ref(f"{unique_repo}/{s.repository}:1")), srcs)
-        )
+        results = list(pool.map(lambda s: client.copy(s, registry2.ref(f"{unique_repo}/{s.repository}:1")), srcs))
     assert sum(r.blobs_mounted for r in results) >= 3  # the base layer: streamed once, mounted elsewhere
     assert client.stats.bytes_uploaded < 2 * 20 * KB + 4 * 2 * KB
 
 
-def test_estimate_matches_copy(
-    registry: Registry, registry2: Registry, seeder: Seeder, unique_repo: str
-) -> None:
+def test_estimate_matches_copy(registry: Registry, registry2: Registry, seeder: Seeder, unique_repo: str) -> None:
     src = registry.ref(f"{unique_repo}/ci:1")
     seeder.image(src, [random_layer(3 * KB), random_layer(3 * KB)])
     client = RegistryClient(make_session(), _both(registry, registry2))
@@ -160,9 +154,7 @@ def test_estimate_matches_copy(
 
 
 def test_wrong_credentials(registry: Registry, unique_repo: str) -> None:
-    client = RegistryClient(
-        make_session(), Keychain(username="releaser", password=Secret("not-the-password"))
-    )
+    client = RegistryClient(make_session(), Keychain(username="releaser", password=Secret("not-the-password")))
     with pytest.raises(RegistryAuthError) as e:
         client.head_manifest(registry.ref(f"{unique_repo}/x:1"))
     assert "rejected the credentials from REGISTRY_USERNAME" in str(e.value)

@@ -179,9 +179,7 @@ class Seeder:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
-    def image(
-        self, ref: ImageRef, layers: list[bytes], *, arch: str = "amd64", media_type: str = OCI_MANIFEST
-    ) -> str:
+    def image(self, ref: ImageRef, layers: list[bytes], *, arch: str = "amd64", media_type: str = OCI_MANIFEST) -> str:
         """An image manifest with these layers; returns its digest."""
         docker = media_type != OCI_MANIFEST
         config = json.dumps(
@@ -194,9 +192,7 @@ class Seeder:
         ).encode()
         config_digest = self.client.push_blob(ref, config)
         layer_type = (
-            "application/vnd.docker.image.rootfs.diff.tar.gzip"
-            if docker
-            else "application/vnd.oci.image.layer.v1.tar"
+            "application/vnd.docker.image.rootfs.diff.tar.gzip" if docker else "application/vnd.oci.image.layer.v1.tar"
         )
         descs = [
             {"mediaType": layer_type, "digest": self.client.push_blob(ref, layer), "size": len(layer)}

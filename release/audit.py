@@ -1,0 +1,120 @@
+"""`inv images.audit`: every image the catalogue (or a release record) points at must exist, with the recorded
+digest. Users of the original project found documented images that did not exist; this check finds them first.
+
+`plan_*` are pure; `run_audit` reads the registry (HEAD requests only) through a small protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tabulate import tabulate
+
+from release.errors import InputError
+from release.imageref import ImageRef
+from workflows.model_spec import Catalogue
+
+
+class DigestReader(Protocol):
+    def digest(self, ref: ImageRef) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    image: str  # as documented (catalogue or record)
+    checked: ImageRef  # after RELEASE_REGISTRY_REWRITE
+    expected_digest: str | None
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    item: AuditItem
+    found_digest: str | None
+
+    @property
+    def status(self) -> str:
+        if self.found_digest is None:
+            return "missing"
+        if self.item.expected_digest and self.found_digest != self.item.expected_digest:
+            return "digest differs"
+        return "ok"
+
+
+def plan_audit_from_catalogue(
+    catalogue: Catalogue, *, dev: bool, registry_map: Iterable[tuple[str, str]] = ()
+) -> list[AuditItem]:
+    users: dict[str, list[str]] = {}
+    for spec in catalogue.specs.values():
+        users.setdefault(spec.image_for(dev=dev), []).append(spec.model_id)
+    rewrite = tuple(registry_map)
+    return [
+        AuditItem(image, ImageRef.parse(image).rewrite(rewrite), None, tuple(model_ids))
+        for image, model_ids in sorted(users.items())
+    ]
+
+
+def plan_audit_from_record(
+    record: Mapping[str, Any], *, source: str, registry_map: Iterable[tuple[str, str]] = ()
+) -> list[AuditItem]:
+    images = record.get("images")
+    if not isinstance(images, list):
+        raise InputError(f"{source}: images: missing (not a release record?)")
+    rewrite = tuple(registry_map)
+    items = []
+    for i, entry in enumerate(images):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("destination"), str):
+            raise InputError(f"{source}: images[{i}].destination: missing")
+        dst = entry["destination"]
+        models = entry.get("models") or []
+        items.append(AuditItem(dst, ImageRef.parse(dst).rewrite(rewrite), entry.get("digest"), tuple(models)))
+    return items
+
+
+def run_audit(items: Sequence[AuditItem], registry: DigestReader, *, concurrency: int = 8) -> list[AuditFinding]:
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        digests = list(pool.map(lambda item: registry.digest(item.checked), items))
+    return [AuditFinding(item, digest) for item, digest in zip(items, digests, strict=True)]
+
+
+def audit_table(findings: Sequence[AuditFinding]) -> str:
+    rows = [
+        (f.status, f.item.image, (f.found_digest or "-")[:19], len(f.item.used_by))
+        for f in sorted(findings, key=lambda f: (f.status == "ok", f.item.image))
+    ]
+    return tabulate(rows, headers=["status", "image", "digest", "models"])
+
+
+def audit_json(findings: Sequence[AuditFinding]) -> dict[str, Any]:
+    return {
+        "images": [
+            {
+                "image": f.item.image,
+                "checked": str(f.item.checked),
+                "status": f.status,
+                "expected_digest": f.item.expected_digest,
+                "found_digest": f.found_digest,
+                "models": list(f.item.used_by),
+            }
+            for f in findings
+        ],
+        "summary": {
+            "total": len(findings),
+            "ok": sum(f.status == "ok" for f in findings),
+            "missing": sum(f.status == "missing" for f in findings),
+            "digest_differs": sum(f.status == "digest differs" for f in findings),
+        },
+    }
+
+
+def failures(findings: Sequence[AuditFinding]) -> list[str]:
+    out = []
+    for f in findings:
+        if f.status == "missing":
+            out.append(f"{f.item.image}: missing (used by {len(f.item.used_by)} model(s))")
+        elif f.status == "digest differs":
+            out.append(f"{f.item.image}: digest {f.found_digest} differs from the recorded {f.item.expected_digest}")
+    return out
