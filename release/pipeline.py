@@ -1,0 +1,265 @@
+"""Composite runs (`inv prerelease`, `inv release`): named steps, a state file, a lock, resume.
+
+A run keeps its state in `release_logs/release_state_vX.Y.Z.json`: the command, its arguments, and per step its
+status, duration, outputs and links. Started again with the same arguments, a run resumes at the first step that
+is not done and never repeats a finished step (each step is itself idempotent, so a step interrupted half-way is
+simply planned again). A lock file stops two runs on one checkout. A dry run takes no lock, writes no state and
+calls each step's `plan` instead of its `apply`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from release import fsio
+from release.errors import ConfigError, LockHeld, ReleaseError
+
+STATE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a step did: a one-line result, JSON-able outputs for later steps, and links for the user."""
+
+    result: str
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    links: tuple[str, ...] = ()
+
+
+@dataclass
+class RunContext:
+    """Handed to every step: the run's identity, earlier steps' outputs, and a progress callback."""
+
+    command: str
+    version: str
+    arguments: Mapping[str, Any]
+    dry_run: bool
+    outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    on_event: Callable[[str], None] = lambda _msg: None
+
+    def output(self, step: str, key: str, default: Any = None) -> Any:
+        return self.outputs.get(step, {}).get(key, default)
+
+
+StepFn = Callable[[RunContext], StepOutcome]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str
+    apply: StepFn
+    plan: StepFn
+
+
+@dataclass(frozen=True)
+class StepReport:
+    name: str
+    status: str  # done | done earlier | planned | failed | not reached
+    result: str
+    duration_s: float | None
+    links: tuple[str, ...] = ()
+
+
+def state_path(release_logs: Path, version: str) -> Path:
+    return Path(release_logs) / f"release_state_v{version}.json"
+
+
+def lock_path(release_logs: Path) -> Path:
+    return Path(release_logs) / ".release.lock"
+
+
+def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any]) -> str | None:
+    """The version of an unfinished run of the same command with the same arguments, if there is one."""
+    best: tuple[float, str] | None = None
+    for path in Path(release_logs).glob("release_state_v*.json"):
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if state.get("command") != command or state.get("arguments") != dict(arguments):
+            continue
+        if state.get("finished"):
+            continue
+        mtime = path.stat().st_mtime
+        if best is None or mtime > best[0]:
+            best = (mtime, str(state.get("version")))
+    return best[1] if best else None
+
+
+@contextmanager
+def checkout_lock(path: Path, *, command: str) -> Iterator[None]:
+    """An exclusive lock file holding pid and host; a lock left by a dead process on this host is taken over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": _now()}
+    for _attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder and holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            who = f"pid {holder.get('pid')} on {holder.get('host')} ({holder.get('command')})" if holder else "?"
+            raise LockHeld(
+                f"another release run holds {path} ({who}); wait for it, or delete the file if it is gone"
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load_state(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    if not path.exists():
+        return {
+            "schema": STATE_SCHEMA,
+            "command": command,
+            "version": version,
+            "arguments": dict(arguments),
+            "started_at": _now(),
+            "finished": False,
+            "steps": {},
+        }
+    state = fsio.read_json(path)
+    if state.get("command") != command or state.get("arguments") != dict(arguments):
+        raise ConfigError(
+            f"{path} belongs to `{state.get('command')}` with arguments {state.get('arguments')}; run that again to "
+            f"resume it, or move the file away to start over"
+        )
+    return dict(state)
+
+
+def run_steps(
+    steps: Sequence[Step],
+    *,
+    release_logs: Path,
+    command: str,
+    version: str,
+    arguments: Mapping[str, Any],
+    dry_run: bool,
+    on_event: Callable[[str], None] = lambda _msg: None,
+) -> list[StepReport]:
+    """Run (or, with dry_run, plan) the steps in order. Raises the first step's ReleaseError after saving state."""
+    ctx = RunContext(command=command, version=version, arguments=arguments, dry_run=dry_run, on_event=on_event)
+    if dry_run:
+        return _plan_all(steps, ctx)
+    path = state_path(release_logs, version)
+    with checkout_lock(lock_path(release_logs), command=command):
+        state = _load_state(path, command, version, arguments)
+        reports: list[StepReport] = []
+        for index, step in enumerate(steps):
+            saved = state["steps"].get(step.name, {})
+            if saved.get("status") == "done":
+                ctx.outputs[step.name] = saved.get("outputs", {})
+                reports.append(
+                    StepReport(step.name, "done earlier", saved.get("result", ""), None, tuple(saved.get("links", ())))
+                )
+                continue
+            on_event(f"[{index + 1}/{len(steps)}] {step.name}: {step.description}")
+            state["steps"][step.name] = {"status": "running", "started_at": _now()}
+            fsio.write_json(path, state)
+            start = time.monotonic()
+            try:
+                outcome = step.apply(ctx)
+            except ReleaseError as e:
+                state["steps"][step.name].update(status="failed", error=str(e), finished_at=_now())
+                fsio.write_json(path, state)
+                reports.append(StepReport(step.name, "failed", str(e).splitlines()[0], time.monotonic() - start))
+                reports.extend(StepReport(s.name, "not reached", "", None) for s in steps[index + 1 :])
+                raise StepFailed(step.name, e, reports) from e
+            duration = time.monotonic() - start
+            ctx.outputs[step.name] = dict(outcome.outputs)
+            state["steps"][step.name] = {
+                "status": "done",
+                "result": outcome.result,
+                "outputs": dict(outcome.outputs),
+                "links": list(outcome.links),
+                "duration_s": round(duration, 3),
+                "finished_at": _now(),
+            }
+            fsio.write_json(path, state)
+            reports.append(StepReport(step.name, "done", outcome.result, duration, outcome.links))
+        state["finished"] = True
+        state["finished_at"] = _now()
+        fsio.write_json(path, state)
+        return reports
+
+
+def _plan_all(steps: Sequence[Step], ctx: RunContext) -> list[StepReport]:
+    reports = []
+    for step in steps:
+        start = time.monotonic()
+        outcome = step.plan(ctx)
+        ctx.outputs[step.name] = dict(outcome.outputs)
+        reports.append(StepReport(step.name, "planned", outcome.result, time.monotonic() - start, outcome.links))
+    return reports
+
+
+class StepFailed(ReleaseError):
+    """A step of a composite run failed; the state file lets the same command resume there."""
+
+    def __init__(self, step: str, cause: ReleaseError, reports: list[StepReport]) -> None:
+        super().__init__(
+            f"step {step} failed: {cause}. Fix the cause and run the same command again to resume at {step}.",
+            exit_code=cause.exit_code,
+        )
+        self.step = step
+        self.reports = reports
+
+
+def report_table(reports: Sequence[StepReport]) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        (r.name, r.status, r.result, f"{r.duration_s:.1f}s" if r.duration_s is not None else "", "\n".join(r.links))
+        for r in reports
+    ]
+    return tabulate(rows, headers=["step", "status", "result", "duration", "links"])
+
+
+def report_markdown(title: str, reports: Sequence[StepReport]) -> str:
+    """The same table for $GITHUB_STEP_SUMMARY."""
+    lines = [f"## {title}", "", "| Step | Status | Result | Duration | Links |", "|---|---|---|---|---|"]
+    for r in reports:
+        duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else ""
+        links = "<br>".join(r.links)
+        lines.append(f"| {r.name} | {r.status} | {r.result.replace('|', '/')} | {duration} | {links} |")
+    return "\n".join(lines) + "\n"

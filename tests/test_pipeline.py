@@ -1,0 +1,135 @@
+"""Composite runs: state file, resume after failure or kill -9, lock, dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from release import pipeline
+from release.errors import ConfigError, LockHeld, ReleaseError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_steps(calls: list[str], *, fail_at: str | None = None) -> list[pipeline.Step]:
+    def make(name: str) -> pipeline.Step:
+        def apply(ctx: pipeline.RunContext) -> pipeline.StepOutcome:
+            calls.append(name)
+            if name == fail_at:
+                raise ReleaseError(f"{name} broke")
+            previous = [ctx.output(s, "n") for s in ("a", "b") if s != name]
+            return pipeline.StepOutcome(f"{name} ok", {"n": len(calls), "seen": previous}, (f"https://x/{name}",))
+
+        def plan(ctx: pipeline.RunContext) -> pipeline.StepOutcome:
+            calls.append(f"plan {name}")
+            return pipeline.StepOutcome(f"would {name}")
+
+        return pipeline.Step(name, f"step {name}", apply, plan)
+
+    return [make(n) for n in ("a", "b", "c")]
+
+
+def run(tmp_path: Path, steps, *, args=None, dry_run=False):
+    return pipeline.run_steps(
+        steps, release_logs=tmp_path, command="prerelease", version="0.6.0",
+        arguments=args or {"increment": "minor"}, dry_run=dry_run,
+    )  # fmt: skip
+
+
+def test_runs_in_order_and_a_second_run_repeats_nothing(tmp_path):
+    calls: list[str] = []
+    reports = run(tmp_path, make_steps(calls))
+    assert calls == ["a", "b", "c"]
+    assert [r.status for r in reports] == ["done"] * 3
+    state = json.loads((tmp_path / "release_state_v0.6.0.json").read_text())
+    assert state["finished"] and state["steps"]["b"]["outputs"] == {"n": 2, "seen": [1]}
+    again = run(tmp_path, make_steps(calls))
+    assert calls == ["a", "b", "c"]
+    assert [r.status for r in again] == ["done earlier"] * 3
+    assert not (tmp_path / ".release.lock").exists()
+
+
+def test_failure_saves_state_and_the_rerun_resumes_at_the_failed_step(tmp_path):
+    calls: list[str] = []
+    with pytest.raises(pipeline.StepFailed) as err:
+        run(tmp_path, make_steps(calls, fail_at="b"))
+    assert "step b failed: b broke" in str(err.value)
+    assert [r.status for r in err.value.reports] == ["done", "failed", "not reached"]
+    assert pipeline.find_resumable(tmp_path, "prerelease", {"increment": "minor"}) == "0.6.0"
+    calls.clear()
+    reports = run(tmp_path, make_steps(calls))
+    assert calls == ["b", "c"]
+    assert [r.status for r in reports] == ["done earlier", "done", "done"]
+    assert pipeline.find_resumable(tmp_path, "prerelease", {"increment": "minor"}) is None
+
+
+def test_other_arguments_do_not_hijack_a_state_file(tmp_path):
+    with pytest.raises(pipeline.StepFailed):
+        run(tmp_path, make_steps([], fail_at="a"))
+    with pytest.raises(ConfigError, match="resume it, or move the file away"):
+        run(tmp_path, make_steps([]), args={"increment": "major"})
+
+
+def test_dry_run_plans_and_writes_nothing(tmp_path):
+    calls: list[str] = []
+    reports = run(tmp_path, make_steps(calls), dry_run=True)
+    assert calls == ["plan a", "plan b", "plan c"]
+    assert [r.status for r in reports] == ["planned"] * 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lock_held_by_a_live_process(tmp_path):
+    (tmp_path / ".release.lock").write_text(
+        json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "command": "release"})
+    )
+    with pytest.raises(LockHeld, match="another release run holds"):
+        run(tmp_path, make_steps([]))
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from release import pipeline
+    logs, slow = Path(sys.argv[1]), sys.argv[2]
+    def make(name):
+        def apply(ctx):
+            with open(logs / "calls.txt", "a") as fh:
+                fh.write(name + "\\n")
+            if name == slow:
+                (logs / "in-slow").write_text("x")
+                time.sleep(60)
+            return pipeline.StepOutcome(name + " ok")
+        return pipeline.Step(name, name, apply, apply)
+    pipeline.run_steps([make(n) for n in ("a", "b", "c")], release_logs=logs, command="release",
+                       version="1.0.0", arguments={}, dry_run=False)
+    """
+)
+
+
+@pytest.mark.parametrize("killed_in", ["a", "b", "c"])
+def test_kill_9_in_any_step_then_rerun_converges(tmp_path, killed_in):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path), killed_in], env=env)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "in-slow").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / ".release.lock").exists()  # left behind by the dead run
+    subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "none"], env=env, check=True)
+    calls = (tmp_path / "calls.txt").read_text().split()
+    order = ["a", "b", "c"]
+    done_before = order[: order.index(killed_in)]
+    assert calls == [*done_before, killed_in, *order[order.index(killed_in) :]]
+    state = json.loads((tmp_path / "release_state_v1.0.0.json").read_text())
+    assert state["finished"] and all(s["status"] == "done" for s in state["steps"].values())
