@@ -22,6 +22,11 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+try:  # Python 3.11+: the standard library's reader is about 9x faster than tomlkit for read-only loading
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    tomllib = None
+
 DEVICE_TYPES: tuple[str, ...] = (
     "CPU", "E150", "N150", "P100", "P150", "P150X4", "P150X8", "N150X4", "N300", "T3K", "GALAXY", "GALAXY_T3K", "GPU",
 )  # fmt: skip
@@ -259,10 +264,7 @@ def load_catalogue(path: Path, *, version: str, text: str | None = None) -> Cata
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise CatalogueInvalid(path, "", "file not found") from None
-    try:
-        doc = tomlkit.parse(text).unwrap()
-    except TOMLKitError as e:
-        raise CatalogueInvalid(path, "", f"not valid TOML ({e})") from None
+    doc = _parse_toml(path, text)
     unknown = set(doc) - {"impls", "templates"}
     if unknown:
         raise CatalogueInvalid(path, "", f"unknown top-level key(s) {sorted(unknown)} (expected impls, templates)")
@@ -281,6 +283,16 @@ def load_catalogue(path: Path, *, version: str, text: str | None = None) -> Cata
                 )
             specs[spec.model_id] = spec
     return Catalogue(path=path, version=version, impls=impls, templates=templates, specs=specs)
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    """Read-only parse (edits go through tomlkit in release/spec_edit.py, which keeps the layout)."""
+    try:
+        if tomllib is not None:
+            return tomllib.loads(text)
+        return tomlkit.parse(text).unwrap()
+    except (TOMLKitError, ValueError) as e:
+        raise CatalogueInvalid(path, "", f"not valid TOML ({e})") from None
 
 
 def _load_impls(path: Path, raw: Any) -> dict[str, ImplSpec]:
