@@ -1,7 +1,7 @@
 """Composite runs (`inv prerelease`, `inv release`): named steps, a state file, a lock, resume.
 
-A run keeps its state in `release_logs/release_state_vX.Y.Z.json`: the command, its arguments, and per step its
-status, duration, outputs and links. Started again with the same arguments, a run resumes at the first step that
+A run keeps its state in `release_logs/release_state_vX.Y.Z.json` (one file per version, one section per
+command): the arguments, and per step its status, duration, outputs and links. Started again with the same arguments, a run resumes at the first step that
 is not done and never repeats a finished step (each step is itself idempotent, so a step interrupted half-way is
 simply planned again). A lock file stops two runs on one checkout. A dry run takes no lock, writes no state and
 calls each step's `plan` instead of its `apply`.
@@ -86,14 +86,24 @@ def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any
             state = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        if state.get("command") != command or state.get("arguments") != dict(arguments):
-            continue
-        if state.get("finished"):
+        run = state.get("runs", {}).get(command)
+        if not run or run.get("arguments") != dict(arguments) or run.get("finished"):
             continue
         mtime = path.stat().st_mtime
         if best is None or mtime > best[0]:
             best = (mtime, str(state.get("version")))
     return best[1] if best else None
+
+
+def read_outputs(release_logs: Path, version: str, command: str) -> dict[str, Mapping[str, Any]]:
+    """The outputs of another command's steps for this version (e.g. `release` reads `prerelease`'s)."""
+    path = state_path(release_logs, version)
+    if not path.exists():
+        return {}
+    run = fsio.read_json(path).get("runs", {}).get(command, {})
+    return {
+        name: step.get("outputs", {}) for name, step in run.get("steps", {}).items() if step.get("status") == "done"
+    }
 
 
 @contextmanager
@@ -148,23 +158,24 @@ def _now() -> str:
 
 
 def _load_state(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    if not path.exists():
-        return {
-            "schema": STATE_SCHEMA,
-            "command": command,
-            "version": version,
+    """The whole state file of this version; its section for `command` is created or checked."""
+    state: dict[str, Any] = (
+        dict(fsio.read_json(path)) if path.exists() else {"schema": STATE_SCHEMA, "version": version, "runs": {}}
+    )
+    run = state["runs"].get(command)
+    if run is None:
+        state["runs"][command] = {
             "arguments": dict(arguments),
             "started_at": _now(),
             "finished": False,
             "steps": {},
         }
-    state = fsio.read_json(path)
-    if state.get("command") != command or state.get("arguments") != dict(arguments):
+    elif run.get("arguments") != dict(arguments):
         raise ConfigError(
-            f"{path} belongs to `{state.get('command')}` with arguments {state.get('arguments')}; run that again to "
-            f"resume it, or move the file away to start over"
+            f"{path}: `{command}` for v{version} was started with arguments {run.get('arguments')}; run it again "
+            f"with those to resume it, or move the file away to start over"
         )
-    return dict(state)
+    return state
 
 
 def run_steps(
@@ -184,9 +195,10 @@ def run_steps(
     path = state_path(release_logs, version)
     with checkout_lock(lock_path(release_logs), command=command):
         state = _load_state(path, command, version, arguments)
+        run = state["runs"][command]
         reports: list[StepReport] = []
         for index, step in enumerate(steps):
-            saved = state["steps"].get(step.name, {})
+            saved = run["steps"].get(step.name, {})
             if saved.get("status") == "done":
                 ctx.outputs[step.name] = saved.get("outputs", {})
                 reports.append(
@@ -194,20 +206,20 @@ def run_steps(
                 )
                 continue
             on_event(f"[{index + 1}/{len(steps)}] {step.name}: {step.description}")
-            state["steps"][step.name] = {"status": "running", "started_at": _now()}
+            run["steps"][step.name] = {"status": "running", "started_at": _now()}
             fsio.write_json(path, state)
             start = time.monotonic()
             try:
                 outcome = step.apply(ctx)
             except ReleaseError as e:
-                state["steps"][step.name].update(status="failed", error=str(e), finished_at=_now())
+                run["steps"][step.name].update(status="failed", error=str(e), finished_at=_now())
                 fsio.write_json(path, state)
                 reports.append(StepReport(step.name, "failed", str(e).splitlines()[0], time.monotonic() - start))
                 reports.extend(StepReport(s.name, "not reached", "", None) for s in steps[index + 1 :])
                 raise StepFailed(step.name, e, reports) from e
             duration = time.monotonic() - start
             ctx.outputs[step.name] = dict(outcome.outputs)
-            state["steps"][step.name] = {
+            run["steps"][step.name] = {
                 "status": "done",
                 "result": outcome.result,
                 "outputs": dict(outcome.outputs),
@@ -217,8 +229,8 @@ def run_steps(
             }
             fsio.write_json(path, state)
             reports.append(StepReport(step.name, "done", outcome.result, duration, outcome.links))
-        state["finished"] = True
-        state["finished_at"] = _now()
+        run["finished"] = True
+        run["finished_at"] = _now()
         fsio.write_json(path, state)
         return reports
 

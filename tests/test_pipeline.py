@@ -50,7 +50,9 @@ def test_runs_in_order_and_a_second_run_repeats_nothing(tmp_path):
     assert calls == ["a", "b", "c"]
     assert [r.status for r in reports] == ["done"] * 3
     state = json.loads((tmp_path / "release_state_v0.6.0.json").read_text())
-    assert state["finished"] and state["steps"]["b"]["outputs"] == {"n": 2, "seen": [1]}
+    run_state = state["runs"]["prerelease"]
+    assert run_state["finished"] and run_state["steps"]["b"]["outputs"] == {"n": 2, "seen": [1]}
+    assert pipeline.read_outputs(tmp_path, "0.6.0", "prerelease")["c"] == {"n": 3, "seen": [1, 2]}
     again = run(tmp_path, make_steps(calls))
     assert calls == ["a", "b", "c"]
     assert [r.status for r in again] == ["done earlier"] * 3
@@ -74,7 +76,7 @@ def test_failure_saves_state_and_the_rerun_resumes_at_the_failed_step(tmp_path):
 def test_other_arguments_do_not_hijack_a_state_file(tmp_path):
     with pytest.raises(pipeline.StepFailed):
         run(tmp_path, make_steps([], fail_at="a"))
-    with pytest.raises(ConfigError, match="resume it, or move the file away"):
+    with pytest.raises(ConfigError, match="with those to resume it, or move the file away"):
         run(tmp_path, make_steps([]), args={"increment": "major"})
 
 
@@ -132,4 +134,5 @@ def test_kill_9_in_any_step_then_rerun_converges(tmp_path, killed_in):
     done_before = order[: order.index(killed_in)]
     assert calls == [*done_before, killed_in, *order[order.index(killed_in) :]]
     state = json.loads((tmp_path / "release_state_v1.0.0.json").read_text())
-    assert state["finished"] and all(s["status"] == "done" for s in state["steps"].values())
+    run_state = state["runs"]["release"]
+    assert run_state["finished"] and all(s["status"] == "done" for s in run_state["steps"].values())
