@@ -1,10 +1,10 @@
 """Composite runs (`inv prerelease`, `inv release`): named steps, a state file, a lock, resume.
 
 A run keeps its state in `release_logs/release_state_vX.Y.Z.json` (one file per version, one section per
-command): the arguments, and per step its status, duration, outputs and links. Started again with the same arguments, a run resumes at the first step that
-is not done and never repeats a finished step (each step is itself idempotent, so a step interrupted half-way is
-simply planned again). A lock file stops two runs on one checkout. A dry run takes no lock, writes no state and
-calls each step's `plan` instead of its `apply`.
+command): the arguments, and per step its status, duration, outputs and links. Started again with the same
+arguments, a run resumes at the first step that is not done and never repeats a finished step (each step is
+itself idempotent, so a step interrupted half-way is simply planned again). A lock file stops two runs on one
+checkout. A dry run takes no lock, writes no state and calls each step's `plan` instead of its `apply`.
 """
 
 from __future__ import annotations
