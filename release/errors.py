@@ -65,7 +65,14 @@ class DockerEngineError(ReleaseError):
 
 
 class GitError(ReleaseError):
-    """A git command failed; carries its stderr."""
+    """A git command failed; carries its stderr and exit status."""
+
+    def __init__(
+        self, message: str, *, stderr: str = "", returncode: int | None = None, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.stderr = stderr
+        self.returncode = returncode
 
 
 class GitStateError(ReleaseError):

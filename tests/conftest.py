@@ -10,7 +10,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
-pytest_plugins: list[str] = ["tests.services.registry"]
+pytest_plugins: list[str] = [
+    "tests.services.registry",
+    "tests.services.git_world",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,0 +1,496 @@
+"""Pure: pull-request bodies and release notes (markdown) from the release's files, already read.
+
+Inputs are plain values (the text of `release_models_diff.md`, the parsed `*_artifacts_summary.json`, the
+last-good and all-results records, the commits of a branch); nothing here reads a file or talks to a server.
+Missing data renders as UNKNOWN (or a line saying which file is missing) instead of failing: notes are
+reviewed by a person, who can fill a gap, while a crash helps nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+UNKNOWN = "UNKNOWN"
+
+# Commits made by the kit carry this trailer (`Release-Kit: spec.update`); every other commit on a release
+# branch is a "manual change" that the PR body lists for review.
+KIT_TRAILER = "Release-Kit"
+
+# The human-written part of the release notes, kept across re-renders.
+HUMAN_START = "<!-- human:vllm-features:start -->"
+HUMAN_END = "<!-- human:vllm-features:end -->"
+PLACEHOLDER_TOKEN = "RELEASE-NOTES-PLACEHOLDER"
+PLACEHOLDER = (
+    f"<!-- {PLACEHOLDER_TOKEN}: replace these two lines with a summary of the new vLLM features. "
+    "`inv git.notes --publish` refuses while they are here. -->\n"
+    "_TODO: summarise the new vLLM features of this release._"
+)
+
+STATUS_ORDER = ("EXPERIMENTAL", "FUNCTIONAL", "COMPLETE", "TOP_PERF")
+
+
+def kit_commit_message(step: str, summary: str) -> str:
+    """The message of a commit made by the kit: recognised later as not a manual change."""
+    return f"{summary}\n\n{KIT_TRAILER}: {step}\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# values
+# ---------------------------------------------------------------------------------------------------------
+class CommitLike(Protocol):
+    @property
+    def sha(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def author_name(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def is_merge(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ManualChange:
+    sha: str
+    subject: str
+    author: str
+
+
+@dataclass(frozen=True)
+class CiRunRef:
+    run_id: str
+    run_number: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Waiver:
+    model_id: str
+    device: str
+    reason: str
+    link: str  # markdown link to the failing job, or UNKNOWN
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    impl: str
+    model_arch: str
+    weights: str
+    devices: str
+    tt_metal: str
+    vllm: str
+    status: str
+    ci_link: str
+
+    @property
+    def is_new(self) -> bool:
+        return self.status.strip().startswith("New:")
+
+    @property
+    def status_changed(self) -> bool:
+        return "→" in self.status or self.is_new
+
+    @property
+    def direction(self) -> str:
+        """'up', 'down', 'new' or '' from a `OLD → NEW` status cell."""
+        if self.is_new:
+            return "new"
+        m = re.search(r"([A-Z_]+)\s*→\s*([A-Z_]+)", self.status)
+        if not m or m[1] not in STATUS_ORDER or m[2] not in STATUS_ORDER:
+            return ""
+        return "up" if STATUS_ORDER.index(m[2]) > STATUS_ORDER.index(m[1]) else "down"
+
+
+@dataclass(frozen=True)
+class ReleasedImage:
+    image: str
+    digest: str
+    source: str
+    kind: str  # "promoted", "existing", "needs build"
+
+
+@dataclass(frozen=True)
+class PrBodyInput:
+    kind: str  # "prerelease" | "rc"
+    version: str
+    head: str
+    base: str
+    models_diff_md: str | None
+    artifacts_summary_md: str | None
+    artifacts_summary_name: str
+    manual_changes: Sequence[ManualChange]
+    waivers: Sequence[Waiver] | None  # None: no CI results available
+    ci_runs: Sequence[CiRunRef] = ()
+
+
+@dataclass(frozen=True)
+class NotesInput:
+    version: str
+    tag: str
+    commit: str | None
+    ci_runs: Sequence[CiRunRef]
+    firmware: Sequence[str]
+    kmd: Sequence[str]
+    changes: Sequence[ModelChange] | None  # None: release_models_diff.md missing
+    waivers: Sequence[Waiver] | None
+    images: Sequence[ReleasedImage] | None  # None: release_artifacts_summary.json missing
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# extraction from the kit's files (already parsed)
+# ---------------------------------------------------------------------------------------------------------
+def manual_changes(commits: Iterable[CommitLike]) -> list[ManualChange]:
+    """Commits not made by the kit (no `Release-Kit:` trailer), oldest first as given; merges left out."""
+    out: list[ManualChange] = []
+    trailer = re.compile(rf"^{re.escape(KIT_TRAILER)}:\s*\S", re.MULTILINE)
+    for c in commits:
+        if c.is_merge or trailer.search(c.message):
+            continue
+        out.append(ManualChange(c.sha[:12], c.subject, c.author_name))
+    return out
+
+
+def ci_runs_used(last_good: Mapping[str, Any]) -> list[CiRunRef]:
+    """The distinct CI runs that supplied a last-good record, newest run number first."""
+    runs: dict[str, CiRunRef] = {}
+    for record in last_good.values():
+        if not isinstance(record, Mapping) or not record:
+            continue
+        run_id = str(record.get("ci_run_id") or UNKNOWN)
+        number = str(record.get("ci_run_number") or UNKNOWN)
+        runs.setdefault(run_id, CiRunRef(run_id, number, str(record.get("ci_run_url") or UNKNOWN)))
+    return sorted(runs.values(), key=lambda r: (_int(r.run_number), r.run_id), reverse=True)
+
+
+def newest_run(last_good: Mapping[str, Any]) -> CiRunRef | None:
+    runs = ci_runs_used(last_good)
+    return runs[0] if runs else None
+
+
+def hardware_versions(last_good: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Distinct firmware bundles and KMD versions seen in the last-good records."""
+    fw: set[str] = set()
+    kmd: set[str] = set()
+    for record in last_good.values():
+        if isinstance(record, Mapping) and record:
+            fw.add(str(record.get("firmware_bundle") or UNKNOWN))
+            kmd.add(str(record.get("driver_version") or UNKNOWN))
+    return sorted(fw), sorted(kmd)
+
+
+def find_waivers(all_results: Mapping[str, Any], specs: Mapping[str, Any]) -> list[Waiver]:
+    """Default-impl models whose newest CI result is not passing.
+
+    `all_results` is the §8.1 file ({model_id: [entries]}); `specs` is model_specs_output.json ({model_id:
+    spec}), which says which models are the default impl. A model the specs do not know is left out; a model
+    without `default_impl` information is listed (better one waiver too many than one missed).
+    """
+    waivers: list[Waiver] = []
+    for model_id, entries in all_results.items():
+        if not isinstance(entries, list) or not entries:
+            continue
+        spec = specs.get(model_id)
+        if not isinstance(spec, Mapping):
+            continue
+        default_impl = (spec.get("device_model_spec") or {}).get("default_impl", True)
+        if default_impl is False:
+            continue
+        ordered = sorted(entries, key=_entry_order)
+        newest = ordered[-1]
+        if _passing(newest):
+            continue
+        earlier = [e for e in ordered[:-1] if _passing(e)]
+        run = _run_number(newest)
+        if earlier:
+            reason = f"failed in run {run} after passing in run {_run_number(earlier[-1])}"
+        else:
+            reason = f"failed in run {run}; no passing run"
+        job_url = ((newest.get("ci_metadata") or {}).get("ci_job_metadata") or {}).get("job_url")
+        link = f"[job]({job_url})" if job_url else UNKNOWN
+        waivers.append(Waiver(model_id, str(spec.get("device_type") or UNKNOWN), reason, link))
+    return sorted(waivers, key=lambda w: w.model_id)
+
+
+def parse_models_diff(md: str) -> list[ModelChange]:
+    """Rows of the first table in release_models_diff.md that has a 'Status Change' column."""
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        header = _cells(line)
+        if not header or not any(h.lower() == "status change" for h in header):
+            continue
+        col = {h.lower(): n for n, h in enumerate(header)}
+        rows: list[ModelChange] = []
+        for row_line in lines[i + 2 :]:
+            if not row_line.lstrip().startswith("|"):
+                break
+            cells = _cells(row_line)
+
+            def get(name: str, cells: list[str] = cells) -> str:
+                n = col.get(name)
+                return cells[n] if n is not None and n < len(cells) else UNKNOWN
+
+            rows.append(
+                ModelChange(
+                    impl=get("impl"),
+                    model_arch=get("model arch"),
+                    weights=get("weights"),
+                    devices=get("devices"),
+                    tt_metal=get("tt-metal commit change"),
+                    vllm=get("vllm commit change") if "vllm commit change" in col else "",
+                    status=get("status change"),
+                    ci_link=get("ci job link"),
+                )
+            )
+        return rows
+    return []
+
+
+def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
+    """Images of a `*_artifacts_summary.json`, with digests where the summary has them (else UNKNOWN)."""
+    digests = summary.get("digests") if isinstance(summary.get("digests"), Mapping) else {}
+    out: dict[str, ReleasedImage] = {}
+
+    def add(dst: str, value: Any, kind: str) -> None:
+        source, digest = "", ""
+        if isinstance(value, str):
+            source = value
+        elif isinstance(value, Mapping):
+            source = str(value.get("source") or value.get("src") or "")
+            digest = str(value.get("digest") or "")
+        digest = digest or str(digests.get(dst) or "") or UNKNOWN
+        out.setdefault(dst, ReleasedImage(dst, digest, source or "—", kind))
+
+    for key, kind in (
+        ("copied_images", "promoted"),
+        ("existing_with_ci_ref", "existing"),
+        ("existing_without_ci_ref", "existing"),
+        ("images_to_build", "needs build"),
+    ):
+        value = summary.get(key)
+        if isinstance(value, Mapping):
+            for dst, v in value.items():
+                add(str(dst), v, kind)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    add(str(item.get("image") or item.get("dst") or UNKNOWN), item, kind)
+                else:
+                    add(str(item), None, kind)
+    return sorted(out.values(), key=lambda r: (r.kind != "promoted", r.kind, r.image))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rendering
+# ---------------------------------------------------------------------------------------------------------
+MERGE_INSTRUCTION = {
+    "prerelease": (
+        "Merge this PR with **Create a merge commit** (not squash, not rebase). Conflict resolutions then stay "
+        "on `{base}`, and the release continues from `{head}`: `inv git.rc --version {version}` checks for "
+        "that merge commit before it cuts `rc-v{version}`."
+    ),
+    "rc": (
+        "Merge this PR with **Create a merge commit** (not squash, not rebase), after one repo-owner approval, "
+        "so that `{base}` and `dev` keep the same commit ids. Hot-fixes go to `dev` first "
+        "(`inv git.hotfix`), then onto `{head}` with `inv git.hotfix --apply`."
+    ),
+}
+
+
+def pr_title(kind: str, version: str) -> str:
+    return f"Pre-release v{version}" if kind == "prerelease" else f"Release v{version}"
+
+
+def render_pr_body(inp: PrBodyInput) -> str:
+    instruction = MERGE_INSTRUCTION[inp.kind].format(base=inp.base, head=inp.head, version=inp.version)
+    out: list[str] = [
+        f"# {pr_title(inp.kind, inp.version)}: `{inp.head}` → `{inp.base}`",
+        "",
+        f"> [!IMPORTANT]\n> {instruction}",
+        "",
+    ]
+    if inp.ci_runs:
+        out += ["Models CI runs used: " + ", ".join(_run_link(r) for r in inp.ci_runs), ""]
+    out += ["## Model spec changes", ""]
+    out += [_embed(inp.models_diff_md, "release_logs/release_models_diff.md", "inv spec.update"), ""]
+    out += ["## Docker image artifacts", ""]
+    out += [
+        _embed(inp.artifacts_summary_md, f"release_logs/{inp.artifacts_summary_name}", "inv images.promote"),
+        "",
+    ]
+    out += ["## Manual changes", ""]
+    if inp.manual_changes:
+        out += ["Commits on this branch that the release kit did not make; review them by hand:", ""]
+        out += [f"- `{c.sha[:7]}` {_escape(c.subject)} ({_escape(c.author)})" for c in inp.manual_changes]
+    else:
+        out += ["None: every commit on this branch since it was cut was made by the release kit."]
+    out += ["", "## Model waivers", ""]
+    out += _waiver_lines(inp.waivers)
+    out += ["", "## How to merge", "", instruction, ""]
+    return "\n".join(out)
+
+
+def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
+    """The release notes; `human` is the text a person wrote in the vLLM-features section (kept on re-render)."""
+    runs = ", ".join(_run_link(r) for r in inp.ci_runs) or UNKNOWN
+    header = [
+        ("Version", f"`{inp.version}`"),
+        ("Git tag", f"`{inp.tag}`"),
+        ("Commit", f"`{inp.commit[:12]}`" if inp.commit else UNKNOWN),
+        ("Models CI runs", runs),
+        ("Firmware bundle", ", ".join(inp.firmware) or UNKNOWN),
+        ("KMD", ", ".join(inp.kmd) or UNKNOWN),
+        *inp.extra.items(),
+    ]
+    out = [f"# tt-inference-server v{inp.version}", "", "| | |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in header]
+    out += [
+        "",
+        "## New vLLM features",
+        "",
+        HUMAN_START,
+        (human.strip("\n") if human else PLACEHOLDER),
+        HUMAN_END,
+        "",
+    ]
+
+    out += ["## Model support changes", ""]
+    if inp.changes is None:
+        out += [f"{UNKNOWN}: release_logs/release_models_diff.md was not found (run `inv spec.update`)."]
+    elif not inp.changes:
+        out += ["No model spec changes in this release."]
+    else:
+        out += [
+            "| Model | Weights | Devices | tt-metal | vLLM | Status | CI |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in inp.changes:
+            out.append(
+                f"| {c.model_arch} | {c.weights} | {c.devices} | {c.tt_metal} | {c.vllm or '—'} | {c.status} "
+                f"| {c.ci_link} |"
+            )
+    out += ["", "## Status and performance changes", ""]
+    if inp.changes is None:
+        out += [UNKNOWN]
+    else:
+        moved = [c for c in inp.changes if c.status_changed]
+        if not moved:
+            out += ["No status changes."]
+        for c in moved:
+            arrow = {"up": "⬆️ ", "down": "⬇️ ", "new": "🆕 "}.get(c.direction, "")
+            out.append(f"- {arrow}{c.model_arch} on {c.devices}: {c.status} ({c.ci_link})")
+    out += ["", "## Model waivers", ""]
+    out += _waiver_lines(inp.waivers)
+    out += ["", "## Release images", ""]
+    if inp.images is None:
+        out += [
+            f"{UNKNOWN}: release_logs/release_artifacts_summary.json was not found (run `inv images.promote`)."
+        ]
+    elif not inp.images:
+        out += ["No images in this release."]
+    else:
+        out += ["| Image | Digest | Source | |", "|---|---|---|---|"]
+        for img in inp.images:
+            digest = f"`{img.digest}`" if img.digest != UNKNOWN else UNKNOWN
+            source = _link(img.source) if img.source != "—" else "—"
+            out.append(f"| {_link(img.image)} | {digest} | {source} | {img.kind} |")
+        out += ["", f"**Total:** {len(inp.images)}"]
+    out.append("")
+    return "\n".join(out)
+
+
+def human_section(text: str) -> str | None:
+    """What a person wrote between the markers of an existing notes file (None when there are no markers)."""
+    start, end = text.find(HUMAN_START), text.find(HUMAN_END)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(HUMAN_START) : end].strip("\n")
+
+
+def unfinished(text: str) -> str | None:
+    """Why these notes cannot be published yet, or None when they can."""
+    if PLACEHOLDER_TOKEN in text or "_TODO: summarise the new vLLM features" in text:
+        return "the vLLM features placeholder is still there"
+    section = human_section(text)
+    if section is None:
+        return f"the vLLM features section markers ({HUMAN_START} … {HUMAN_END}) are missing"
+    if not section.strip():
+        return "the vLLM features section is empty"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _waiver_lines(waivers: Sequence[Waiver] | None) -> list[str]:
+    if waivers is None:
+        return [f"{UNKNOWN}: no Models CI results were found (run `inv ci.read`)."]
+    if not waivers:
+        return ["None: no default-impl model regressed in the Models CI runs read."]
+    lines = [
+        "Default-impl models whose last Models CI result regressed. They ship with this release under a waiver:",
+        "",
+        "| Model | Device | Last CI result | Job |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{w.model_id}` | {w.device} | {w.reason} | {w.link} |" for w in waivers]
+    return lines
+
+
+def _embed(md: str | None, name: str, producer: str) -> str:
+    """Another markdown file inside a section: its title dropped, its headings moved two levels down."""
+    if md is None:
+        return f"{UNKNOWN}: `{name}` was not found (run `{producer}`)."
+    lines = md.strip("\n").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        m = re.match(r"^(#{1,4}) ", line)
+        out.append("##" + line if m else line)
+    return "\n".join(out).strip("\n") or "(empty)"
+
+
+def _cells(line: str) -> list[str]:
+    s = line.strip()
+    if not (s.startswith("|") and s.endswith("|")) or set(s) <= set("|-: "):
+        return []
+    return [c.strip() for c in s[1:-1].split("|")]
+
+
+def _run_link(r: CiRunRef) -> str:
+    label = f"Run {r.run_number}" if r.run_number != UNKNOWN else f"Run id {r.run_id}"
+    return f"[{label}]({r.url})" if r.url != UNKNOWN else label
+
+
+def _link(image: str) -> str:
+    if image.startswith(("ghcr.io/", "docker.io/")):
+        return f"[{image}](https://{image})"
+    return f"`{image}`"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _passing(entry: Mapping[str, Any]) -> bool:
+    return bool(((entry.get("workflow_logs") or {}).get("summary") or {}).get("is_passing"))
+
+
+def _run_number(entry: Mapping[str, Any]) -> str:
+    return str((entry.get("ci_metadata") or {}).get("run_number") or UNKNOWN)
+
+
+def _entry_order(entry: Mapping[str, Any]) -> tuple[int, str]:
+    meta = entry.get("ci_metadata") or {}
+    job = meta.get("ci_job_metadata") or {}
+    return (_int(meta.get("run_number")), str(job.get("completed_at") or ""))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1

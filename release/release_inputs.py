@@ -1,0 +1,54 @@
+"""Finding and reading the files earlier steps left in `release_logs/` (read-only).
+
+`models_ci_{last_good,all_results}_{min}_to_{max}.json` come from `inv ci.read`; the newest is the one with the
+highest run number. A missing optional file gives None: the notes then say UNKNOWN for that part.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from release import fsio
+from release.errors import InputError
+
+_CI_FILE = re.compile(r"^models_ci_(last_good|all_results)_(\w+?)_to_(\w+)\.json$")
+
+
+def newest_ci_file(release_logs: Path, kind: str) -> Path | None:
+    """The `models_ci_<kind>_*_to_*.json` with the highest max run number (then min, then name)."""
+    found: list[tuple[int, int, str, Path]] = []
+    if not Path(release_logs).is_dir():
+        return None
+    for p in Path(release_logs).iterdir():
+        m = _CI_FILE.match(p.name)
+        if m and m[1] == kind:
+            found.append((_num(m[3]), _num(m[2]), p.name, p))
+    return max(found)[3] if found else None
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def read_json(path: Path | None) -> Any | None:
+    if path is None or not Path(path).exists():
+        return None
+    return fsio.read_json(path)
+
+
+def read_mapping(path: Path | None, what: str) -> dict[str, Any] | None:
+    data = read_json(path)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object ({what})")
+    return data
+
+
+def _num(text: str) -> int:
+    return int(text) if text.isdigit() else -1
