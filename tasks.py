@@ -10,9 +10,10 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from release import catalogue, spec_report, spec_update
+from release import catalogue, gitflow, notes, spec_report, spec_update, wiring
 from release.cli import load_config, optional_positional, print_json, progress, release_task, say, shown
 from release.errors import ConfigError, PartialFailure
+from release.version import Version
 
 # ------------------------------------------------------------------------------------------------ spec
 
@@ -121,9 +122,147 @@ def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
         say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if record else ""))
 
 
+# ------------------------------------------------------------------------------------------------ git
+
+
+def _version(version: str | None) -> Version:
+    if not version:
+        raise ConfigError("--version X.Y.Z is required (the release being made, e.g. 0.6.0)")
+    return Version.parse(version, source="--version")
+
+
+def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
+    if dry_run:
+        say("\ndry run: nothing was changed")
+    elif outcome.result is None:
+        say("\nnothing to do")
+    else:
+        say(f"\ndone: {len(outcome.result.done)} step(s)")
+        for url in outcome.result.urls:
+            say(url)
+
+
+@task(
+    name="prerelease",
+    help={
+        "version": "the release being made, X.Y.Z; the branch is pre-release-vX.Y.Z",
+        "from": "commit to branch from (default: head of the newest Models CI run in the last-good file)",
+        "last_good": "last-good JSON for the default --from (default: newest release_logs/models_ci_last_good_*)",
+        "dry_run": "fetch and print the plan; change nothing",
+    },
+)
+@release_task
+def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
+    """Create pre-release-vX.Y.Z from the commit that passed Models CI, check it out and push it."""
+    cfg = load_config()
+    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
+    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    out = gitflow.prerelease_flow(
+        flow, _version(version), files, source=from_, ci_repo=(cfg.ci_owner, cfg.ci_repo), show=say
+    )
+    _git_done(out, dry_run)
+
+
+@task(
+    name="rc",
+    help={
+        "version": "the release being made, X.Y.Z; the branch is rc-vX.Y.Z",
+        "dry_run": "fetch and print the plan; change nothing",
+    },
+)
+@release_task
+def git_rc(c, version=None, dry_run=False):
+    """Create rc-vX.Y.Z from pre-release-vX.Y.Z once its PR was merged into dev with a merge commit."""
+    cfg = load_config()
+    out = gitflow.rc_flow(wiring.git_flow(cfg, dry_run=dry_run, on_event=progress), _version(version), show=say)
+    _git_done(out, dry_run)
+
+
+@task(
+    name="hotfix",
+    help={
+        "name": "short description of the fix; the branch is <user>/hot-fix-<name>",
+        "user": "branch prefix (default: the local part of git config user.email)",
+        "apply": "PR number (#12) or commit merged into dev: put it onto the RC branch (fast-forward or -x)",
+        "version": "which rc-vX.Y.Z (default: the newest rc branch on the remote)",
+        "dry_run": "fetch and print the plan; change nothing",
+    },
+)
+@release_task
+def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False):
+    """Start a hot-fix branch from the RC branch, or (--apply) put a fix merged into dev onto the RC branch."""
+    cfg = load_config()
+    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
+    v = _version(version) if version else None
+    if bool(name) == bool(apply):
+        raise ConfigError("give either --name DESC (start a hot-fix) or --apply PR_OR_SHA (put it on the RC)")
+    if apply:
+        out = gitflow.apply_hotfix_flow(flow, str(apply), v, show=say)
+    else:
+        out = gitflow.hotfix_flow(flow, str(name), user, v, show=say)
+    _git_done(out, dry_run)
+
+
+@task(
+    name="pr",
+    help={
+        "prerelease": "the pre-release PR: pre-release-vX.Y.Z → dev",
+        "rc": "the release PR: rc-vX.Y.Z → main",
+        "version": "the release being made, X.Y.Z",
+        "draft": "open the PR as a draft (an existing PR keeps its state)",
+        "last_good": "last-good JSON for the CI runs listed (default: newest in release_logs/)",
+        "dry_run": "print the plan and the PR body; change nothing",
+    },
+)
+@release_task
+def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=None, dry_run=False):
+    """Open (or update) the pre-release or release PR with the diff, artifacts, manual changes and waivers."""
+    if prerelease == rc:
+        raise ConfigError("give exactly one of --prerelease (pre-release → dev) or --rc (rc → main)")
+    cfg = load_config()
+    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
+    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    kind = "prerelease" if prerelease else "rc"
+    out = gitflow.pr_flow(flow, kind, _version(version), files, draft=draft, show=say)
+    if dry_run:
+        for step in out.plan.actions:
+            if isinstance(step, gitflow.OpenPull | gitflow.UpdatePull):
+                say("\n" + step.body)
+    _git_done(out, dry_run)
+
+
+@task(
+    name="notes",
+    help={
+        "version": "the release being made, X.Y.Z",
+        "publish": "tag vX.Y.Z on main and create the GitHub release (refused while the placeholder is there)",
+        "draft": "create the GitHub release as a draft (default; --no-draft publishes it)",
+        "last_good": "last-good JSON for the CI runs listed (default: newest in release_logs/)",
+        "dry_run": "print the notes (and the publish plan); write nothing",
+    },
+)
+@release_task
+def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_run=False):
+    """Write release_logs/release_notes_vX.Y.Z.md; --publish tags vX.Y.Z and creates the GitHub release."""
+    cfg = load_config()
+    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
+    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    v = _version(version)
+    out = gitflow.notes_flow(flow, v, files, publish=publish, draft=draft, show=say)
+    if dry_run:
+        say(out.text)
+    else:
+        say(f"{'wrote' if out.written else 'up to date:'} {shown(cfg, out.path)}")
+        problem = notes.unfinished(out.text)
+        if problem and not publish:
+            say(f"before `inv git.notes --version {v} --publish`: {problem} (edit {shown(cfg, out.path)})")
+    if out.publish is not None:
+        _git_done(out.publish, dry_run)
+
+
 ci = Collection("ci")
 spec = Collection("spec", spec_update_task)
 images = Collection("images", images_audit_task)
-git = Collection("git")
+git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
 ns = Collection(ci, spec, images, git)

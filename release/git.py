@@ -41,9 +41,7 @@ class Commit:
 class Git:
     """One repository (a working tree or a bare repository), driven through the `git` executable."""
 
-    def __init__(
-        self, repo: Path, *, executable: str = "git", environ: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, repo: Path, *, executable: str = "git", environ: Mapping[str, str] | None = None) -> None:
         self.repo = Path(repo)
         self._exe = executable
         env = dict(os.environ if environ is None else environ)
@@ -61,19 +59,13 @@ class Git:
         out = self._exec(args, input=input, ok=ok)[1]
         return out[:-1] if out.endswith("\n") else out
 
-    def _exec(
-        self, args: Sequence[str], *, input: str | None = None, ok: Sequence[int] = (0,)
-    ) -> tuple[int, str]:
+    def _exec(self, args: Sequence[str], *, input: str | None = None, ok: Sequence[int] = (0,)) -> tuple[int, str]:
         argv = [self._exe, "-C", str(self.repo), *args]
         log.debug("run %s", " ".join(argv))
         try:
-            proc = subprocess.run(
-                argv, input=input, capture_output=True, text=True, env=self._env, check=False
-            )
+            proc = subprocess.run(argv, input=input, capture_output=True, text=True, env=self._env, check=False)
         except FileNotFoundError:
-            raise GitError(
-                f"{self._exe!r} not found: install git (apt-get install git) or put it on PATH"
-            ) from None
+            raise GitError(f"{self._exe!r} not found: install git (apt-get install git) or put it on PATH") from None
         if proc.returncode not in ok:
             stderr = proc.stderr.strip()
             last = stderr.splitlines()[-1] if stderr else "(no message)"
@@ -87,9 +79,7 @@ class Git:
     # -- questions -----------------------------------------------------------------------------------------
     def rev_parse(self, ref: str) -> str | None:
         """The commit `ref` names, or None when it names no commit here."""
-        code, out = self._exec(
-            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], ok=(0, 1)
-        )
+        code, out = self._exec(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], ok=(0, 1))
         return out.strip() if code == 0 and out.strip() else None
 
     def current_branch(self) -> str | None:
@@ -165,7 +155,7 @@ class Git:
 
     def show_file(self, rev: str, path: str) -> str | None:
         """The content of `path` (relative to the repository root) at commit `rev`, or None when it has none."""
-        code, out = self._exec(["cat-file", "-e", f"{rev}:{path}"], ok=(0, 1, 128))
+        code, _ = self._exec(["cat-file", "-e", f"{rev}:{path}"], ok=(0, 1, 128))
         if code != 0:
             return None
         return self._exec(["show", f"{rev}:{path}"])[1]

@@ -280,9 +280,7 @@ class GitHubClient(Protocol):
 
     def get_run(self, owner: str, repo: str, run_id: int) -> Any: ...
 
-    def list_pulls(
-        self, owner: str, repo: str, *, head: str, base: str, state: str = "all"
-    ) -> Sequence[Any]: ...
+    def list_pulls(self, owner: str, repo: str, *, head: str, base: str, state: str = "all") -> Sequence[Any]: ...
     def get_pull(self, owner: str, repo: str, number: int) -> Any: ...
     def create_pull(
         self, owner: str, repo: str, *, head: str, base: str, title: str, body: str, draft: bool
@@ -397,9 +395,7 @@ def observe_branch(git: GitClient, repo: RepoFacts, name: str, start: str) -> Br
     remote = repo.remote_heads.get(name)
 
     def anc(a: str | None, b: str | None) -> bool:
-        return bool(
-            a and b and (a == b or (git.has_commit(a) and git.has_commit(b) and git.is_ancestor(a, b)))
-        )
+        return bool(a and b and (a == b or (git.has_commit(a) and git.has_commit(b) and git.is_ancestor(a, b))))
 
     return BranchFacts(
         name=name,
@@ -500,9 +496,7 @@ def _branch_steps(repo: RepoFacts, b: BranchFacts, *, start_label: str, checkout
             steps.append(RunGit(("switch", b.name), "work on the new branch"))
     # remote branch
     if b.remote is None:
-        steps.append(
-            RunGit(("push", "--set-upstream", r, f"{b.name}:refs/heads/{b.name}"), f"publish it on {r}")
-        )
+        steps.append(RunGit(("push", "--set-upstream", r, f"{b.name}:refs/heads/{b.name}"), f"publish it on {r}"))
     elif b.remote == tip:
         steps.append(Skip(f"{r}/{b.name} is at {tip[:12]}"))
     elif b.local is not None and b.remote_in_local:
@@ -578,8 +572,7 @@ def plan_hotfix(repo: RepoFacts, rc: str, branch: BranchFacts) -> GitPlan:
             ("from", f"{repo.remote}/{rc} at {branch.start[:12]}"),
             (
                 "next",
-                f"open a PR {branch.name} → dev, merge it with a merge commit, then "
-                f"`inv git.hotfix --apply <PR>`",
+                f"open a PR {branch.name} → dev, merge it with a merge commit, then `inv git.hotfix --apply <PR>`",
             ),
         ),
         steps=tuple(steps),
@@ -652,9 +645,7 @@ def plan_cherry_pick(repo: RepoFacts, f: CherryPickFacts) -> GitPlan:
             )
         )
     if pending or (rc.local is not None and rc.local != rc.remote and rc.remote_in_local):
-        steps.append(
-            RunGit(("push", r, f"{rc.name}:refs/heads/{rc.name}"), f"publish on {r}/{rc.name} (no force)")
-        )
+        steps.append(RunGit(("push", r, f"{rc.name}:refs/heads/{rc.name}"), f"publish on {r}/{rc.name} (no force)"))
     else:
         steps.append(Skip(f"{r}/{rc.name} is up to date"))
     commits = ", ".join(f"{c.sha[:9]} {c.subject}" for c in f.commits)
@@ -687,9 +678,7 @@ def plan_pull_request(
     merged = [p for p in existing if p.merged]
     if merged:
         p = merged[0]
-        return GitPlan(
-            f"PR {head} → {base}", facts, (Skip(f"PR #{p.number} is already merged ({p.html_url})"),)
-        )
+        return GitPlan(f"PR {head} → {base}", facts, (Skip(f"PR #{p.number} is already merged ({p.html_url})"),))
     if len(open_prs) > 1:
         raise GitStateError(
             f"{len(open_prs)} open PRs from {head} into {base} (#{', #'.join(str(p.number) for p in open_prs)}): "
@@ -717,15 +706,11 @@ class PublishFacts:
     assets: tuple[tuple[str, bytes, str], ...]  # (name, data, content type) to attach
 
 
-def plan_publish(
-    repo: RepoFacts, f: PublishFacts, *, notes: str, problem: str | None, draft: bool
-) -> GitPlan:
+def plan_publish(repo: RepoFacts, f: PublishFacts, *, notes: str, problem: str | None, draft: bool) -> GitPlan:
     """Tag vX.Y.Z on main (annotated) and create the GitHub release with the notes; idempotent."""
     _require_remote(repo)
     if problem:
-        raise GitStateError(
-            f"the release notes are not ready to publish: {problem}. Edit them and run again."
-        )
+        raise GitStateError(f"the release notes are not ready to publish: {problem}. Edit them and run again.")
     _require_merged(f.merged, repo.remote, next_step="publish again")
     r, tag = repo.remote, f.tag
     steps: list[Step] = []
@@ -771,9 +756,7 @@ def plan_publish(
         if have is not None and have.size == len(data):
             steps.append(Skip(f"asset {asset_name} is attached"))
         else:
-            steps.append(
-                UploadAsset(tag, asset_name, data, ctype, replaces=have.id if have is not None else None)
-            )
+            steps.append(UploadAsset(tag, asset_name, data, ctype, replaces=have.id if have is not None else None))
     return GitPlan(
         f"publish release {tag}",
         (
@@ -817,9 +800,7 @@ def apply_git_plan(
                 git.run(*step.args)
             except GitError as e:
                 if step.advice:
-                    raise GitError(
-                        f"{e}\n  {step.advice}", stderr=e.stderr, returncode=e.returncode
-                    ) from None
+                    raise GitError(f"{e}\n  {step.advice}", stderr=e.stderr, returncode=e.returncode) from None
                 raise
         else:
             if github is None:
@@ -924,13 +905,25 @@ def _observe(flow: Flow) -> RepoFacts:
 
 
 def prerelease_flow(
-    flow: Flow, version: Version, source: str, source_label: str, *, show: Callable[[str], None]
+    flow: Flow,
+    version: Version,
+    files: ReleaseFiles,
+    *,
+    source: str | None,
+    ci_repo: tuple[str, str],
+    show: Callable[[str], None],
 ) -> FlowOutcome:
+    """`inv git.prerelease`: `source` is the --from commit; None takes the head of the newest last-good CI run."""
+    if source:
+        ref, label = source, f"--from {source}"
+    else:
+        ref, label = ci_source(files, flow.github, *ci_repo)
+
     def make() -> GitPlan:
         repo = _observe(flow)
-        sha = resolve_commit(flow.git, source, what=source_label)
+        sha = resolve_commit(flow.git, ref, what=label)
         b = observe_branch(flow.git, repo, prerelease_branch(version), sha)
-        return plan_prerelease(version, repo, b, source_label=source_label)
+        return plan_prerelease(version, repo, b, source_label=label)
 
     return converge(flow, make, show=show)
 
@@ -966,9 +959,7 @@ def _rc_for(flow: Flow, repo: RepoFacts, version: Version | None) -> str:
         return rc_branch(version)
     rc = newest_rc(list(repo.remote_heads))
     if rc is None:
-        raise GitStateError(
-            f"no rc-vX.Y.Z branch on {flow.remote}: run `inv git.rc` first, or pass --version"
-        )
+        raise GitStateError(f"no rc-vX.Y.Z branch on {flow.remote}: run `inv git.rc` first, or pass --version")
     return rc
 
 
@@ -989,9 +980,7 @@ def hotfix_flow(
 _PR_REF = re.compile(r"^(?:#|pr|PR)?(\d{1,6})$")
 
 
-def observe_cherry_pick(
-    git: GitClient, repo: RepoFacts, rc: str, dev: str, sha: str, source: str
-) -> CherryPickFacts:
+def observe_cherry_pick(git: GitClient, repo: RepoFacts, rc: str, dev: str, sha: str, source: str) -> CherryPickFacts:
     dev_sha = remote_sha(repo, dev, hint="check [git] dev_branch in release.toml")
     rc_remote = repo.remote_heads.get(rc)
     rc_facts = observe_branch(git, repo, rc, rc_remote or sha)
@@ -1002,9 +991,7 @@ def observe_cherry_pick(
         shas = git.rev_list("--reverse", "--topo-order", f"{target.parents[0]}..{target.parents[1]}")
     else:
         # A commit that sits on dev's first-parent line was committed (or squashed) there directly.
-        first_parent = (
-            set(git.rev_list("--first-parent", dev_sha, "--not", *target.parents)) if in_dev else set()
-        )
+        first_parent = set(git.rev_list("--first-parent", dev_sha, "--not", *target.parents)) if in_dev else set()
         via_merge = in_dev and sha not in first_parent
         shas = [sha]
     if rc_facts.local is not None and rc_remote is not None and rc_facts.local_in_remote:
@@ -1026,9 +1013,7 @@ def _cherry(git: GitClient, upstream: str, head: str, limit: str) -> list[tuple[
     return [(line[:1], line[2:].strip()) for line in out.splitlines() if line.strip()]
 
 
-def apply_hotfix_flow(
-    flow: Flow, target: str, version: Version | None, *, show: Callable[[str], None]
-) -> FlowOutcome:
+def apply_hotfix_flow(flow: Flow, target: str, version: Version | None, *, show: Callable[[str], None]) -> FlowOutcome:
     m = _PR_REF.match(target.strip())
     if m:
         number = int(m[1])
@@ -1040,8 +1025,7 @@ def apply_hotfix_flow(
             )
         if pr.base_ref != flow.dev:
             raise GitStateError(
-                f"PR #{number} was merged into {pr.base_ref}, not {flow.dev}; hot-fixes go to "
-                f"{flow.dev} first"
+                f"PR #{number} was merged into {pr.base_ref}, not {flow.dev}; hot-fixes go to {flow.dev} first"
             )
         if not pr.merge_commit_sha:
             raise GitStateError(f"GitHub reports no merge commit for PR #{number}; run again in a minute")
@@ -1072,6 +1056,10 @@ class ReleaseFiles:
     specs_json: Path
     last_good: Path | None = None  # default: the newest models_ci_last_good_*.json in release_logs
     all_results: Path | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, last_good: Path | None = None) -> ReleaseFiles:
+        return cls(cfg.repo_root, cfg.release_logs, cfg.output_json_path, last_good=last_good)
 
     def rel(self, path: Path) -> str | None:
         try:
@@ -1116,9 +1104,7 @@ def waivers_for(files: ReleaseFiles, git: GitClient, rev: str | None) -> list[no
     return notes.find_waivers(results, specs)
 
 
-def ci_source(
-    files: ReleaseFiles, github: GitHubClient | None, ci_owner: str, ci_repo: str
-) -> tuple[str, str]:
+def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci_owner: str, ci_repo: str) -> tuple[str, str]:
     """The default `--from`: head_sha of the newest Models CI run that supplied a last-good record."""
     last_good = files.last_good_data()
     if last_good is None:
@@ -1153,12 +1139,8 @@ def pr_flow(
 
     def make() -> GitPlan:
         repo = _observe(flow)
-        head_sha = remote_sha(
-            repo, head, hint=f"run `inv git.{producer} --version {version}` first (it pushes it)"
-        )
-        remote_sha(
-            repo, base, hint=f"check [git] {'dev' if kind == 'prerelease' else 'main'}_branch in release.toml"
-        )
+        head_sha = remote_sha(repo, head, hint=f"run `inv git.{producer} --version {version}` first (it pushes it)")
+        remote_sha(repo, base, hint=f"check [git] {'dev' if kind == 'prerelease' else 'main'}_branch in release.toml")
         dev_sha = remote_sha(repo, flow.dev, hint="check [git] dev_branch in release.toml")
         last_good = files.last_good_data() or {}
         body = notes.render_pr_body(
@@ -1208,9 +1190,7 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
     merged = _rc_merge(flow, repo, version)
     last_good = files.last_good_data()
     diff = release_inputs.read_text(files.release_logs / "release_models_diff.md")
-    summary = release_inputs.read_mapping(
-        files.release_logs / "release_artifacts_summary.json", "artifacts summary"
-    )
+    summary = release_inputs.read_mapping(files.release_logs / "release_artifacts_summary.json", "artifacts summary")
     fw, kmd = notes.hardware_versions(last_good or {})
     inp = notes.NotesInput(
         version=str(version),

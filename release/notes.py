@@ -229,21 +229,16 @@ def parse_models_diff(md: str) -> list[ModelChange]:
             if not row_line.lstrip().startswith("|"):
                 break
             cells = _cells(row_line)
-
-            def get(name: str, cells: list[str] = cells) -> str:
-                n = col.get(name)
-                return cells[n] if n is not None and n < len(cells) else UNKNOWN
-
             rows.append(
                 ModelChange(
-                    impl=get("impl"),
-                    model_arch=get("model arch"),
-                    weights=get("weights"),
-                    devices=get("devices"),
-                    tt_metal=get("tt-metal commit change"),
-                    vllm=get("vllm commit change") if "vllm commit change" in col else "",
-                    status=get("status change"),
-                    ci_link=get("ci job link"),
+                    impl=_cell(cells, col, "impl"),
+                    model_arch=_cell(cells, col, "model arch"),
+                    weights=_cell(cells, col, "weights"),
+                    devices=_cell(cells, col, "devices"),
+                    tt_metal=_cell(cells, col, "tt-metal commit change"),
+                    vllm=_cell(cells, col, "vllm commit change") if "vllm commit change" in col else "",
+                    status=_cell(cells, col, "status change"),
+                    ci_link=_cell(cells, col, "ci job link"),
                 )
             )
         return rows
@@ -252,7 +247,8 @@ def parse_models_diff(md: str) -> list[ModelChange]:
 
 def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
     """Images of a `*_artifacts_summary.json`, with digests where the summary has them (else UNKNOWN)."""
-    digests = summary.get("digests") if isinstance(summary.get("digests"), Mapping) else {}
+    raw_digests = summary.get("digests")
+    digests: Mapping[str, Any] = raw_digests if isinstance(raw_digests, Mapping) else {}
     out: dict[str, ReleasedImage] = {}
 
     def add(dst: str, value: Any, kind: str) -> None:
@@ -325,7 +321,7 @@ def render_pr_body(inp: PrBodyInput) -> str:
     out += ["## Manual changes", ""]
     if inp.manual_changes:
         out += ["Commits on this branch that the release kit did not make; review them by hand:", ""]
-        out += [f"- `{c.sha[:7]}` {_escape(c.subject)} ({_escape(c.author)})" for c in inp.manual_changes]
+        out += [f"- `{c.sha[:7]}` {c.subject} ({c.author})" for c in inp.manual_changes]
     else:
         out += ["None: every commit on this branch since it was cut was made by the release kit."]
     out += ["", "## Model waivers", ""]
@@ -387,18 +383,18 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
     out += _waiver_lines(inp.waivers)
     out += ["", "## Release images", ""]
     if inp.images is None:
-        out += [
-            f"{UNKNOWN}: release_logs/release_artifacts_summary.json was not found (run `inv images.promote`)."
-        ]
+        out += [f"{UNKNOWN}: release_logs/release_artifacts_summary.json was not found (run `inv images.promote`)."]
     elif not inp.images:
         out += ["No images in this release."]
     else:
-        out += ["| Image | Digest | Source | |", "|---|---|---|---|"]
+        out += ["| Image | Digest | Source | State |", "|---|---|---|---|"]
         for img in inp.images:
             digest = f"`{img.digest}`" if img.digest != UNKNOWN else UNKNOWN
             source = _link(img.source) if img.source != "—" else "—"
             out.append(f"| {_link(img.image)} | {digest} | {source} | {img.kind} |")
-        out += ["", f"**Total:** {len(inp.images)}"]
+        kinds = [k for k in ("promoted", "existing", "needs build") if any(i.kind == k for i in inp.images)]
+        counts = ", ".join(f"{sum(i.kind == k for i in inp.images)} {k}" for k in kinds)
+        out += ["", f"**Total:** {len(inp.images)} ({counts})"]
     out.append("")
     return "\n".join(out)
 
@@ -440,7 +436,7 @@ def _waiver_lines(waivers: Sequence[Waiver] | None) -> list[str]:
 
 
 def _embed(md: str | None, name: str, producer: str) -> str:
-    """Another markdown file inside a section: its title dropped, its headings moved two levels down."""
+    """Another markdown file inside a section: its title dropped, its headings moved one level down."""
     if md is None:
         return f"{UNKNOWN}: `{name}` was not found (run `{producer}`)."
     lines = md.strip("\n").splitlines()
@@ -449,7 +445,7 @@ def _embed(md: str | None, name: str, producer: str) -> str:
     out = []
     for line in lines:
         m = re.match(r"^(#{1,4}) ", line)
-        out.append("##" + line if m else line)
+        out.append("#" + line if m else line)
     return "\n".join(out).strip("\n") or "(empty)"
 
 
@@ -458,6 +454,11 @@ def _cells(line: str) -> list[str]:
     if not (s.startswith("|") and s.endswith("|")) or set(s) <= set("|-: "):
         return []
     return [c.strip() for c in s[1:-1].split("|")]
+
+
+def _cell(cells: list[str], col: Mapping[str, int], name: str) -> str:
+    n = col.get(name)
+    return cells[n] if n is not None and n < len(cells) else UNKNOWN
 
 
 def _run_link(r: CiRunRef) -> str:
@@ -469,10 +470,6 @@ def _link(image: str) -> str:
     if image.startswith(("ghcr.io/", "docker.io/")):
         return f"[{image}](https://{image})"
     return f"`{image}`"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _passing(entry: Mapping[str, Any]) -> bool:

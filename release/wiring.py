@@ -5,9 +5,13 @@ Small functions, one per outside system; the task layer calls them and hands the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from urllib3.util.retry import Retry
 
 from release.config import Config
+from release.git import Git
+from release.gitflow import Flow
 from release.http import make_session
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
@@ -34,4 +38,24 @@ def registry_client(cfg: Config, *, concurrency: int = 8) -> RegistryClient:
         keychain(cfg),
         upload_session=make_session(pool_size=pool, retry=upload_retry),
         blob_workers=max(2, concurrency),
+    )
+
+
+def git_client(cfg: Config) -> Git:
+    """The checkout the kit runs in (repo_root)."""
+    return Git(cfg.repo_root)
+
+
+def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> Flow:
+    """Everything the git tasks need: the git client, GitHub when a token is set, and the branch names."""
+    return Flow(
+        git=git_client(cfg),
+        github=None,
+        remote=cfg.git_remote,
+        dev=cfg.dev_branch,
+        main=cfg.main_branch,
+        owner=cfg.project_owner,
+        repo=cfg.project_repo,
+        dry_run=dry_run,
+        on_event=on_event,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,13 +13,20 @@ from release import gitflow
 from release.errors import GitError, GitStateError, InputError
 from release.git import Git
 from release.version import Version
+from tests.conftest import REPO_ROOT
 from tests.services.git_world import GitWorld, git_env, sh
 
 V = Version(0, 6, 0)
 
 
-def flow(world: GitWorld, *, dry_run: bool = False, events: list[str] | None = None, repo: Path | None = None,
-         github: object = None) -> gitflow.Flow:
+def flow(
+    world: GitWorld,
+    *,
+    dry_run: bool = False,
+    events: list[str] | None = None,
+    repo: Path | None = None,
+    github: object = None,
+) -> gitflow.Flow:
     return gitflow.Flow(
         git=Git(repo or world.work, environ=git_env()),
         github=github,  # type: ignore[arg-type]
@@ -30,10 +40,19 @@ def flow(world: GitWorld, *, dry_run: bool = False, events: list[str] | None = N
     )
 
 
-def prerelease(world: GitWorld, source: str, **kw: object) -> gitflow.FlowOutcome:
-    shown: list[str] = []
-    out = gitflow.prerelease_flow(flow(world, **kw), V, source, f"--from {source[:7]}", show=shown.append)  # type: ignore[arg-type]
-    return out
+def files(world: GitWorld) -> gitflow.ReleaseFiles:
+    return gitflow.ReleaseFiles(world.work, world.work / "release_logs", world.work / "model_specs_output.json")
+
+
+def prerelease(world: GitWorld, source: str | None, *, show=None, **kw: object) -> gitflow.FlowOutcome:
+    return gitflow.prerelease_flow(
+        flow(world, **kw),  # type: ignore[arg-type]
+        V,
+        files(world),
+        source=source,
+        ci_repo=("tenstorrent", "tt-shield"),
+        show=show or (lambda _: None),
+    )
 
 
 # -- the git client ---------------------------------------------------------------------------------------
@@ -63,7 +82,7 @@ def test_git_client_never_uses_a_shell(git_world: GitWorld) -> None:
 def test_prerelease_creates_checks_out_and_pushes(git_world: GitWorld) -> None:
     source = sh(git_world.work, "rev-parse", "HEAD~1")
     events: list[str] = []
-    out = gitflow.prerelease_flow(flow(git_world, events=events), V, source, "--from x", show=lambda _: None)
+    out = prerelease(git_world, source, events=events)
     assert out.result is not None
     assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == source
     assert sh(git_world.work, "branch", "--show-current") == "pre-release-v0.6.0"
@@ -75,7 +94,7 @@ def test_prerelease_creates_checks_out_and_pushes(git_world: GitWorld) -> None:
         "$ git push --set-upstream origin pre-release-v0.6.0:refs/heads/pre-release-v0.6.0",
     ]
     # a re-run plans nothing
-    again = gitflow.prerelease_flow(flow(git_world), V, source, "--from x", show=lambda _: None)
+    again = prerelease(git_world, source)
     assert again.plan.converged and again.result is None
 
 
@@ -83,7 +102,7 @@ def test_prerelease_dry_run_changes_nothing(git_world: GitWorld) -> None:
     source = sh(git_world.work, "rev-parse", "HEAD")
     before = (git_world.refs(), git_world.refs(git_world.work), sh(git_world.work, "status", "--porcelain"))
     shown: list[str] = []
-    out = gitflow.prerelease_flow(flow(git_world, dry_run=True), V, source, "--from x", show=shown.append)
+    out = prerelease(git_world, source, dry_run=True, show=shown.append)
     assert out.result is None and not out.plan.converged
     assert "git branch pre-release-v0.6.0" in shown[0] and "git push --set-upstream origin" in shown[0]
     after = (git_world.refs(), git_world.refs(git_world.work), sh(git_world.work, "status", "--porcelain"))
@@ -262,3 +281,47 @@ def test_hotfix_names() -> None:
     with pytest.raises(InputError):
         gitflow.hotfix_branch("alice", "!!!")
     assert gitflow.newest_rc(["dev", "rc-v0.9.0", "rc-v0.10.0", "rc-vx"]) == "rc-v0.10.0"
+
+
+# -- the task layer -----------------------------------------------------------------------------------------
+def inv(world: GitWorld, *args: str) -> subprocess.CompletedProcess[str]:
+    env = git_env()
+    env["RELEASE_REPO_ROOT"] = str(world.work)
+    for var in ("GH_PAT", "GITHUB_TOKEN"):
+        env.pop(var, None)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args],
+        cwd=world.work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_tasks_print_the_plan_and_fail_in_one_line(git_world: GitWorld) -> None:
+    dry = inv(git_world, "git.prerelease", "--version", "0.6.0", "--from", "HEAD", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "1. git branch pre-release-v0.6.0" in dry.stdout and "dry run: nothing was changed" in dry.stdout
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") is None
+    (git_world.work / "VERSION").write_text("0.6.0\n")
+    dirty = inv(git_world, "git.prerelease", "--version", "0.6.0", "--from", "HEAD")
+    assert dirty.returncode == 3
+    assert dirty.stderr.strip().splitlines()[-1].startswith("error: the working tree has uncommitted changes")
+    bad = inv(git_world, "git.rc", "--version", "0.6")
+    assert bad.returncode == 2 and "--version: '0.6' is not a MAJOR.MINOR.PATCH version" in bad.stderr
+
+
+def test_default_from_is_the_head_of_the_newest_last_good_run(git_world: GitWorld) -> None:
+    source = sh(git_world.work, "rev-parse", "HEAD~2")
+    logs = git_world.work / "release_logs"
+    logs.mkdir()
+    record = {"ci_run_id": 111, "ci_run_number": 7, "ci_run_url": "https://github.com/o/r/actions/runs/111"}
+    (logs / "models_ci_last_good_5_to_7.json").write_text(json.dumps({"m1": record, "m2": {}}))
+    with pytest.raises(GitStateError, match="needs the GitHub API: set GH_PAT, or pass --from SHA"):
+        prerelease(git_world, None)
+    entry = {"ci_metadata": {"run_id": 111, "run_number": 7, "head_sha": source}}
+    (logs / "models_ci_all_results_5_to_7.json").write_text(json.dumps({"m1": [entry]}))
+    out = prerelease(git_world, None)
+    assert ("from", f"{source[:12]} (head of Models CI run 7)") in out.plan.facts
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == source

@@ -61,8 +61,12 @@ class GitWorld:
         return sh(repo, "rev-parse", "HEAD")
 
     def remote_sha(self, ref: str) -> str | None:
-        out = subprocess.run(["git", "-C", str(self.origin), "rev-parse", "--verify", "--quiet", ref],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(self.origin), "rev-parse", "--verify", "--quiet", ref],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return out.stdout.strip() or None
 
     def refs(self, repo: Path | None = None) -> str:

@@ -1,0 +1,150 @@
+"""Pure rendering of PR bodies and release notes (golden files), and what they extract from the kit's files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from release import notes
+from release.git import Commit
+
+DATA = Path(__file__).parent / "data" / "gitflow"
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def commit(sha: str, subject: str, message: str = "", parents: tuple[str, ...] = ("p",)) -> Commit:
+    return Commit(
+        sha * 40 if len(sha) == 1 else sha,
+        parents,
+        "Bob Dev",
+        "bob@example.com",
+        subject,
+        f"{subject}\n\n{message}".strip(),
+    )
+
+
+COMMITS = [
+    commit("a", "Update model specs from Models CI", "Release-Kit: spec.update"),
+    commit("b", "Hand-edit Qwen3-32B max_context | 32k"),
+    commit("c", "Merge branch 'dev' into pre-release-v0.6.0", parents=("p", "q")),
+    commit("d", "Bump VERSION to 0.6.0", "Signed-off-by: x\nRelease-Kit: images.promote"),
+]
+
+
+def test_manual_changes_leave_out_kit_commits_and_merges() -> None:
+    assert notes.manual_changes(COMMITS) == [
+        notes.ManualChange("b" * 12, "Hand-edit Qwen3-32B max_context | 32k", "Bob Dev")
+    ]
+    assert notes.kit_commit_message("spec.update", "Update specs").endswith("\n\nRelease-Kit: spec.update\n")
+
+
+def test_waivers_are_default_impl_models_whose_last_result_regressed() -> None:
+    waivers = notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json"))
+    assert [(w.model_id, w.reason) for w in waivers] == [
+        ("id_tt-transformers_AFM-4.5B_n300", "failed in run 236; no passing run"),
+        ("id_tt-transformers_Qwen3-32B_t3k", "failed in run 236 after passing in run 230"),
+    ]
+
+
+def test_ci_runs_and_hardware_from_last_good() -> None:
+    lg = load("models_ci_last_good_230_to_236.json")
+    assert [r.run_number for r in notes.ci_runs_used(lg)] == ["236", "230"]
+    assert notes.newest_run(lg) == notes.ci_runs_used(lg)[0]
+    assert notes.hardware_versions(lg) == (["18.11.0", "18.12.0"], ["2.4.1"])
+    assert notes.newest_run({"m": {}}) is None
+
+
+def pr_input(kind: str) -> notes.PrBodyInput:
+    summary = "dev_artifacts_summary.md" if kind == "prerelease" else "release_artifacts_summary.md"
+    return notes.PrBodyInput(
+        kind=kind,
+        version="0.6.0",
+        head="pre-release-v0.6.0" if kind == "prerelease" else "rc-v0.6.0",
+        base="dev" if kind == "prerelease" else "main",
+        models_diff_md=(DATA / "release_models_diff.md").read_text(),
+        artifacts_summary_md=(DATA / "dev_artifacts_summary.md").read_text() if kind == "prerelease" else None,
+        artifacts_summary_name=summary,
+        manual_changes=notes.manual_changes(COMMITS),
+        waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
+        ci_runs=notes.ci_runs_used(load("models_ci_last_good_230_to_236.json")),
+    )
+
+
+def test_pr_body_prerelease(golden) -> None:
+    golden.check("gitflow/pr_body_prerelease.md", notes.render_pr_body(pr_input("prerelease")))
+
+
+def test_pr_body_rc_with_missing_summary(golden) -> None:
+    body = notes.render_pr_body(pr_input("rc"))
+    assert "UNKNOWN: `release_logs/release_artifacts_summary.md` was not found" in body
+    golden.check("gitflow/pr_body_rc.md", body)
+
+
+def notes_input(**over: object) -> notes.NotesInput:
+    lg = load("models_ci_last_good_230_to_236.json")
+    fw, kmd = notes.hardware_versions(lg)
+    values: dict = dict(
+        version="0.6.0",
+        tag="v0.6.0",
+        commit="0123456789abcdef0123456789abcdef01234567",
+        ci_runs=notes.ci_runs_used(lg),
+        firmware=fw,
+        kmd=kmd,
+        changes=notes.parse_models_diff((DATA / "release_models_diff.md").read_text()),
+        waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
+        images=notes.released_images(load("release_artifacts_summary.json")),
+    )
+    values.update(over)
+    return notes.NotesInput(**values)
+
+
+def test_release_notes(golden) -> None:
+    text = notes.render_release_notes(notes_input())
+    golden.check("gitflow/release_notes.md", text)
+    assert notes.unfinished(text) == "the vLLM features placeholder is still there"
+
+
+def test_release_notes_say_unknown_instead_of_crashing(golden) -> None:
+    text = notes.render_release_notes(
+        notes_input(commit=None, ci_runs=(), firmware=(), kmd=(), changes=None, waivers=None, images=None)
+    )
+    assert text.count("UNKNOWN") >= 6
+    golden.check("gitflow/release_notes_unknown.md", text)
+
+
+def test_human_section_survives_a_re_render() -> None:
+    first = notes.render_release_notes(notes_input())
+    edited = first.replace(notes.PLACEHOLDER, "- Structured outputs (guided JSON) for Llama 3.x\n- Prefix caching")
+    assert notes.unfinished(edited) is None
+    again = notes.render_release_notes(notes_input(commit="f" * 40), human=notes.human_section(edited))
+    assert "- Prefix caching" in again and notes.unfinished(again) is None and "`ffffffffffff`" in again
+    emptied = first.replace(notes.PLACEHOLDER, "")
+    assert notes.unfinished(emptied) == "the vLLM features section is empty"
+    assert "markers" in (notes.unfinished("# notes without markers") or "")
+
+
+def test_parse_models_diff_tolerates_columns() -> None:
+    rows = notes.parse_models_diff((DATA / "release_models_diff.md").read_text())
+    assert [(r.model_arch, r.direction) for r in rows] == [
+        ("`Llama-3.1-8B`", "up"),
+        ("`Qwen3-32B`", "down"),
+        ("`whisper-large-v3`", "new"),
+    ]
+    old_format = "| Impl | Model Arch | Weights | Devices | TT-Metal Commit Change | Status Change | CI Job Link |\n|-|-|-|-|-|-|-|\n| `a` | `b` | `c` | N150 | `1` | No change | N/A |\n"
+    [row] = notes.parse_models_diff(old_format)
+    assert row.vllm == "" and row.status == "No change" and not row.status_changed
+    assert notes.parse_models_diff("# Model Spec Release Updates\n\nNo updates were made.\n") == []
+
+
+def test_notes_module_is_pure() -> None:
+    code = (
+        "import sys, release.notes; bad = {'subprocess', 'requests', 'docker', 'release.git', 'release.github'};"
+        "print(sorted(bad & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
