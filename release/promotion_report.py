@@ -1,0 +1,306 @@
+"""Pure renderers for `images.promote` / `images.copy`: the plan table (with estimates for `--dry-run`) and
+`{dev|release}_artifacts_summary.{json,md}` (the original's format, plus digests, conflicts, failures and the
+CI file and run each image came from)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from tabulate import tabulate
+
+from release.promotion import (
+    CiSource,
+    Conflict,
+    Copy,
+    NeedsBuild,
+    PromotionPlan,
+    PromotionResult,
+    Skip,
+    Step,
+    StepOutcome,
+)
+
+TITLE = "# Release Artifacts Summary"
+WITH_CI_TEXT = (
+    "These images already exist in the registry with the same digest as their Models CI image; nothing was copied."
+)
+WITHOUT_CI_TEXT = (
+    "These images already exist in the registry, but no usable Models CI image was found for them; they were "
+    "left as they are."
+)
+BUILD_NOTE = (
+    "**Note:** These images do not exist in the registry and no Models CI image with matching commits was "
+    "found for them. Build and push them with `inv images.build --push` (add `--release` for release images)."
+)
+CONFLICT_TEXT = (
+    "These tags already exist with another digest than their Models CI image. The kit never moves a tag: bump "
+    "VERSION, or delete the tag after checking which image is right, then run again."
+)
+
+
+class EstimateLike(Protocol):
+    @property
+    def requests(self) -> int: ...
+    @property
+    def mounts(self) -> int: ...
+    @property
+    def uploads(self) -> int: ...
+    @property
+    def upload_bytes(self) -> int: ...
+    @property
+    def image_bytes(self) -> int: ...
+    @property
+    def blobs_present(self) -> int: ...
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def short(digest: str | None) -> str:
+    return digest.split(":", 1)[-1][:12] if digest else "-"
+
+
+def _models(step: Step) -> str:
+    first = step.models[0]
+    return first if len(step.models) == 1 else f"{first} (+{len(step.models) - 1})"
+
+
+def _what(step: Step) -> str:
+    if isinstance(step, Copy):
+        return f"from {step.src}"
+    if isinstance(step, Skip):
+        return "same digest as CI image" if step.src else "exists; no usable CI image"
+    if isinstance(step, Conflict):
+        return f"has {short(step.dst_digest)}, CI image {short(step.src_digest)}"
+    return "; ".join(sorted({r for _, r in step.reasons}))
+
+
+ACTION = {"copy": "copy", "skip": "present", "conflict": "CONFLICT", "build": "needs build"}
+
+
+def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None = None) -> str:
+    """The plan, one row per destination; with `estimates` (dry run) the requests and bytes a copy needs."""
+    rows = []
+    totals = [0, 0, 0, 0, 0]
+    for step in plan.steps:
+        row: list[Any] = [ACTION[step.kind], str(step.dst), _what(step), _models(step)]
+        if estimates is not None:
+            est = estimates.get(str(step.dst)) if isinstance(step, Copy) else None
+            if est is not None:
+                vals = [est.requests, est.mounts, est.uploads, est.upload_bytes, est.image_bytes]
+                totals = [a + b for a, b in zip(totals, vals, strict=True)]
+                row += [est.requests, est.mounts, est.uploads, human_bytes(est.upload_bytes)]
+            else:
+                row += ["", "", "", ""]
+        rows.append(row)
+    headers = ["action", "destination", "source / reason", "models"]
+    if estimates is not None:
+        headers += ["requests", "mounts", "uploads", "upload"]
+    text = tabulate(rows, headers=headers, tablefmt="simple") if rows else "(no images in the catalogue)"
+    counts = _counts_line(plan)
+    if estimates is not None:
+        requests, mounts, uploads, up, image = totals
+        counts += (
+            f"\nestimated: {requests} requests ({mounts} blob mounts, {uploads} blob uploads), "
+            f"{human_bytes(up)} to upload for {human_bytes(image)} of images"
+        )
+    return f"{text}\n\n{counts}"
+
+
+def _counts_line(plan: PromotionPlan) -> str:
+    n = {k: sum(1 for s in plan.steps if s.kind == k) for k in ("copy", "skip", "conflict", "build")}
+    return (
+        f"{plan.mode} images for {plan.version or 'the given pairs'}: {n['copy']} to copy, {n['skip']} present, "
+        f"{n['conflict']} conflicts, {n['build']} need builds"
+    )
+
+
+def result_table(result: PromotionResult) -> str:
+    rows = []
+    for o in result.outcomes:
+        if o.ok:
+            how = f"{o.blobs_mounted} mounted, {o.blobs_uploaded} uploaded ({human_bytes(o.bytes_uploaded)})"
+        else:
+            how = f"FAILED: {o.error}"
+        rows.append([str(o.step.dst), short(o.digest or o.step.digest if isinstance(o.step, Copy) else None), how])
+    text = tabulate(rows, headers=["copied to", "digest", "blobs"], tablefmt="simple") if rows else "nothing copied"
+    return text
+
+
+# ------------------------------------------------------------------------------------------- summaries
+
+
+def _source_json(source: CiSource | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    out: dict[str, Any] = {}
+    if source.file:
+        out["source_file"] = source.file
+    if source.run_number is not None:
+        out["ci_run_number"] = source.run_number
+    if source.run_url:
+        out["ci_run_url"] = source.run_url
+    if source.job_url:
+        out["ci_job_url"] = source.job_url
+    return out
+
+
+def summary_json(result: PromotionResult) -> dict[str, Any]:
+    """`{prefix}_artifacts_summary.json`: the original keys first, then details."""
+    plan = result.plan
+    copied: dict[str, str] = {}
+    failed: list[dict[str, Any]] = []
+    images: dict[str, dict[str, Any]] = {}
+    for o in result.outcomes:
+        step = o.step
+        assert isinstance(step, Copy)
+        if o.ok:
+            copied[str(step.dst)] = str(step.src.without_digest())
+        else:
+            failed.append({"dst": str(step.dst), "src": str(step.src), "error": o.error, "models": list(step.models)})
+    with_ci = {str(s.dst): str(s.src) for s in plan.of(Skip) if s.src is not None}
+    without_ci = sorted(str(s.dst) for s in plan.of(Skip) if s.src is None)
+    to_build = sorted(str(s.dst) for s in plan.of(NeedsBuild))
+    conflicts = [
+        {
+            "dst": str(c.dst), "dst_digest": c.dst_digest, "src": str(c.src), "src_digest": c.src_digest,
+            "models": list(c.models), **_source_json(c.source),
+        }
+        for c in sorted(plan.conflicts, key=lambda c: str(c.dst))
+    ]  # fmt: skip
+    for step in sorted(plan.steps, key=lambda s: str(s.dst)):
+        entry: dict[str, Any] = {"action": step.kind, "models": list(step.models)}
+        outcome = result.outcome(step)
+        if isinstance(step, Copy):
+            entry.update(src=str(step.src), digest=step.digest, **_source_json(step.source))
+            entry["result"] = "copied" if outcome and outcome.ok else "failed"
+            if step.alternatives:
+                entry["other_ci_images"] = list(step.alternatives)
+        elif isinstance(step, Skip):
+            entry["digest"] = step.digest
+            if step.src is not None:
+                entry.update(src=str(step.src), **_source_json(step.source))
+            if step.reasons:
+                entry["reasons"] = dict(step.reasons)
+        elif isinstance(step, Conflict):
+            entry.update(digest=step.dst_digest, src=str(step.src), src_digest=step.src_digest)
+        else:
+            entry["reasons"] = dict(step.reasons)
+        images[str(step.dst)] = entry
+    return {
+        "images_to_build": to_build,
+        "copied_images": dict(sorted(copied.items())),
+        "existing_with_ci_ref": dict(sorted(with_ci.items())),
+        "existing_without_ci_ref": without_ci,
+        "summary": {
+            "total_to_build": len(to_build),
+            "total_copied": len(copied),
+            "total_existing_with_ci": len(with_ci),
+            "total_existing_without_ci": len(without_ci),
+            "total_conflicts": len(conflicts),
+            "total_failed": len(failed),
+        },
+        "mode": plan.mode,
+        "version": plan.version,
+        "conflicts": conflicts,
+        "failed": sorted(failed, key=lambda f: f["dst"]),
+        "images": images,
+    }
+
+
+def _link(ref: str) -> str:
+    return ref if ref.startswith("https://") else f"https://{ref}"
+
+
+def _run_line(source: CiSource | None) -> str | None:
+    if source is None or not (source.run_url or source.file):
+        return None
+    run = ""
+    if source.run_url:
+        label = f"#{source.run_number}" if source.run_number is not None else "run"
+        run = f"[{label}]({source.run_url})"
+    where = f" (`{source.file}`)" if source.file else ""
+    return f"  - CI run: {run}{where}" if run else f"  - from file{where}"
+
+
+def summary_markdown(result: PromotionResult) -> str:
+    """`{prefix}_artifacts_summary.md`: the original's sections, items sorted by destination."""
+    plan = result.plan
+    by_dst = {str(s.dst): s for s in plan.steps}
+    outcomes = {str(o.step.dst): o for o in result.outcomes}
+    out = [TITLE, ""]
+
+    out += ["## Images Promoted from Models CI", ""]
+    copied = sorted(d for d, o in outcomes.items() if o.ok)
+    if copied:
+        for dst in copied:
+            step = by_dst[dst]
+            assert isinstance(step, Copy)
+            out.append(f"- {_link(dst)}")
+            out.append(f"  - from: {_link(str(step.src.without_digest()))}")
+            out.append(f"  - digest: `{step.digest}`")
+            out.append(f"  - models: {', '.join(step.models)}")
+            run = _run_line(step.source)
+            if run:
+                out.append(run)
+        out += ["", f"**Total:** {len(copied)}", ""]
+    else:
+        out += ["No images were copied from Models CI.", ""]
+
+    with_ci = sorted((str(s.dst), s) for s in plan.of(Skip) if s.src is not None)
+    out += ["## Existing Images with Models CI reference", "", WITH_CI_TEXT, ""]
+    for dst, s in with_ci:
+        out.append(f"- {dst}")
+        out.append(f"  - CI source: {s.src}")
+        out.append(f"  - digest: `{s.digest}`")
+        run = _run_line(s.source)
+        if run:
+            out.append(run)
+    out += ["", f"**Total:** {len(with_ci)}", ""] if with_ci else ["**Total:** 0", ""]
+
+    without = sorted((str(s.dst), s) for s in plan.of(Skip) if s.src is None)
+    out += ["## Existing Images without Models CI reference", "", WITHOUT_CI_TEXT, ""]
+    for dst, s in without:
+        out.append(f"- {dst}")
+        out.append(f"  - digest: `{s.digest}`")
+    out += ["", f"**Total:** {len(without)}", ""] if without else ["**Total:** 0", ""]
+
+    builds = sorted((str(s.dst), s) for s in plan.of(NeedsBuild))
+    out += ["## Docker Images Requiring New Builds", "", BUILD_NOTE, ""]
+    if builds:
+        for dst, b in builds:
+            out.append(f"- {dst}")
+            for model_id, reason in b.reasons:
+                out.append(f"  - {model_id}: {reason}")
+        out += ["", f"**Total:** {len(builds)}", ""]
+    else:
+        out += ["No images need to be built.", ""]
+
+    if plan.conflicts:
+        out += ["## Conflicts", "", CONFLICT_TEXT, ""]
+        for c in sorted(plan.conflicts, key=lambda c: str(c.dst)):
+            out.append(f"- {c.dst}")
+            out.append(f"  - has: `{c.dst_digest}`")
+            out.append(f"  - CI image: {c.src} (`{c.src_digest}`)")
+            out.append(f"  - models: {', '.join(c.models)}")
+        out += ["", f"**Total:** {len(plan.conflicts)}", ""]
+
+    failures = sorted(result.failures, key=lambda o: str(o.step.dst))
+    if failures:
+        out += ["## Failed Copies", "", "Run the same command again; finished copies are not repeated.", ""]
+        for o in failures:
+            out.append(f"- {o.step.dst}")
+            out.append(f"  - error: {o.error}")
+        out += ["", f"**Total:** {len(failures)}", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def outcome_line(o: StepOutcome) -> str:
+    return f"{o.step.dst} {o.digest}" if o.ok else f"{o.step.dst}: {o.error}"
