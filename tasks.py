@@ -10,9 +10,19 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from release import catalogue, gitflow, notes, spec_report, spec_update, wiring
-from release.cli import load_config, optional_positional, print_json, progress, release_task, say, shown
-from release.errors import ConfigError, PartialFailure
+from release import catalogue, gitflow, notes, promotion, promotion_report, spec_report, spec_update, wiring
+from release.cli import (
+    CopyProgress,
+    load_config,
+    optional_positional,
+    print_json,
+    progress,
+    release_task,
+    say,
+    shown,
+)
+from release.errors import ConfigError, PartialFailure, RegistryError, TagConflict
+from release.fsio import dump_json
 from release.version import Version
 
 # ------------------------------------------------------------------------------------------------ spec
@@ -120,6 +130,103 @@ def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
         raise PartialFailure.from_items("image check(s)", problems)
     if not json:
         say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if record else ""))
+
+
+def _promotion_exit(result: promotion.PromotionResult) -> None:
+    """Conflicts (exit 3) first, then failed copies (exit 1), then a registry that did not converge."""
+    if result.plan.conflicts:
+        lines = [f"{c.dst} has {c.dst_digest}, CI image {c.src} is {c.src_digest}" for c in result.plan.conflicts]
+        raise TagConflict(
+            f"{len(lines)} destination tag(s) exist with another digest; the kit never moves a tag. Bump VERSION "
+            "or delete the tag, then run again:\n  " + "\n  ".join(lines)
+        )
+    if result.failures:
+        raise PartialFailure.from_items("copies", [promotion_report.outcome_line(o) for o in result.failures])
+    if result.unconverged:
+        raise RegistryError(
+            "after copying, these destinations still do not hold the planned digest: "
+            + ", ".join(result.unconverged)
+            + "; run again"
+        )
+
+
+@task(
+    name="promote",
+    positional=["last_good"],
+    help={
+        "last_good": "last-good JSON from `inv ci.read`; several files separated by commas (later files win per model)",
+        "dev": "promote to the -dev- images (pre-release step 3)",
+        "release": "promote to the -release- images (release step 1)",
+        "increment": "bump VERSION first: major|minor|patch (written only after every copy succeeded)",
+        "dry_run": "plan with registry reads only and print it with estimated requests and bytes; write nothing",
+        "version_file": "VERSION file (default VERSION)",
+        "output_dir": "where the summaries, the plan and the state file go (default release_logs)",
+        "concurrency": "images copied at once (default 8)",
+        "json": "print the summary (or, with --dry-run, the plan) as JSON on stdout",
+    },
+)
+@release_task
+def images_promote(
+    c,
+    last_good,
+    dev=False,
+    release=False,
+    increment=None,
+    dry_run=False,
+    version_file=None,
+    output_dir=None,
+    concurrency=8,
+    json=False,
+):
+    """Copy Models CI images to their dev/release names, registry to registry; bump VERSION last."""
+    if dev == release:
+        raise ConfigError("give exactly one of --dev or --release")
+    if int(concurrency) < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    files = [Path(p.strip()) for p in str(last_good).split(",") if p.strip()]
+    if not files:
+        raise ConfigError("give at least one LAST_GOOD_JSON")
+    cfg = load_config(version_file=version_file, release_logs=output_dir)
+    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
+    mode: promotion.Mode = "dev" if dev else "release"
+    progress(f"reading {len(files)} last-good file(s) and checking the registries ...")
+    prep = promotion.prepare(
+        cfg, files=files, mode=mode, increment=increment, registry=registry, concurrency=int(concurrency)
+    )
+    progress(prep.decision.note)
+    if prep.unknown_models:
+        progress(f"note: {len(prep.unknown_models)} model(s) in the last-good files are not in the catalogue")
+    if dry_run:
+        estimates = promotion.estimate(prep.plan, registry, concurrency=int(concurrency))
+        if json:
+            print_json({**prep.plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
+        else:
+            say(promotion_report.plan_table(prep.plan, estimates))
+            say("\ndry run: nothing was written (registry, VERSION, summaries)")
+        return
+    if not json:
+        say(promotion_report.plan_table(prep.plan))
+    bar = CopyProgress(len(prep.plan.copies))
+    try:
+        result = promotion.execute(prep, registry, concurrency=int(concurrency), on_event=bar, render=_render_summary)
+    finally:
+        bar.close()
+    if json:
+        print_json(promotion_report.summary_json(result))
+    else:
+        if result.outcomes:
+            say("\n" + promotion_report.result_table(result))
+        say(f"\nwrote {shown(cfg, prep.output_dir / f'{mode}_artifacts_summary.md')} and .json")
+        if result.version_written and prep.decision.target != prep.decision.current:
+            say(
+                f"VERSION {prep.decision.current} → {prep.decision.target}; regenerate the outputs with "
+                "`inv spec.update --output-only`"
+            )
+    _promotion_exit(result)
+
+
+def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
+    return dump_json(promotion_report.summary_json(result)), promotion_report.summary_markdown(result)
 
 
 # ------------------------------------------------------------------------------------------------ git
@@ -262,7 +369,7 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
 
 ci = Collection("ci")
 spec = Collection("spec", spec_update_task)
-images = Collection("images", images_audit_task)
+images = Collection("images", images_audit_task, images_promote)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
 ns = Collection(ci, spec, images, git)

@@ -109,3 +109,52 @@ class OptionalPositionalTask(Task):
 
 def optional_positional(positional: str, *, unless: str) -> type[OptionalPositionalTask]:
     return type("OptionalPositional", (OptionalPositionalTask,), {"optional_unless": {positional: unless}})
+
+
+class CopyProgress:
+    """A progress bar on stderr for image copies, fed by `on_event` callbacks (thread-safe).
+
+    On a terminal it redraws one line; otherwise (CI logs) it prints one line per finished image.
+    """
+
+    def __init__(self, total: int, *, stream: Any = None) -> None:
+        import threading
+
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.blobs = 0
+        self.uploaded = 0
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            kind = event.get("event")
+            if kind == "blob":
+                self.blobs += 1
+                if event.get("how") == "uploaded":
+                    self.uploaded += int(event.get("size", 0))
+            elif kind in ("done", "failed"):
+                self.done += 1
+                self.failed += kind == "failed"
+                if not self._tty:
+                    what = "copied" if kind == "done" else f"FAILED ({event.get('error')})"
+                    print(f"[{self.done}/{self.total}] {what} {event.get('dst')}", file=self._stream, flush=True)
+            if self._tty:
+                self._draw()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = width * self.done // max(1, self.total)
+        bar = "#" * filled + "-" * (width - filled)
+        mb = self.uploaded / (1024 * 1024)
+        text = f"\r[{bar}] {self.done}/{self.total} images, {self.blobs} blobs, {mb:.1f} MB uploaded"
+        if self.failed:
+            text += f", {self.failed} failed"
+        print(text, end="", file=self._stream, flush=True)
+
+    def close(self) -> None:
+        if self._tty and self.total:
+            print(file=self._stream, flush=True)

@@ -374,10 +374,11 @@ def plan_promotion(
         if not valid:
             steps.append(NeedsBuild(dst, models, tuple(reasons)))
             continue
-        chosen = valid[0]
+        # The newest CI run wins (all candidates carry the catalogue's commits); ties keep catalogue order.
+        chosen = max(valid, key=lambda c: c.source.run_number if c.source.run_number is not None else -1)
         assert chosen.source.image is not None and chosen.digest is not None
         others = tuple(
-            dict.fromkeys(str(c.source.image) for c in valid[1:] if c.digest != chosen.digest and c.source.image)
+            dict.fromkeys(str(c.source.image) for c in valid if c.digest != chosen.digest and c.source.image)
         )
         steps.append(Copy(dst, chosen.source.image, chosen.digest, models, chosen.source, others))
     return PromotionPlan(mode, version, tuple(steps))

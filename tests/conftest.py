@@ -13,6 +13,7 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 pytest_plugins: list[str] = [
     "tests.services.registry",
     "tests.services.git_world",
+    "tests.services.latency_proxy",
 ]
 
 

@@ -15,6 +15,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -91,18 +92,30 @@ class Registry:
         resp = self.raw_get(f"/v2/{repository}/tags/list")
         return [] if resp.status_code == 404 else sorted(resp.json().get("tags") or [])
 
+    def snapshot(self) -> dict[str, list[str]]:
+        """Every repository and its tags."""
+        return {repo: self.tags(repo) for repo in sorted(self.catalog())}
 
-def start_registry(workdir: Path, name: str) -> Registry:
+    def requests_logged(self) -> list[str]:
+        """The request lines of the access log ("PUT /v2/... HTTP/1.1"), oldest first."""
+        text = (self.root / "registry.log").read_text(errors="replace")
+        return re.findall(r'"((?:GET|HEAD|POST|PUT|PATCH|DELETE) [^"]*)"', text)
+
+    def writes_logged(self) -> list[str]:
+        return [r for r in self.requests_logged() if r.split(" ", 1)[0] in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def start_registry(workdir: Path, name: str, *, password: str | None = None) -> Registry:
     if not Path(REGISTRY_BINARY).exists():
         raise RuntimeError(f"{REGISTRY_BINARY} is missing: apt-get install -y docker-registry")
     root = workdir / name
     (root / "data").mkdir(parents=True)
-    password = secrets.token_urlsafe(12)
+    password = password or secrets.token_urlsafe(12)
     (root / "htpasswd").write_text(f"{USERNAME}:{bcrypt_hash(password)}\n")
     port = free_port()
     config = {
         "version": 0.1,
-        "log": {"level": "error", "accesslog": {"disabled": True}},
+        "log": {"level": "error", "accesslog": {"disabled": False}},
         "storage": {
             "filesystem": {"rootdirectory": str(root / "data")},
             "delete": {"enabled": True},
@@ -154,6 +167,14 @@ def registry2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 @pytest.fixture
+def fresh_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry of its own for one test (for tests that check the whole registry's state)."""
+    reg = start_registry(tmp_path_factory.mktemp("registry"), "fresh")
+    yield reg
+    stop_registry(reg)
+
+
+@pytest.fixture
 def unique_repo() -> str:
     """A repository-name prefix no other test uses."""
     return f"t{uuid.uuid4().hex[:10]}"
@@ -179,15 +200,23 @@ class Seeder:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
-    def image(self, ref: ImageRef, layers: list[bytes], *, arch: str = "amd64", media_type: str = OCI_MANIFEST) -> str:
-        """An image manifest with these layers; returns its digest."""
+    def image(
+        self,
+        ref: ImageRef,
+        layers: list[bytes],
+        *,
+        arch: str = "amd64",
+        media_type: str = OCI_MANIFEST,
+        label: str | None = None,
+    ) -> str:
+        """An image manifest with these layers; returns its digest (stable for the same layers and label)."""
         docker = media_type != OCI_MANIFEST
         config = json.dumps(
             {
                 "architecture": arch,
                 "os": "linux",
                 "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer) for layer in layers]},
-                "config": {"Labels": {"seed": uuid.uuid4().hex}},
+                "config": {"Labels": {"seed": label or uuid.uuid4().hex}},
             }
         ).encode()
         config_digest = self.client.push_blob(ref, config)
@@ -215,13 +244,15 @@ class Seeder:
         target = ref if ref.tag or ref.digest else ref.with_digest(digest)
         return self.client.put_manifest(target, Manifest(raw, media_type, digest))
 
-    def index(self, ref: ImageRef, arch_layers: dict[str, list[bytes]], *, docker: bool = False) -> str:
+    def index(
+        self, ref: ImageRef, arch_layers: dict[str, list[bytes]], *, docker: bool = False, label: str | None = None
+    ) -> str:
         """A multi-arch index (OCI, or a Docker manifest list) whose children are pushed by digest first."""
         children = []
         for arch, layers in arch_layers.items():
             child_type = "application/vnd.docker.distribution.manifest.v2+json" if docker else OCI_MANIFEST
             untagged = ImageRef(ref.registry, ref.repository)
-            digest = self.image(untagged, layers, arch=arch, media_type=child_type)
+            digest = self.image(untagged, layers, arch=arch, media_type=child_type, label=label)
             raw_child = self.client.get_manifest(untagged.with_digest(digest)).raw
             children.append(
                 {

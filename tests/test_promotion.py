@@ -1,0 +1,462 @@
+"""Promotion: pure planning (tables), version decisions, and `inv images.promote` end to end on real registries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from release import promotion, promotion_report
+from release.config import Config
+from release.errors import InputError
+from release.imageref import ImageRef
+from release.version import Version
+from tests.conftest import REPO_ROOT
+from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
+from workflows.model_spec import load_catalogue
+
+MINI = REPO_ROOT / "tests" / "data" / "promote" / "model_specs.toml"
+CI_REPO = "tenstorrent/tt-shield/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
+DEV_REPO = "tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
+MEDIA = "tenstorrent/tt-media-inference-server:0.5.0-e95ffa59adbe39237525161272141cbbb603c686"
+TM_A = "aaaaaaa" + "0" * 33
+D = {n: "sha256:" + f"{n:x}" * 64 for n in range(1, 10)}
+
+# ------------------------------------------------------------------------------------------ tag parsing
+
+
+@pytest.mark.parametrize(
+    ("tag", "has_vllm", "expected"),
+    [
+        (f"0.0.5-{TM_A}-1d799da-52729064622", True, ("0.0.5", TM_A, "1d799da", "52729064622")),
+        ("0.5.0-ae65ee5-35f023f", True, ("0.5.0", "ae65ee5", "35f023f", None)),
+        ("0.5.0-v0.61.1-rc1-5cbc982", True, ("0.5.0", "v0.61.1-rc1", "5cbc982", None)),
+        ("0.0.5-v0.62.0-rc33-5cbc982-123456", True, ("0.0.5", "v0.62.0-rc33", "5cbc982", "123456")),
+        ("0.5.0-ae65ee5-35f023fa", True, ("0.5.0", "ae65ee5", "35f023fa", None)),
+        ("0.4.0-e95ffa59adbe39237525161272141cbbb603c686", False,
+         ("0.4.0", "e95ffa59adbe39237525161272141cbbb603c686", None, None)),
+        (f"0.0.5-{TM_A}-52729064622", False, ("0.0.5", TM_A, None, "52729064622")),
+        ("latest", True, None),
+        ("0.5.0-ae65ee5", True, None),
+    ],
+)  # fmt: skip
+def test_parse_commit_tag(tag: str, has_vllm: bool, expected: tuple | None) -> None:
+    got = promotion.parse_commit_tag(tag, has_vllm=has_vllm)
+    assert (None if got is None else (got.version, got.tt_metal, got.vllm, got.suffix)) == expected
+
+
+def test_same_commit() -> None:
+    assert promotion.same_commit("ae65ee5", "ae65ee5c0ffee" + "0" * 27)
+    assert promotion.same_commit("AE65EE5c", "ae65ee5")
+    assert not promotion.same_commit("ae65ee5", "ae65ee6")
+    assert promotion.same_commit("v0.61.1-rc1", "v0.61.1-rc1")
+    assert not promotion.same_commit("v0.61.1", "v0.61.1-rc1")
+
+
+# ----------------------------------------------------------------------------------------- pure planning
+
+
+def _record(image: str, run: int = 236) -> dict:
+    return {
+        "docker_image": image,
+        "ci_run_id": 1000 + run,
+        "ci_run_number": run,
+        "ci_run_url": f"https://github.com/tenstorrent/tt-shield/actions/runs/{1000 + run}",
+        "ci_job_url": f"https://github.com/tenstorrent/tt-shield/actions/runs/{1000 + run}/job/7",
+    }
+
+
+def test_merge_last_good_later_files_win() -> None:
+    a = {"m1": _record(f"ghcr.io/{CI_REPO}:0.0.5-a-1111111-1", 1), "m2": _record("ghcr.io/x/y:1", 1), "m3": {}}
+    b = {"m1": _record(f"ghcr.io/{CI_REPO}:0.0.5-a-1111111-2", 2), "m2": {}, "m3": {"docker_image": "Bad Ref"}}
+    merged = promotion.merge_last_good([("a.json", a), ("b.json", b)], registry_map=[("ghcr.io", "127.0.0.1:1")])
+    assert merged["m1"].file == "b.json" and merged["m1"].run_number == 2
+    assert merged["m1"].image is not None and merged["m1"].image.registry == "127.0.0.1:1"
+    assert merged["m2"].file == "a.json"  # an empty record does not erase an earlier one
+    assert merged["m3"].problem and "not an image reference" in merged["m3"].problem
+    with pytest.raises(InputError):
+        promotion.merge_last_good([("c.json", ["not", "an", "object"])])  # type: ignore[list-item]
+
+
+def _ci(tm: str, vllm: str | None, job: int) -> str:
+    return f"ghcr.io/{CI_REPO}:0.0.5-{tm}-{vllm}-{job}" if vllm else f"ghcr.io/{CI_REPO}:0.0.5-{tm}-{job}"
+
+
+def mini_world() -> tuple[list[promotion.Target], dict[str, promotion.CiSource], promotion.Observed]:
+    """The mini catalogue at 0.6.0 with hand-made CI records and registry contents."""
+    cat = load_catalogue(MINI, version="0.6.0")
+    tgts = promotion.targets(cat.specs.values(), mode="dev")
+    dst = {t.model_id.split("_")[2]: t.dst for t in tgts}
+    last_good = {
+        "id_tt-transformers_Alpha-8B_n150": _record(_ci(TM_A, "1111111", 100)),
+        "id_tt-transformers_Alpha-8B_n300": _record(_ci(TM_A, "1111111", 101), 237),
+        "id_tt-transformers_Gamma-70B_t3k": _record(_ci("v0.61.1-rc1", "2222222", 102)),
+        "id_tt-transformers_Epsilon-3B_n150": _record(_ci("0123456789", "4444444", 103)),
+        "id_tt-transformers_Zeta-7B_n150": _record(_ci("ddddddd", "5555555", 105)),
+        "id_tt-transformers_Theta-2B_n150": _record(_ci("fffffff", "7777777", 106)),
+        "id_tt-transformers_Iota-1B_n150": _record(_ci("9999999", "8888888", 107)),
+    }
+    sources = promotion.merge_last_good([("models_ci_last_good_100_to_237.json", last_good)])
+    observed = promotion.Observed(
+        {
+            ImageRef.parse(_ci(TM_A, "1111111", 100)): D[1],
+            ImageRef.parse(_ci(TM_A, "1111111", 101)): D[2],
+            ImageRef.parse(_ci("v0.61.1-rc1", "2222222", 102)): D[3],
+            ImageRef.parse(_ci("0123456789", "4444444", 103)): D[4],
+            ImageRef.parse(_ci("ddddddd", "5555555", 105)): D[5],
+            ImageRef.parse(_ci("fffffff", "7777777", 106)): D[6],
+            dst["Zeta-7B"]: D[5],
+            dst["Media-XL"]: D[7],
+        }
+    )
+    return tgts, sources, observed
+
+
+def test_plan_decides_every_case() -> None:
+    tgts, sources, observed = mini_world()
+    plan = promotion.plan_promotion(tgts, sources, observed, mode="dev", version="0.6.0")
+    by_tag = {s.dst.tag: s for s in plan.steps}
+    shared = by_tag["0.6.0-aaaaaaa-1111111"]
+    # the newest run (237) wins among the models sharing the destination
+    assert isinstance(shared, promotion.Copy) and shared.digest == D[2] and len(shared.models) == 4
+    assert shared.alternatives == (_ci(TM_A, "1111111", 100),)
+    assert isinstance(by_tag["0.6.0-v0.61.1-rc1-2222222"], promotion.Copy)
+    delta = by_tag["0.6.0-bbbbbbb-3333333"]
+    assert isinstance(delta, promotion.NeedsBuild) and "no Models CI record" in delta.reasons[0][1]
+    eps = by_tag["0.6.0-ccccccc-4444444"]
+    assert isinstance(eps, promotion.NeedsBuild) and "tt-metal commit differs" in eps.reasons[0][1]
+    media = by_tag["0.5.0-e95ffa59adbe39237525161272141cbbb603c686"]  # the version in it is not rewritten
+    assert isinstance(media, promotion.Skip) and media.src is None
+    zeta = by_tag["0.6.0-ddddddd-5555555"]
+    assert isinstance(zeta, promotion.Skip) and zeta.src is not None
+    assert isinstance(by_tag["0.6.0-fffffff-7777777"], promotion.Copy)
+    iota = by_tag["0.6.0-9999999-8888888"]
+    assert isinstance(iota, promotion.NeedsBuild) and "not found" in iota.reasons[0][1]
+    assert len(plan.steps) == 8
+
+
+def test_plan_conflict_when_destination_has_another_digest() -> None:
+    tgts, sources, observed = mini_world()
+    gamma = next(t.dst for t in tgts if "Gamma" in t.model_id)
+    observed = promotion.Observed({**observed.digests, gamma: D[9]})
+    plan = promotion.plan_promotion(tgts, sources, observed, mode="dev", version="0.6.0")
+    (conflict,) = plan.conflicts
+    assert conflict.dst == gamma and conflict.dst_digest == D[9] and conflict.src_digest == D[3]
+
+
+def test_release_mode_targets_release_images() -> None:
+    cat = load_catalogue(MINI, version="0.5.0")
+    tgts = promotion.targets(cat.specs.values(), mode="release", registry_map=[("ghcr.io", "127.0.0.1:5000")])
+    assert tgts[0].dst.repository.endswith("-release-ubuntu-22.04-amd64")
+    assert all(t.dst.registry == "127.0.0.1:5000" for t in tgts)
+
+
+def test_summary_golden(golden) -> None:
+    tgts, sources, observed = mini_world()
+    gamma = next(t.dst for t in tgts if "Gamma" in t.model_id)
+    observed = promotion.Observed({**observed.digests, gamma: D[9]})
+    plan = promotion.plan_promotion(tgts, sources, observed, mode="dev", version="0.6.0")
+    outcomes = []
+    for step in plan.copies:
+        if "fffffff" in str(step.dst):
+            outcomes.append(promotion.StepOutcome(step, False, error="GET .../blobs/x → 500: the registry failed"))
+        else:
+            outcomes.append(promotion.StepOutcome(step, True, step.digest, blobs_mounted=3))
+    result = promotion.PromotionResult(plan, tuple(outcomes))
+    golden.check("promote/dev_artifacts_summary.md", promotion_report.summary_markdown(result))
+    golden.check(
+        "promote/dev_artifacts_summary.json", json.dumps(promotion_report.summary_json(result), indent=2) + "\n"
+    )
+    golden.check("promote/plan_table.txt", promotion_report.plan_table(plan) + "\n")
+
+
+# -------------------------------------------------------------------------------------- version decisions
+
+
+def test_resolve_version() -> None:
+    v = Version.parse("0.5.0")
+    fp = promotion.inputs_fingerprint("dev", "minor", [("a.json", b"{}")])
+    first = promotion.resolve_version(v, increment="minor", mode="dev", fingerprint=fp, state=None)
+    assert str(first.target) == "0.6.0" and first.state is not None
+    # interrupted before VERSION was written: resume the same bump
+    again = promotion.resolve_version(v, increment="minor", mode="dev", fingerprint=fp, state=first.state)
+    assert str(again.target) == "0.6.0" and "resuming" in again.note
+    # finished: VERSION is the target; the same arguments do not bump twice
+    done = promotion.resolve_version(Version.parse("0.6.0"), increment="minor", mode="dev", fingerprint=fp,
+                                     state={**first.state, "status": "done"})  # fmt: skip
+    assert str(done.target) == "0.6.0"
+    # other inputs: a new bump
+    other = promotion.resolve_version(Version.parse("0.6.0"), increment="minor", mode="dev", fingerprint="x",
+                                      state=first.state)  # fmt: skip
+    assert str(other.target) == "0.7.0"
+    assert (
+        str(promotion.resolve_version(v, increment="major", mode="dev", fingerprint=fp, state=None).target) == "1.0.0"
+    )
+    assert (
+        str(promotion.resolve_version(v, increment="patch", mode="dev", fingerprint=fp, state=None).target) == "0.5.1"
+    )
+    assert promotion.resolve_version(v, increment=None, mode="dev", fingerprint=fp, state=None).target == v
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+@dataclass
+class World:
+    checkout: Path
+    registry: Registry
+    last_good: Path
+    ci: dict[str, str]  # name → CI image digest
+    env: dict[str, str]
+
+    def dst(self, tag: str) -> ImageRef:
+        return ImageRef.parse(f"{self.registry.host}/{DEV_REPO}:{tag}")
+
+    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), *args],
+            cwd=self.checkout, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if check and proc.returncode != 0:
+            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def files(self) -> dict[str, bytes]:
+        return {str(p.relative_to(self.checkout)): p.read_bytes() for p in self.checkout.rglob("*") if p.is_file()}
+
+    def summary(self) -> dict:
+        return json.loads((self.checkout / "release_logs" / "dev_artifacts_summary.json").read_text())
+
+
+def make_world(tmp_path: Path, reg: Registry, *, host: str | None = None) -> World:
+    """A checkout (VERSION 0.5.0, the mini catalogue) and CI images in `reg`, reached as ghcr.io."""
+    checkout = tmp_path / "checkout"
+    (checkout / "release_logs").mkdir(parents=True)
+    (checkout / "VERSION").write_text("0.5.0\n")
+    (checkout / "model_specs.toml").write_text(MINI.read_text())
+    (checkout / "release.toml").write_text('[paths]\ncatalogue = "model_specs.toml"\n')
+    seeder = Seeder(reg.client())
+    base = random_layer(4096, "base")
+    ci: dict[str, str] = {}
+
+    def ci_image(name: str, tag: str, extra: str, index: bool = False) -> None:
+        ref = reg.ref(f"{CI_REPO}:{tag}")
+        if index:
+            ci[name] = seeder.index(ref, {"amd64": [base, random_layer(1024, extra + "amd")],
+                                          "arm64": [base, random_layer(1024, extra + "arm")]}, label=extra)  # fmt: skip
+        else:
+            ci[name] = seeder.image(ref, [base, random_layer(2048, extra)], label=extra)
+
+    ci_image("alpha", f"0.0.5-{TM_A}-1111111-100", "alpha")
+    ci_image("alpha2", f"0.0.5-{TM_A}-1111111-101", "alpha2")
+    ci_image("gamma", "0.0.5-v0.61.1-rc1-2222222-102", "gamma")
+    ci_image("eps", "0.0.5-0123456789-4444444-103", "eps")
+    ci_image("zeta", "0.0.5-ddddddd-5555555-105", "zeta")
+    ci_image("theta", "0.0.5-fffffff-7777777-106", "theta", index=True)
+    seeder.image(reg.ref(MEDIA), [random_layer(1024, "media")], label="media")
+    seeder.client.copy(reg.ref(f"{CI_REPO}:0.0.5-ddddddd-5555555-105"), reg.ref(f"{DEV_REPO}:0.6.0-ddddddd-5555555"))
+    last_good = {
+        "id_tt-transformers_Alpha-8B_n150": _record(_ci(TM_A, "1111111", 100)),
+        "id_tt-transformers_Alpha-8B_n300": _record(_ci(TM_A, "1111111", 101), 237),
+        "id_tt-transformers_Beta-8B_n150": {},
+        "id_tt-transformers_Gamma-70B_t3k": _record(_ci("v0.61.1-rc1", "2222222", 102)),
+        "id_tt-transformers_Epsilon-3B_n150": _record(_ci("0123456789", "4444444", 103)),
+        "id_tt-transformers_Zeta-7B_n150": _record(_ci("ddddddd", "5555555", 105)),
+        "id_tt-transformers_Theta-2B_n150": _record(_ci("fffffff", "7777777", 106)),
+        "id_tt-transformers_Iota-1B_n150": _record(_ci("9999999", "8888888", 107)),
+    }
+    path = checkout / "release_logs" / "models_ci_last_good_100_to_237.json"
+    path.write_text(json.dumps(last_good, indent=2))
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "RELEASE_REPO_ROOT": str(checkout),
+        "RELEASE_REGISTRY_REWRITE": f"ghcr.io={host or reg.host}",
+        **reg.env,
+    }
+    return World(checkout, reg, path, ci, env)
+
+
+@pytest.fixture
+def world(tmp_path: Path, fresh_registry: Registry) -> World:
+    return make_world(tmp_path, fresh_registry)
+
+
+def test_dry_run_writes_nothing(world: World) -> None:
+    before_registry, before_files = world.registry.snapshot(), world.files()
+    writes_before = len(world.registry.writes_logged())
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor", "--dry-run", check=True)
+    assert "estimated:" in proc.stdout and "blob mounts" in proc.stdout
+    assert "0.6.0-aaaaaaa-1111111" in proc.stdout
+    assert world.registry.snapshot() == before_registry
+    assert world.files() == before_files
+    assert len(world.registry.writes_logged()) == writes_before
+
+
+def test_dry_run_json_estimates(world: World) -> None:
+    proc = world.run("images.promote", str(world.last_good), "--dev", "-i", "minor", "--dry-run", "--json", check=True)
+    data = json.loads(proc.stdout)
+    assert data["version"] == "0.6.0"
+    est = data["estimates"]
+    assert {k.rsplit(":", 1)[1] for k in est} == {"0.6.0-aaaaaaa-1111111", "0.6.0-v0.61.1-rc1-2222222",
+                                                  "0.6.0-fffffff-7777777"}  # fmt: skip
+    assert all(e["uploads"] == 0 and e["mounts"] > 0 for e in est.values())
+
+
+def test_promote_end_to_end_then_rerun_converges(world: World, golden) -> None:
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor")
+    assert proc.returncode == 0, proc.stderr
+    assert (world.checkout / "VERSION").read_text() == "0.6.0\n"
+    s = world.summary()
+    host = world.registry.host
+    assert s["summary"] == {
+        "total_to_build": 3, "total_copied": 3, "total_existing_with_ci": 1, "total_existing_without_ci": 1,
+        "total_conflicts": 0, "total_failed": 0,
+    }  # fmt: skip
+    assert (
+        s["copied_images"][f"{host}/{DEV_REPO}:0.6.0-aaaaaaa-1111111"] == f"{host}/{CI_REPO}:0.0.5-{TM_A}-1111111-101"
+    )
+    for name, tag in (("alpha2", "0.6.0-aaaaaaa-1111111"), ("gamma", "0.6.0-v0.61.1-rc1-2222222"),
+                      ("theta", "0.6.0-fffffff-7777777")):  # fmt: skip
+        assert skopeo_digest(world.dst(tag), world.registry) == world.ci[name]
+    # no blob crossed the wire: every layer was mounted
+    uploads = [w for w in world.registry.writes_logged() if DEV_REPO in w and (w.startswith("PATCH") or "digest=" in w)]
+    assert not uploads
+    md = (world.checkout / "release_logs" / "dev_artifacts_summary.md").read_text().replace(host, "ghcr.io")
+    golden.check("promote/e2e_dev_artifacts_summary.md", md)
+
+    writes = len(world.registry.writes_logged())
+    again = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor")
+    assert again.returncode == 0, again.stderr
+    assert "not bumping again" in again.stderr
+    assert (world.checkout / "VERSION").read_text() == "0.6.0\n"
+    assert len(world.registry.writes_logged()) == writes  # a re-run makes no writes
+    s2 = world.summary()
+    assert s2["summary"]["total_copied"] == 0 and s2["summary"]["total_existing_with_ci"] == 4
+
+
+def test_conflict_is_reported_and_nothing_moves(world: World, seeder: Seeder) -> None:
+    gamma = world.dst("0.6.0-v0.61.1-rc1-2222222")
+    other = Seeder(world.registry.client()).image(gamma, [random_layer(512, "other")], label="other")
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor")
+    assert proc.returncode == 3
+    assert "never moves a tag" in proc.stderr and other in proc.stderr
+    assert world.registry.client().digest(gamma) == other
+    assert (world.checkout / "VERSION").read_text() == "0.5.0\n"  # not bumped: the run did not succeed
+    s = world.summary()
+    assert s["conflicts"][0]["dst_digest"] == other and s["summary"]["total_copied"] == 2
+    assert "## Conflicts" in (world.checkout / "release_logs" / "dev_artifacts_summary.md").read_text()
+
+
+def test_several_last_good_files_later_wins(world: World) -> None:
+    extra = world.checkout / "release_logs" / "models_ci_last_good_dispatch_900.json"
+    ref = world.registry.ref(f"{CI_REPO}:0.0.5-bbbbbbb-3333333-900")
+    delta_digest = Seeder(world.registry.client()).image(ref, [random_layer(512, "delta")], label="delta")
+    extra.write_text(json.dumps({"id_tt-transformers_Delta-1B_n150": _record(_ci("bbbbbbb", "3333333", 900), 900)}))
+    proc = world.run("images.promote", f"{world.last_good},{extra}", "--dev", "--increment", "minor")
+    assert proc.returncode == 0, proc.stderr
+    entry = world.summary()["images"][str(world.dst("0.6.0-bbbbbbb-3333333"))]
+    assert entry["result"] == "copied" and entry["digest"] == delta_digest
+    assert entry["source_file"] == extra.name and entry["ci_run_number"] == 900
+    md = (world.checkout / "release_logs" / "dev_artifacts_summary.md").read_text()
+    assert f"(`{extra.name}`)" in md
+
+
+def test_kill_9_mid_apply_then_rerun(tmp_path: Path, fresh_registry: Registry, latency_proxy_factory) -> None:
+    host, port = fresh_registry.host.split(":")
+    proxy = latency_proxy_factory((host, int(port)), 0.05)
+    w = make_world(tmp_path, fresh_registry, host=proxy.host)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "images.promote", str(w.last_good),
+         "--dev", "--increment", "minor", "--concurrency", "1"],
+        cwd=w.checkout, env=w.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "copied" in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert (w.checkout / "VERSION").read_text() == "0.5.0\n"
+    state = json.loads((w.checkout / "release_logs" / "promote_state.json").read_text())
+    assert (state["to_version"], state["status"]) == ("0.6.0", "applying")
+
+    again = w.run("images.promote", str(w.last_good), "--dev", "--increment", "minor")
+    assert again.returncode == 0, again.stderr
+    assert "resuming the bump 0.5.0 → 0.6.0" in again.stderr
+    assert (w.checkout / "VERSION").read_text() == "0.6.0\n"
+    s = w.summary()
+    assert s["summary"]["total_copied"] + s["summary"]["total_existing_with_ci"] == 4
+    assert s["summary"]["total_existing_with_ci"] >= 2  # Zeta, plus what the killed run finished
+
+
+def test_cross_registry_promotion_streams(
+    tmp_path: Path, registry: Registry, fresh_registry: Registry, unique_repo: str
+) -> None:
+    """CI images in one registry, destinations in another: no mount possible, blobs are streamed."""
+    w = make_world(tmp_path, fresh_registry)
+    # Move the CI records to point at the session registry, where the same CI images are seeded again.
+    seeder = Seeder(registry.client())
+    base = random_layer(4096, "base")
+    src = registry.ref(f"{unique_repo}/{CI_REPO}:0.0.5-{TM_A}-1111111-101")
+    digest = seeder.image(src, [base, random_layer(2048, "alpha")], label="alpha")
+    lg = json.loads(w.last_good.read_text())
+    lg["id_tt-transformers_Alpha-8B_n300"]["docker_image"] = str(src)  # the newest run: chosen
+    w.last_good.write_text(json.dumps(lg))
+    cfg_dir = tmp_path / "docker"
+    cfg_dir.mkdir()
+    import base64
+
+    auths = {r.host: {"auth": base64.b64encode(f"{r.username}:{r.password}".encode()).decode()}
+             for r in (registry, fresh_registry)}  # fmt: skip
+    (cfg_dir / "config.json").write_text(json.dumps({"auths": auths}))
+    env = {k: v for k, v in w.env.items() if not k.startswith("REGISTRY_")}
+    w.env = {**env, "DOCKER_CONFIG": str(cfg_dir)}
+    proc = w.run("images.promote", str(w.last_good), "--dev", "--increment", "minor")
+    assert proc.returncode == 0, proc.stderr
+    dst = w.dst("0.6.0-aaaaaaa-1111111")
+    assert skopeo_digest(dst, fresh_registry) == digest
+    assert any("digest=" in r for r in fresh_registry.writes_logged())  # streamed uploads happened
+
+
+def test_wrong_credentials(world: World) -> None:
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor",
+                     env={"REGISTRY_PASSWORD": "wrong-password-123"})  # fmt: skip
+    assert proc.returncode == 2
+    assert "rejected the credentials" in proc.stderr and "wrong-password-123" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("text", ["0.5\n", "v0.5.0\n", "banana\n"])
+def test_bad_version(world: World, text: str) -> None:
+    (world.checkout / "VERSION").write_text(text)
+    before = world.registry.snapshot()
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor")
+    assert proc.returncode == 2
+    assert "is not a MAJOR.MINOR.PATCH version" in proc.stderr and "Traceback" not in proc.stderr
+    assert world.registry.snapshot() == before
+
+
+def test_flags_are_checked(world: World) -> None:
+    assert world.run("images.promote", str(world.last_good)).returncode == 2
+    proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "huge")
+    assert proc.returncode == 2 and "major, minor or patch" in proc.stderr
+    proc = world.run("images.promote", "missing.json", "--dev")
+    assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_in_process_dry_run_counts_no_writes(world: World) -> None:
+    from release import wiring
+
+    cfg = Config.from_env(world.env, path=world.checkout / "release.toml", repo_root=world.checkout)
+    client = wiring.registry_client(cfg)
+    prep = promotion.prepare(cfg, files=[world.last_good], mode="dev", increment="minor", registry=client)
+    promotion.estimate(prep.plan, client)
+    assert client.stats.writes == 0 and client.stats.total > 0
