@@ -10,9 +10,10 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from release import catalogue, gitflow, notes, promotion, promotion_report, spec_report, spec_update, wiring
+from release import catalogue, fsio, gitflow, notes, promotion, promotion_report, spec_report, spec_update, wiring
 from release.cli import (
     CopyProgress,
+    OptionalPositionalTask,
     load_config,
     optional_positional,
     print_json,
@@ -21,7 +22,7 @@ from release.cli import (
     say,
     shown,
 )
-from release.errors import ConfigError, PartialFailure, RegistryError, TagConflict
+from release.errors import ConfigError, InputError, PartialFailure, RegistryError, TagConflict
 from release.fsio import dump_json
 from release.version import Version
 
@@ -229,6 +230,100 @@ def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
     return dump_json(promotion_report.summary_json(result)), promotion_report.summary_markdown(result)
 
 
+@task(
+    name="copy",
+    klass=type(
+        "CopyTask", (OptionalPositionalTask,), {"optional_unless": {"src": "from_summary", "dst": "from_summary"}}
+    ),
+    positional=["src", "dst"],
+    help={
+        "src": "source image: [https://]REGISTRY/REPO:TAG or @sha256:DIGEST",
+        "dst": "destination image (tag or digest); an existing tag with another digest is refused",
+        "from_summary": "copy every (src, dst) pair of this file instead: a summary's copied_images {dst: src}, or "
+        "a list of {src, dst}; writes release_logs/copy_artifacts_summary.{json,md}",
+        "dry_run": "plan with registry reads only, print it with estimated requests and bytes; write nothing",
+        "force_same_digest_only": "copy again even when DST already holds the source's digest (re-uploads missing "
+        "blobs, re-puts the manifest); a tag is still never moved to another digest",
+        "concurrency": "images copied at once (default 8)",
+        "output_dir": "where --from-summary writes its summary (default release_logs)",
+        "json": "print the result as JSON on stdout",
+    },
+)
+@release_task
+def images_copy(
+    c,
+    src=None,
+    dst=None,
+    from_summary=None,
+    dry_run=False,
+    force_same_digest_only=False,
+    concurrency=8,
+    output_dir=None,
+    json=False,
+):
+    """Copy one image (or index) registry to registry, mount first, digest verified; or a list of pairs."""
+    from release.imageref import ImageRef
+
+    cfg = load_config(release_logs=output_dir)
+    if int(concurrency) < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    if from_summary:
+        if src or dst:
+            raise ConfigError("give SRC DST or --from-summary FILE, not both")
+        pairs = promotion.pairs_from_document(
+            fsio.read_json(Path(from_summary)), source=from_summary, registry_map=cfg.registry_rewrite
+        )
+    else:
+        if not src or not dst:
+            raise ConfigError("give SRC and DST (e.g. inv images.copy ghcr.io/a/b:1 ghcr.io/c/d:1), or --from-summary")
+        pairs = [
+            promotion.CopyRequest(
+                ImageRef.parse(src).rewrite(cfg.registry_rewrite), ImageRef.parse(dst).rewrite(cfg.registry_rewrite)
+            )
+        ]
+    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
+    plan = promotion.plan_copy_requests(
+        pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only
+    )
+    if dry_run:
+        estimates = promotion.estimate(plan, registry, concurrency=int(concurrency))
+        if json:
+            print_json({**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
+        else:
+            say(promotion_report.plan_table(plan, estimates))
+            say("\ndry run: nothing was written")
+        return
+    bar = CopyProgress(len(plan.copies)) if from_summary else None
+    try:
+        result = promotion.apply_copies(
+            plan, pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only, on_event=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if from_summary:
+        fsio.write_if_changed(
+            cfg.release_logs / "copy_artifacts_summary.json", dump_json(promotion_report.summary_json(result))
+        )
+        fsio.write_if_changed(
+            cfg.release_logs / "copy_artifacts_summary.md", promotion_report.copy_summary_markdown(result)
+        )
+    if json:
+        print_json(promotion_report.copy_json(result))
+    elif from_summary:
+        say(promotion_report.plan_table(plan))
+        if result.outcomes:
+            say("\n" + promotion_report.result_table(result))
+        say(f"\nwrote {shown(cfg, cfg.release_logs / 'copy_artifacts_summary.md')} and .json")
+    else:
+        for line in promotion_report.copy_lines(result):
+            say(line)
+    missing = plan.of(promotion.NeedsBuild)
+    if missing:
+        raise InputError("; ".join(reason for b in missing for _, reason in b.reasons) + ": check SRC")
+    _promotion_exit(result)
+
+
 # ------------------------------------------------------------------------------------------------ git
 
 
@@ -369,7 +464,7 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
 
 ci = Collection("ci")
 spec = Collection("spec", spec_update_task)
-images = Collection("images", images_audit_task, images_promote)
+images = Collection("images", images_audit_task, images_promote, images_copy)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
 ns = Collection(ci, spec, images, git)

@@ -36,6 +36,7 @@ from release.version import file_text as version_file_text
 log = logging.getLogger(__name__)
 
 Mode = Literal["dev", "release"]
+PlanKind = Literal["dev", "release", "copy"]
 OnEvent = Callable[[dict[str, Any]], None]
 STATE_FILE = "promote_state.json"
 
@@ -293,7 +294,7 @@ Step = Copy | Skip | Conflict | NeedsBuild
 
 @dataclass(frozen=True)
 class PromotionPlan:
-    mode: Mode
+    mode: PlanKind
     version: str
     steps: tuple[Step, ...]
 
@@ -535,7 +536,7 @@ def plan_copies(pairs: Sequence[CopyRequest], observed: Observed, *, force_same_
     has another; a missing source is an error listed as NeedsBuild (nothing to copy from)."""
     steps: list[Step] = []
     for p in pairs:
-        label = (p.label or str(p.dst),)
+        label = (p.label or "-",)
         src_digest = observed.digest(p.src)
         have = observed.digest(p.dst)
         source = CiSource(model_id=p.label, image=p.src, file="")
@@ -547,7 +548,42 @@ def plan_copies(pairs: Sequence[CopyRequest], observed: Observed, *, force_same_
             steps.append(Skip(p.dst, have, label, src=p.src, source=source))
         else:
             steps.append(Conflict(p.dst, have, p.src, src_digest, label, source))
-    return PromotionPlan("dev", "", tuple(steps))
+    return PromotionPlan("copy", "", tuple(steps))
+
+
+def pairs_from_document(doc: Any, *, source: str, registry_map: Iterable[tuple[str, str]] = ()) -> list[CopyRequest]:
+    """(src, dst) pairs from a hand-edited file: a promotion summary (`copied_images: {dst: src}`), an object
+    with `pairs: [{"src", "dst"}]`, or a list of `{"src", "dst"}` objects or `[src, dst]` pairs."""
+    rewrite = tuple(registry_map)
+    raw: list[tuple[Any, Any]] = []
+    if isinstance(doc, Mapping) and isinstance(doc.get("copied_images"), Mapping):
+        raw = [(src, dst) for dst, src in doc["copied_images"].items()]
+    else:
+        items = doc.get("pairs") if isinstance(doc, Mapping) else doc
+        if not isinstance(items, list):
+            raise InputError(
+                f"{source}: expected a summary with copied_images {{dst: src}}, or a list of {{src, dst}} pairs"
+            )
+        for n, item in enumerate(items, 1):
+            if isinstance(item, Mapping) and "src" in item and "dst" in item:
+                raw.append((item["src"], item["dst"]))
+            elif isinstance(item, list) and len(item) == 2:
+                raw.append((item[0], item[1]))
+            else:
+                raise InputError(f"{source}: pair {n} is not {{src, dst}} or [src, dst]")
+    out = []
+    for n, (src, dst) in enumerate(raw, 1):
+        try:
+            out.append(
+                CopyRequest(
+                    ImageRef.parse(str(src)).rewrite(rewrite), ImageRef.parse(str(dst)).rewrite(rewrite), f"pair {n}"
+                )
+            )
+        except ImageRefError as e:
+            raise InputError(f"{source}: pair {n}: {e}") from None
+    if not out:
+        raise InputError(f"{source}: no (src, dst) pairs to copy")
+    return out
 
 
 def plan_summary_counts(plan: PromotionPlan) -> dict[str, int]:
@@ -577,6 +613,7 @@ class Prepared:
     unknown_models: tuple[str, ...]  # in the last-good files but not in the catalogue
     output_dir: Path
     version_file: Path
+    mode: Mode
 
     @property
     def prefix(self) -> str:
@@ -630,7 +667,7 @@ def prepare(
     unknown = tuple(m for m in sources if m not in cat.specs)
     observed = observe(refs_to_observe(tgts, sources), registry, concurrency=concurrency)
     plan = plan_promotion(tgts, sources, observed, mode=mode, version=str(decision.target))
-    return Prepared(plan, tuple(tgts), sources, decision, unknown, cfg.release_logs, cfg.version_file)
+    return Prepared(plan, tuple(tgts), sources, decision, unknown, cfg.release_logs, cfg.version_file, mode)
 
 
 def _read_state(path: Path) -> dict[str, Any] | None:
@@ -668,7 +705,7 @@ def execute(
         fsio.write_json(prep.state_path, prep.decision.state)
     result = apply_promotion(prep.plan, registry, concurrency=concurrency, on_event=on_event)
     again = observe(refs_to_observe(prep.targets, prep.sources), registry, concurrency=concurrency)
-    second = plan_promotion(prep.targets, prep.sources, again, mode=prep.plan.mode, version=prep.plan.version)
+    second = plan_promotion(prep.targets, prep.sources, again, mode=prep.mode, version=prep.plan.version)
     result = result.with_check(second)
     json_text, md_text = render(result)
     fsio.write_if_changed(prep.output_dir / f"{prep.prefix}_artifacts_summary.json", json_text)
@@ -683,7 +720,17 @@ def execute(
     return PromotionResult(result.plan, result.outcomes, result.unconverged, version_written=True)
 
 
-def run_copies(
+def plan_copy_requests(
+    pairs: Sequence[CopyRequest], registry: RegistryReader, *, concurrency: int = 8, force_same_digest: bool = False
+) -> PromotionPlan:
+    """`images.copy`: observe both ends of every pair (reads only), then plan."""
+    refs = [r for p in pairs for r in (p.src, p.dst)]
+    observed = observe(refs, registry, concurrency=concurrency)
+    return plan_copies(pairs, observed, force_same_digest=force_same_digest)
+
+
+def apply_copies(
+    plan: PromotionPlan,
     pairs: Sequence[CopyRequest],
     registry: RegistryWriter,
     *,
@@ -691,9 +738,7 @@ def run_copies(
     force_same_digest: bool = False,
     on_event: OnEvent | None = None,
 ) -> PromotionResult:
-    """`images.copy`: observe, plan, copy, and check that a second plan has nothing left to copy."""
-    refs = [r for p in pairs for r in (p.src, p.dst)]
-    plan = plan_copies(pairs, observe(refs, registry, concurrency=concurrency), force_same_digest=force_same_digest)
+    """Copy, then plan again: nothing may be left to copy."""
     result = apply_promotion(plan, registry, concurrency=concurrency, on_event=on_event, force=force_same_digest)
-    second = plan_copies(pairs, observe(refs, registry, concurrency=concurrency))
-    return result.with_check(second)
+    refs = [r for p in pairs for r in (p.src, p.dst)]
+    return result.with_check(plan_copies(pairs, observe(refs, registry, concurrency=concurrency)))

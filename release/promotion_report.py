@@ -83,14 +83,19 @@ def _what(step: Step) -> str:
 
 
 ACTION = {"copy": "copy", "skip": "present", "conflict": "CONFLICT", "build": "needs build"}
+COPY_ACTION = {**ACTION, "build": "NO SOURCE"}
 
 
 def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None = None) -> str:
     """The plan, one row per destination; with `estimates` (dry run) the requests and bytes a copy needs."""
     rows = []
     totals = [0, 0, 0, 0, 0]
+    copy_mode = plan.mode == "copy"
     for step in plan.steps:
-        row: list[Any] = [ACTION[step.kind], str(step.dst), _what(step), _models(step)]
+        if copy_mode:
+            row: list[Any] = [COPY_ACTION[step.kind], str(step.dst), _what(step)]
+        else:
+            row = [ACTION[step.kind], str(step.dst), _what(step), _models(step)]
         if estimates is not None:
             est = estimates.get(str(step.dst)) if isinstance(step, Copy) else None
             if est is not None:
@@ -100,7 +105,7 @@ def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None
             else:
                 row += ["", "", "", ""]
         rows.append(row)
-    headers = ["action", "destination", "source / reason", "models"]
+    headers = ["action", "destination", "source / reason"] + ([] if copy_mode else ["models"])
     if estimates is not None:
         headers += ["requests", "mounts", "uploads", "upload"]
     text = tabulate(rows, headers=headers, tablefmt="simple") if rows else "(no images in the catalogue)"
@@ -116,6 +121,11 @@ def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None
 
 def _counts_line(plan: PromotionPlan) -> str:
     n = {k: sum(1 for s in plan.steps if s.kind == k) for k in ("copy", "skip", "conflict", "build")}
+    if plan.mode == "copy":
+        return (
+            f"{len(plan.steps)} pair(s): {n['copy']} to copy, {n['skip']} present with the same digest, "
+            f"{n['conflict']} conflicts, {n['build']} missing sources"
+        )
     return (
         f"{plan.mode} images for {plan.version or 'the given pairs'}: {n['copy']} to copy, {n['skip']} present, "
         f"{n['conflict']} conflicts, {n['build']} need builds"
@@ -300,6 +310,76 @@ def summary_markdown(result: PromotionResult) -> str:
             out.append(f"  - error: {o.error}")
         out += ["", f"**Total:** {len(failures)}", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def copy_summary_markdown(result: PromotionResult) -> str:
+    """`copy_artifacts_summary.md` for `images.copy --from-summary`."""
+    plan = result.plan
+    outcomes = {str(o.step.dst): o for o in result.outcomes}
+    out = ["# Image Copy Summary", ""]
+    copied = sorted((d, o) for d, o in outcomes.items() if o.ok)
+    out += ["## Copied", ""]
+    for dst, o in copied:
+        assert isinstance(o.step, Copy)
+        out += [f"- {_link(dst)}", f"  - from: {_link(str(o.step.src.without_digest()))}", f"  - digest: `{o.digest}`"]
+    out += [f"**Total:** {len(copied)}" if not copied else f"\n**Total:** {len(copied)}", ""]
+    present = sorted((str(s.dst), s) for s in plan.of(Skip))
+    out += ["## Already Present", "", "These destinations already hold the source's digest.", ""]
+    for dst, s in present:
+        out += [f"- {dst}", f"  - digest: `{s.digest}`"]
+    out += [f"**Total:** {len(present)}" if not present else f"\n**Total:** {len(present)}", ""]
+    conflicts = sorted(plan.conflicts, key=lambda c: str(c.dst))
+    missing = sorted(plan.of(NeedsBuild), key=lambda b: str(b.dst))
+    failures = sorted(result.failures, key=lambda o: str(o.step.dst))
+    sections: list[tuple[str, list[str]]] = [
+        (
+            "Conflicts",
+            [f"- {c.dst}\n  - has: `{c.dst_digest}`\n  - source: {c.src} (`{c.src_digest}`)" for c in conflicts],
+        ),
+        ("Missing Sources", [f"- {b.dst}\n  - {b.reasons[0][1]}" for b in missing]),
+        ("Failed Copies", [f"- {o.step.dst}\n  - error: {o.error}" for o in failures]),
+    ]
+    for title, items in sections:
+        if items:
+            out += [f"## {title}", "", *items, "", f"**Total:** {len(items)}", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def copy_json(result: PromotionResult) -> dict[str, Any]:
+    """`images.copy --json`: one entry per pair."""
+    items = []
+    for step in result.plan.steps:
+        entry: dict[str, Any] = {"src": str(getattr(step, "src", "") or ""), "dst": str(step.dst)}
+        o = result.outcome(step)
+        if isinstance(step, Copy):
+            entry.update(result="copied" if o and o.ok else "failed", digest=step.digest)
+            if o and o.ok:
+                entry.update(
+                    blobs_mounted=o.blobs_mounted, blobs_uploaded=o.blobs_uploaded, bytes_uploaded=o.bytes_uploaded
+                )
+            elif o:
+                entry["error"] = o.error
+        elif isinstance(step, Skip):
+            entry.update(result="present", digest=step.digest)
+        elif isinstance(step, Conflict):
+            entry.update(result="conflict", dst_digest=step.dst_digest, digest=step.src_digest)
+        else:
+            entry.update(result="source_not_found", error=step.reasons[0][1])
+        items.append(entry)
+    return {"pairs": items, "ok": result.ok and not result.plan.of(NeedsBuild)}
+
+
+def copy_lines(result: PromotionResult) -> list[str]:
+    """Human output of `images.copy SRC DST`: what happened and the resulting digest."""
+    lines = []
+    for step in result.plan.steps:
+        o = result.outcome(step)
+        if isinstance(step, Copy) and o and o.ok:
+            how = f"{o.blobs_mounted} blobs mounted, {o.blobs_uploaded} uploaded ({human_bytes(o.bytes_uploaded)})"
+            lines += [f"copied {step.src.without_digest()} → {step.dst} ({how})", f"{step.dst.name}@{step.digest}"]
+        elif isinstance(step, Skip):
+            lines += [f"{step.dst} already holds {step.digest}; nothing copied", f"{step.dst.name}@{step.digest}"]
+    return lines
 
 
 def outcome_line(o: StepOutcome) -> str:
