@@ -86,6 +86,7 @@ def passthrough_env() -> dict[str, str]:
         "DOCKER_HOST",
         "RELEASE_DOCKER_HOSTS",
         "RELEASE_BUILD_RECIPE",
+        "RELEASE_TT_METAL_REPO",
         "GITHUB_STEP_SUMMARY",
         "HOME",
         "PATH",

@@ -324,6 +324,112 @@ def images_copy(
     _promotion_exit(result)
 
 
+@task(
+    name="build",
+    iterable=["docker_host"],
+    help={
+        "push": "push cloud, dev (and release) images that the registry lacks; never moves an existing tag",
+        "release": "also build (and with --push, push) the -release- image of each unit",
+        "dry_run": "print the decision table for every unit; no builds, no pushes, no files",
+        "force_build": "rebuild every image of each chain, whatever exists",
+        "only_missing_from": "build only the images this promotion summary lists under images_to_build "
+        "(e.g. release_logs/dev_artifacts_summary.json)",
+        "build_metal_commit": "only units whose tt_metal_commit is exactly this",
+        "ubuntu_version": "20.04 or 22.04 (default 22.04, or [build] ubuntu_version in release.toml)",
+        "docker_host": "a Docker engine to build on (repeatable; default RELEASE_DOCKER_HOSTS, else DOCKER_HOST)",
+        "jobs": "chains built at the same time on each engine (default 1)",
+        "json": "print the build summary (or, with --dry-run, the plan) as JSON on stdout",
+        "recipe": "real (tt-metal and vLLM from the internet) or offline (tiny images for tests and rehearsals)",
+    },
+)
+@release_task
+def images_build_task(
+    c,
+    push=False,
+    release=False,
+    dry_run=False,
+    force_build=False,
+    only_missing_from=None,
+    build_metal_commit=None,
+    ubuntu_version=None,
+    docker_host=None,
+    jobs=1,
+    json=False,
+    recipe=None,
+):
+    """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
+    import threading
+    from datetime import datetime, timezone
+
+    from release import build_report, builder, fsio, wiring
+
+    cfg = load_config(
+        ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host) if docker_host else None
+    )
+    flags = builder.BuildFlags(force_build=force_build, release=release, push=push, ubuntu_version=cfg.ubuntu_version)
+    only = None
+    if only_missing_from:
+        only = builder.images_to_build(fsio.read_json(Path(only_missing_from)), source=only_missing_from)
+    cat = catalogue.load(cfg)
+    selection = builder.work_units(
+        cat.specs.values(),
+        ubuntu_version=cfg.ubuntu_version,
+        registry_map=cfg.registry_rewrite,
+        build_metal_commit=build_metal_commit,
+        only=only,
+        release=release,
+    )
+    recipe_impl = wiring.build_recipe(cfg)
+    engines = wiring.docker_engines(cfg)
+    for engine in engines.values():
+        engine.ping()
+    registry = wiring.registry_client(cfg)
+    plan = builder.observe_and_plan(selection, flags, engines=engines, registry=registry)
+    failed_listed = [f"{u.image}: {u.reason}" for u in plan.unbuildable if u.failed]
+    if dry_run:
+        if json:
+            print_json(build_report.plan_json(plan))
+        else:
+            say(build_report.decision_table(plan))
+        if failed_listed:
+            raise PartialFailure.from_items("listed images", failed_listed)
+        return
+    if not json:
+        say(build_report.decision_table(plan))
+    if plan.work:
+        recipe_impl.check()
+    lock = threading.Lock()
+
+    def on_event(event: builder.BuildEvent) -> None:
+        with lock:
+            progress(build_report.progress_line(event))
+
+    timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    log_dir = cfg.workflow_logs / "docker_build_logs"
+    result = builder.apply_builds(
+        plan,
+        engines=engines,
+        registry=registry,
+        recipe=recipe_impl,
+        resolver=wiring.commit_resolver(cfg),
+        log_dir=log_dir,
+        timestamp=timestamp,
+        open_log=fsio.open_log,
+        jobs=int(jobs),
+        on_event=on_event,
+    )
+    summary = build_report.build_summary(result, timestamp=timestamp, recipe=recipe_impl.name)
+    summary_path = log_dir / f"build_summary_{timestamp}.json"
+    fsio.write_json(summary_path, summary)
+    if json:
+        print_json(summary)
+    else:
+        say(build_report.result_table(result))
+        say(f"summary: {shown(cfg, summary_path)}")
+    if result.failure_lines():
+        raise PartialFailure.from_items("image units", result.failure_lines())
+
+
 # ------------------------------------------------------------------------------------------------ git
 
 
@@ -464,7 +570,7 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
 
 ci = Collection("ci")
 spec = Collection("spec", spec_update_task)
-images = Collection("images", images_audit_task, images_promote, images_copy)
+images = Collection("images", images_audit_task, images_promote, images_copy, images_build_task)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
 ns = Collection(ci, spec, images, git)

@@ -82,6 +82,7 @@ class Config:
     docker_hosts: tuple[str, ...] = ()
     build_recipe: str = "real"
     ubuntu_version: str = "22.04"
+    tt_metal_repo: str = "https://github.com/tenstorrent/tt-metal.git"
     # git
     git_remote: str = "origin"
     dev_branch: str = "dev"
@@ -146,7 +147,12 @@ _TOML_KEYS: dict[str, dict[str, str]] = {
     "github": {"api_url": "github_api_url"},
     "ci": {"owner": "ci_owner", "repo": "ci_repo", "workflow_file": "ci_workflow_file"},
     "project": {"owner": "project_owner", "repo": "project_repo"},
-    "build": {"recipe": "build_recipe", "ubuntu_version": "ubuntu_version", "docker_hosts": "docker_hosts"},
+    "build": {
+        "recipe": "build_recipe",
+        "ubuntu_version": "ubuntu_version",
+        "docker_hosts": "docker_hosts",
+        "tt_metal_repo": "tt_metal_repo",
+    },
     "git": {"remote": "git_remote", "dev_branch": "dev_branch", "main_branch": "main_branch"},
     "paths": {
         "catalogue": "catalogue_path",
@@ -205,6 +211,8 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         out["docker_host"] = environ["DOCKER_HOST"]
     if environ.get("RELEASE_DOCKER_HOSTS"):
         out["docker_hosts"] = tuple(h.strip() for h in environ["RELEASE_DOCKER_HOSTS"].split(",") if h.strip())
+    if environ.get("RELEASE_TT_METAL_REPO"):
+        out["tt_metal_repo"] = environ["RELEASE_TT_METAL_REPO"]
     if environ.get("RELEASE_BUILD_RECIPE"):
         recipe = environ["RELEASE_BUILD_RECIPE"]
         if recipe not in ("real", "offline"):

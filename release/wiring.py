@@ -6,15 +6,19 @@ Small functions, one per outside system; the task layer calls them and hands the
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from urllib3.util.retry import Retry
 
 from release.config import Config
+from release.docker_engine import DockerEngine
 from release.git import Git
 from release.gitflow import Flow
 from release.http import make_session
+from release.recipes import OfflineRecipe, RealRecipe, make_recipe
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
+from release.tt_metal import CommitResolver
 
 
 def keychain(cfg: Config) -> Keychain:
@@ -59,3 +63,27 @@ def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> 
         dry_run=dry_run,
         on_event=on_event,
     )
+
+
+def docker_engines(cfg: Config) -> dict[str, DockerEngine]:
+    """Every engine to build on: `--docker-host`/RELEASE_DOCKER_HOSTS, else DOCKER_HOST, else the local socket.
+    Pushes and pulls use the registry credentials of the keychain."""
+    hosts = list(dict.fromkeys(cfg.docker_hosts)) or [cfg.docker_host or ""]
+    chain = keychain(cfg)
+    return {
+        host or "local": DockerEngine(host or None, name=host or "local", credentials=chain.resolve) for host in hosts
+    }
+
+
+def git_at(repo: Path) -> Git:
+    """A git client for a folder other than the checkout (a tt-metal mirror or checkout)."""
+    return Git(repo)
+
+
+def commit_resolver(cfg: Config) -> CommitResolver:
+    """tt-metal commit → full SHA, through git (a tree-less mirror cached under workflow_logs/cache)."""
+    return CommitResolver(git_at, url=cfg.tt_metal_repo, cache_dir=cfg.workflow_logs / "cache" / "tt-metal.git")
+
+
+def build_recipe(cfg: Config) -> OfflineRecipe | RealRecipe:
+    return make_recipe(cfg.build_recipe, repo_root=cfg.repo_root, git=git_at, tt_metal_url=cfg.tt_metal_repo)

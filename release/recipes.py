@@ -1,0 +1,77 @@
+"""Build recipes: where each image's Dockerfile and build context come from. The build arguments are the same
+for every recipe (`release.builder.build_args`).
+
+- `real`: tt-metal's own `dockerfile/Dockerfile` (stage `ci-build`) in a checkout of the resolved commit for the
+  base image; tt-inference-server's `vllm-tt-metal-llama3/vllm.tt-metal.src.{cloud,dev}.Dockerfile` (in this
+  repository) for cloud, dev and release. It clones tt-metal and vLLM from the internet.
+- `offline`: `release/dockerfiles/offline/*.Dockerfile`, tiny images built without network or shell, for tests,
+  rehearsals and the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from release.errors import ConfigError
+from release.tt_metal import GitFactory, checkout
+
+DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
+RECIPES: tuple[str, ...] = ("real", "offline")
+REAL_DOCKERFILES = {
+    "cloud": "vllm-tt-metal-llama3/vllm.tt-metal.src.cloud.Dockerfile",
+    "dev": "vllm-tt-metal-llama3/vllm.tt-metal.src.dev.Dockerfile",
+    "release": "vllm-tt-metal-llama3/vllm.tt-metal.src.dev.Dockerfile",
+}
+
+
+class OfflineRecipe:
+    name = "offline"
+
+    def __init__(self, root: Path = DOCKERFILES / "offline") -> None:
+        self.root = root
+
+    def check(self) -> None:
+        for kind in ("base", "cloud", "dev"):
+            if not (self.root / f"{kind}.Dockerfile").is_file():
+                raise ConfigError(f"offline recipe: {self.root / f'{kind}.Dockerfile'} is missing")
+
+    @contextmanager
+    def context(self, kind: str, tt_metal_sha: str) -> Iterator[tuple[Path, str, str | None]]:
+        name = "dev" if kind == "release" else kind
+        yield self.root, f"{name}.Dockerfile", "ci-build" if kind == "base" else None
+
+
+class RealRecipe:
+    name = "real"
+
+    def __init__(self, repo_root: Path, *, git: GitFactory, tt_metal_url: str, work_dir: Path | None = None) -> None:
+        self.repo_root = repo_root
+        self._git = git
+        self.tt_metal_url = tt_metal_url
+        self._work_dir = work_dir
+
+    def check(self) -> None:
+        missing = [p for p in sorted(set(REAL_DOCKERFILES.values())) if not (self.repo_root / p).is_file()]
+        if missing:
+            raise ConfigError(
+                f"real recipe: {', '.join(missing)} not found under {self.repo_root}: run from a tt-inference-server "
+                "checkout, or rehearse with --recipe offline"
+            )
+
+    @contextmanager
+    def context(self, kind: str, tt_metal_sha: str) -> Iterator[tuple[Path, str, str | None]]:
+        if kind == "base":
+            with checkout(self._git, url=self.tt_metal_url, sha=tt_metal_sha, parent=self._work_dir) as tree:
+                yield tree, "dockerfile/Dockerfile", "ci-build"
+            return
+        yield self.repo_root, REAL_DOCKERFILES[kind], None
+
+
+def make_recipe(name: str, *, repo_root: Path, git: GitFactory, tt_metal_url: str) -> OfflineRecipe | RealRecipe:
+    if name == "offline":
+        return OfflineRecipe()
+    if name == "real":
+        return RealRecipe(repo_root, git=git, tt_metal_url=tt_metal_url)
+    raise ConfigError(f"build recipe must be one of {', '.join(RECIPES)} (got {name!r})")
