@@ -423,14 +423,14 @@ class RegistryClient:
 
     # -- manifests ---------------------------------------------------------------------------------------
 
-    def head_manifest(self, ref: ImageRef) -> Descriptor | None:
+    def head_manifest(self, ref: ImageRef, *, scopes: tuple[str, ...] = ()) -> Descriptor | None:
         """The manifest's descriptor, or None if the tag/digest does not exist."""
         url = self._url(ref, "manifests", ref.reference)
         resp = self._request(
             "HEAD",
             url,
             registry=ref.registry,
-            scopes=(ref.scope("pull"),),
+            scopes=scopes or (ref.scope("pull"),),
             ok=(200, 404),
             headers={"Accept": ACCEPT},
         )
@@ -440,7 +440,7 @@ class RegistryClient:
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         if not is_digest(digest):
             # Some registries omit the digest on HEAD; fall back to GET and hash.
-            m = self.get_manifest(ref)
+            m = self.get_manifest(ref, scopes=scopes)
             return Descriptor(m.media_type, m.digest, len(m.raw))
         return Descriptor(media_type, digest, int(resp.headers.get("Content-Length", 0) or 0))
 
@@ -448,13 +448,13 @@ class RegistryClient:
         d = self.head_manifest(ref)
         return d.digest if d else None
 
-    def get_manifest(self, ref: ImageRef) -> Manifest:
+    def get_manifest(self, ref: ImageRef, *, scopes: tuple[str, ...] = ()) -> Manifest:
         url = self._url(ref, "manifests", ref.reference)
         resp = self._request(
             "GET",
             url,
             registry=ref.registry,
-            scopes=(ref.scope("pull"),),
+            scopes=scopes or (ref.scope("pull"),),
             ok=(200,),
             headers={"Accept": ACCEPT},
         )
@@ -528,7 +528,7 @@ class RegistryClient:
         """GET the blob from `src` and upload it to `location`; returns bytes uploaded."""
         get_url = self._url(src, "blobs", desc.digest)
         src_resp = self._request(
-            "GET", get_url, registry=src.registry, scopes=(src.scope("pull"),), ok=(200,), stream=True
+            "GET", get_url, registry=src.registry, scopes=_source_scopes(src, dst), ok=(200,), stream=True
         )
         try:
             chunks = src_resp.iter_content(chunk_size=MiB)
@@ -657,10 +657,10 @@ class RegistryClient:
         even if `dst` already has the same digest (repairs missing blobs; the tag still cannot move).
         """
         emit = on_event or (lambda e: None)
-        manifest = self.get_manifest(src)
+        manifest = self.get_manifest(src, scopes=_source_scopes(src, dst))
         if expect_digest and manifest.digest != expect_digest:
             raise DigestMismatch(f"{src} now points at {manifest.digest}, not {expect_digest} as planned; plan again")
-        have = self.head_manifest(dst)
+        have = self.head_manifest(dst, scopes=_copy_scopes(src, dst))
         if have is not None and have.digest != manifest.digest:
             raise TagConflict(
                 f"{dst} already points at {have.digest} (source {src} is {manifest.digest}); refusing to "
@@ -683,9 +683,9 @@ class RegistryClient:
         for child in manifest.children():
             child_src = src.with_digest(child.digest)
             child_dst = dst.without_digest().with_digest(child.digest)
-            if self.head_manifest(child_dst) is not None:
+            if self.head_manifest(child_dst, scopes=scopes) is not None:
                 continue
-            child_manifest = self.get_manifest(child_src)
+            child_manifest = self.get_manifest(child_src, scopes=_source_scopes(src, dst))
             result.add(self._copy_tree(child_src, child_dst, child_manifest, emit))
             self.put_manifest(child_dst, child_manifest, scopes=scopes)
             result.manifests_put += 1
@@ -720,7 +720,7 @@ class RegistryClient:
         return est
 
     def _estimate_tree(self, src: ImageRef, dst: ImageRef, manifest: Manifest, est: CopyEstimate) -> None:
-        scopes = _copy_scopes(src, dst)
+        scopes = (dst.scope("pull"), src.scope("pull")) if src.registry == dst.registry else ()
         for child in manifest.children():
             child_dst = dst.without_digest().with_digest(child.digest)
             est.requests += 1
@@ -794,6 +794,11 @@ def _copy_scopes(src: ImageRef, dst: ImageRef) -> tuple[str, ...]:
     if src.registry == dst.registry and src.repository != dst.repository:
         return (dst.scope("pull,push"), src.scope("pull"))
     return (dst.scope("pull,push"),)
+
+
+def _source_scopes(src: ImageRef, dst: ImageRef) -> tuple[str, ...]:
+    """Reading the source during a copy: the copy's token when both ends share a registry."""
+    return _copy_scopes(src, dst) if src.registry == dst.registry else (src.scope("pull"),)
 
 
 def _settle_shared(src: Future[str], dst: Future[str]) -> None:

@@ -235,3 +235,28 @@ class _Both:
 
 def _both(*regs: Registry) -> _Both:
     return _Both(*regs)
+
+
+def test_token_flow_one_token_covers_a_mount(token_registry, unique_repo: str) -> None:
+    reg, tokens = token_registry
+    client = reg.client()
+    seeder = Seeder(client)
+    src = reg.ref(f"{unique_repo}/ci:1")
+    digest = seeder.image(src, [random_layer(2048), random_layer(1024)])
+    tokens.requests.clear()
+    copier = reg.client()
+    result = copier.copy(src, reg.ref(f"{unique_repo}/dev:1"))
+    assert result.digest == digest and result.blobs_mounted == 3 and result.bytes_uploaded == 0
+    # one token for the whole copy: push on the destination and pull on the source (so the mount is allowed)
+    assert [sorted(s) for s in tokens.requests] == [
+        [f"repository:{unique_repo}/ci:pull", f"repository:{unique_repo}/dev:pull,push"],
+    ]
+    assert skopeo_digest(reg.ref(f"{unique_repo}/dev:1"), reg) == digest
+
+
+def test_token_flow_wrong_password(token_registry, unique_repo: str) -> None:
+    reg, _ = token_registry
+    client = RegistryClient(make_session(), Keychain(username=reg.username, password=Secret("nope-nope")))
+    with pytest.raises(RegistryAuthError) as e:
+        client.head_manifest(reg.ref(f"{unique_repo}/x:1"))
+    assert "refused the credentials from REGISTRY_USERNAME" in str(e.value) and "nope-nope" not in str(e.value)

@@ -294,3 +294,142 @@ def skopeo_digest(ref: ImageRef, reg: Registry) -> str:
         timeout=60,
     ).stdout
     return sha256_digest(out)
+
+
+# -- a registry with token auth (the distribution token flow) -------------------------------------------------
+
+
+class TokenServer:
+    """The token endpoint of the distribution token flow: Basic credentials in, a signed JWT out.
+
+    Keys and the certificate come from `openssl`; the JWT carries the certificate in `x5c`, which the registry
+    checks against its `rootcertbundle`. It grants exactly the scopes asked for, to the one known user.
+    """
+
+    def __init__(self, workdir: Path, *, username: str, password: str, service: str, issuer: str) -> None:
+        import http.server
+        import threading
+
+        self.username, self.password, self.service, self.issuer = username, password, service, issuer
+        self.key = workdir / "token.key"
+        self.cert = workdir / "token.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(self.key), "-out",
+             str(self.cert), "-days", "2", "-subj", "/CN=release-kit-test-token"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"], check=True, capture_output=True
+        ).stdout
+        import base64
+
+        self._x5c = base64.b64encode(der).decode()
+        self.requests: list[list[str]] = []  # the scopes of every token request
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                query = parse_qs(urlsplit(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                expected = "Basic " + base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+                if auth != expected:
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+                    return
+                scopes = query.get("scope", [])
+                server.requests.append(scopes)
+                token = server.sign(scopes)
+                body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._httpd.server_address[1])
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def sign(self, scopes: list[str]) -> str:
+        import base64
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
+        claims = {
+            "iss": self.issuer, "sub": self.username, "aud": self.service, "exp": now + 300, "nbf": now - 10,
+            "iat": now, "jti": uuid.uuid4().hex, "access": access,
+        }  # fmt: skip
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+            input=signing_input.encode(), check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        return f"{signing_input}.{b64(signature)}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+
+
+def start_token_registry(workdir: Path) -> tuple[Registry, TokenServer]:
+    """A registry whose auth is the token flow, with its token server."""
+    root = workdir / "token-registry"
+    (root / "data").mkdir(parents=True)
+    password = secrets.token_urlsafe(12)
+    tokens = TokenServer(root, username=USERNAME, password=password, service="release-kit-registry", issuer="kit")
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "error", "accesslog": {"disabled": False}},
+        "storage": {"filesystem": {"rootdirectory": str(root / "data")}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
+        "auth": {
+            "token": {
+                "realm": tokens.realm, "service": tokens.service, "issuer": tokens.issuer,
+                "rootcertbundle": str(tokens.cert),
+            }
+        },
+    }  # fmt: skip
+    (root / "config.yml").write_text(json.dumps(config))
+    log = (root / "registry.log").open("wb")
+    proc = subprocess.Popen(
+        [REGISTRY_BINARY, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT, cwd=root
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
+                return Registry(f"127.0.0.1:{port}", USERNAME, password, root, proc), tokens
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("docker-registry (token auth) did not start within 20 s")
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, TokenServer]]:
+    reg, tokens = start_token_registry(tmp_path_factory.mktemp("registry"))
+    yield reg, tokens
+    stop_registry(reg)
+    tokens.close()
