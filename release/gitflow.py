@@ -1259,3 +1259,14 @@ def notes_flow(
         return plan_publish(repo, facts, notes=current, problem=notes.unfinished(current), draft=draft)
 
     return NotesOutcome(path, text, written, converge(flow, make, show=show))
+
+
+def branch_guard(git: GitClient, expected: str, *, step: str) -> None:
+    """Refuse to run `step` anywhere but on branch `expected` (for steps that commit release changes)."""
+    current = git.current_branch()
+    if current != expected:
+        where = "HEAD is detached" if current is None else f"{current} is checked out"
+        raise GitStateError(
+            f"{step} must run on {expected}, but {where}: git switch {expected} (or run `inv git.prerelease` / "
+            "`inv git.rc` first)"
+        )

@@ -247,8 +247,14 @@ def parse_models_diff(md: str) -> list[ModelChange]:
 
 def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
     """Images of a `*_artifacts_summary.json`, with digests where the summary has them (else UNKNOWN)."""
+    # digests: `images: {dst: {digest: ...}}` (inv images.promote), or a flat `digests: {dst: digest}`
+    raw_images = summary.get("images")
+    digests: dict[str, Any] = {}
+    if isinstance(raw_images, Mapping):
+        digests.update({k: v.get("digest") for k, v in raw_images.items() if isinstance(v, Mapping)})
     raw_digests = summary.get("digests")
-    digests: Mapping[str, Any] = raw_digests if isinstance(raw_digests, Mapping) else {}
+    if isinstance(raw_digests, Mapping):
+        digests.update(raw_digests)
     out: dict[str, ReleasedImage] = {}
 
     def add(dst: str, value: Any, kind: str) -> None:

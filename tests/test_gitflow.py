@@ -325,3 +325,10 @@ def test_default_from_is_the_head_of_the_newest_last_good_run(git_world: GitWorl
     out = prerelease(git_world, None)
     assert ("from", f"{source[:12]} (head of Models CI run 7)") in out.plan.facts
     assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == source
+
+
+def test_branch_guard(git_world: GitWorld) -> None:
+    git = Git(git_world.work, environ=git_env())
+    gitflow.branch_guard(git, "dev", step="spec.update")
+    with pytest.raises(GitStateError, match="spec.update must run on pre-release-v0.6.0, but dev is checked out"):
+        gitflow.branch_guard(git, "pre-release-v0.6.0", step="spec.update")
