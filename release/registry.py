@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -193,20 +194,20 @@ class _Auth:
         self._stats = stats
         self._lock = threading.Lock()
         self._scheme: dict[str, tuple[str, dict[str, str]]] = {}
-        self._tokens: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._tokens: dict[tuple[str, tuple[str, ...]], tuple[str, float]] = {}  # → (token, refresh after)
 
     def header(self, registry: str, scopes: tuple[str, ...]) -> str | None:
         """The Authorization header for a request, once the registry has told us its scheme."""
         with self._lock:
             scheme = self._scheme.get(registry)
-            token = self._tokens.get((registry, scopes))
+            cached = self._tokens.get((registry, scopes))
         if scheme is None:
             return None
         if scheme[0] == "basic":
             cred = self._keychain.resolve(registry)
             return cred.basic_header() if cred else None
-        if token is None:
-            token = self._fetch_token(registry, scopes, scheme[1])
+        # A token about to expire is renewed before use: an upload that streams its body cannot be replayed.
+        token = cached[0] if cached and cached[1] > time.monotonic() else self._fetch_token(registry, scopes, scheme[1])
         return f"Bearer {token}"
 
     def on_challenge(self, registry: str, scopes: tuple[str, ...], resp: requests.Response) -> str:
@@ -263,8 +264,9 @@ class _Auth:
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryAuthError(f"{redact_url(realm)} answered without a token")
+        lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 60
         with self._lock:
-            self._tokens[(registry, scopes)] = token
+            self._tokens[(registry, scopes)] = (token, time.monotonic() + max(0, lifetime - 30))
         return token
 
     def describe(self, registry: str) -> str:

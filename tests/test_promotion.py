@@ -309,6 +309,7 @@ def test_dry_run_json_estimates(world: World) -> None:
     assert all(e["uploads"] == 0 and e["mounts"] > 0 for e in est.values())
 
 
+@pytest.mark.slow
 def test_promote_end_to_end_then_rerun_converges(world: World, golden) -> None:
     proc = world.run("images.promote", str(world.last_good), "--dev", "--increment", "minor")
     assert proc.returncode == 0, proc.stderr
@@ -368,6 +369,7 @@ def test_several_last_good_files_later_wins(world: World) -> None:
     assert f"(`{extra.name}`)" in md
 
 
+@pytest.mark.slow
 def test_kill_9_mid_apply_then_rerun(tmp_path: Path, fresh_registry: Registry, latency_proxy_factory) -> None:
     host, port = fresh_registry.host.split(":")
     proxy = latency_proxy_factory((host, int(port)), 0.05)
@@ -397,6 +399,7 @@ def test_kill_9_mid_apply_then_rerun(tmp_path: Path, fresh_registry: Registry, l
     assert s["summary"]["total_existing_with_ci"] >= 2  # Zeta, plus what the killed run finished
 
 
+@pytest.mark.slow
 def test_cross_registry_promotion_streams(
     tmp_path: Path, registry: Registry, fresh_registry: Registry, unique_repo: str
 ) -> None:
@@ -460,3 +463,37 @@ def test_in_process_dry_run_counts_no_writes(world: World) -> None:
     prep = promotion.prepare(cfg, files=[world.last_good], mode="dev", increment="minor", registry=client)
     promotion.estimate(prep.plan, client)
     assert client.stats.writes == 0 and client.stats.total > 0
+
+
+def test_release_mode_json_and_resolving_a_conflict(world: World) -> None:
+    """--release without --increment: VERSION stays; a conflict blocks until the tag is deleted, then converges."""
+    rel = ImageRef.parse(f"{world.registry.host}/{DEV_REPO.replace('-dev-', '-release-')}:0.5.0-v0.61.1-rc1-2222222")
+    other = Seeder(world.registry.client()).image(rel, [random_layer(512, "stale")], label="stale")
+    proc = world.run("images.promote", str(world.last_good), "--release", "--json")
+    assert proc.returncode == 3
+    data = json.loads(proc.stdout)
+    assert data["mode"] == "release" and data["version"] == "0.5.0" and data["conflicts"][0]["dst_digest"] == other
+    assert (world.checkout / "release_logs" / "release_artifacts_summary.md").exists()
+    # someone checks the stale tag and deletes it; the same command then converges
+    resp = world.registry.raw_delete(f"/v2/{rel.repository}/manifests/{other}")
+    assert resp.status_code == 202
+    proc = world.run("images.promote", str(world.last_good), "--release", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["summary"]["total_conflicts"] == 0 and data["summary"]["total_copied"] == 1
+    assert world.registry.client().digest(rel) == world.ci["gamma"]
+    assert (world.checkout / "VERSION").read_text() == "0.5.0\n"
+
+
+def test_progress_bar_lines_without_a_terminal() -> None:
+    import io
+
+    from release.cli import CopyProgress
+
+    out = io.StringIO()
+    bar = CopyProgress(2, stream=out)
+    bar({"event": "blob", "how": "uploaded", "size": 10})
+    bar({"event": "done", "dst": "r/a:1"})
+    bar({"event": "failed", "dst": "r/b:1", "error": "boom"})
+    bar.close()
+    assert out.getvalue().splitlines() == ["[1/2] copied r/a:1", "[2/2] FAILED (boom) r/b:1"]

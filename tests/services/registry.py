@@ -85,6 +85,9 @@ class Registry:
     def raw_get(self, path: str) -> requests.Response:
         return requests.get(f"http://{self.host}{path}", auth=(self.username, self.password), timeout=10)
 
+    def raw_delete(self, path: str) -> requests.Response:
+        return requests.delete(f"http://{self.host}{path}", auth=(self.username, self.password), timeout=10)
+
     def catalog(self) -> list[str]:
         return list(self.raw_get("/v2/_catalog?n=10000").json().get("repositories") or [])
 
