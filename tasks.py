@@ -77,6 +77,7 @@ def spec_update_task(
             allow_downgrade=allow_downgrade,
             only=tuple(only or ()),
             against=against,
+            show_file=wiring.git_client(cfg).show_file if against else None,
             diff_out=Path(diff_out) if diff_out else cfg.release_logs / "release_models_diff.md",
         )
         say(spec_report.plan_table(files.plan))
@@ -110,7 +111,7 @@ def spec_update_task(
 @release_task
 def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
     """Check that every image the catalogue (or a release record) points at exists, with its digest."""
-    from release import audit, fsio, wiring
+    from release import audit
 
     cfg = load_config()
     if record:

@@ -44,13 +44,20 @@ def _row(u: TemplateUpdate) -> DiffRow:
 
 def rows_against(old: Catalogue, new: Catalogue, plan: SpecUpdatePlan) -> list[DiffRow]:
     """Rows for every template of `new` that differs from its counterpart in `old` (e.g. main's catalogue)."""
-    by_weights = {(t.impl.impl_id, t.weights): t for t in old.templates}
+    def devices(t: ModelSpecTemplate) -> tuple[str, ...]:
+        return tuple(sorted(d.device for d in t.devices))
+
+    # Match a template by impl + weights + devices, then impl + weights, then impl + first weight.
+    exact = {(t.impl.impl_id, t.weights, devices(t)): t for t in reversed(old.templates)}
+    by_weights = {(t.impl.impl_id, t.weights): t for t in reversed(old.templates)}
     by_first = {(t.impl.impl_id, t.weights[0]): t for t in reversed(old.templates)}
     provenance = {u.template_index: u.source.record for u in plan.updates}
     rows = []
     for t in new.templates:
-        before: ModelSpecTemplate | None = by_weights.get((t.impl.impl_id, t.weights)) or by_first.get(
-            (t.impl.impl_id, t.weights[0])
+        before: ModelSpecTemplate | None = (
+            exact.get((t.impl.impl_id, t.weights, devices(t)))
+            or by_weights.get((t.impl.impl_id, t.weights))
+            or by_first.get((t.impl.impl_id, t.weights[0]))
         )
         same = before is not None and (before.tt_metal_commit, before.vllm_commit, before.status) == (
             t.tt_metal_commit,

@@ -14,7 +14,7 @@ from pathlib import Path
 from release import catalogue as kit_catalogue
 from release import fsio, spec_edit, spec_outputs, spec_report
 from release.config import Config
-from release.errors import ConfigError
+from release.errors import ConfigError, InputError
 from release.last_good_file import LastGoodRecord, ci_tag_commits, commits_agree, parse_last_good
 from release.spec_edit import FieldChange
 from workflows.model_spec import STATUSES, Catalogue
@@ -286,7 +286,7 @@ def update_from_last_good(
     only: Sequence[str],
     against: str | None,
     diff_out: Path,
-    show_file: Callable[[str, Path], str] | None = None,
+    show_file: Callable[[str, str], str | None] | None = None,
 ) -> UpdateFiles:
     """Read the inputs, plan, and compute the files (nothing is written here)."""
     version = str(kit_catalogue.read_version(cfg.version_file))
@@ -299,7 +299,9 @@ def update_from_last_good(
         if show_file is None:
             raise ConfigError("--against needs a git checkout")
         rel = cfg.catalogue_path.relative_to(cfg.repo_root).as_posix()
-        old_text = show_file(against, Path(rel))
+        old_text = show_file(against, rel)
+        if old_text is None:
+            raise InputError(f"--against {against}: that ref has no {rel} (or the ref does not exist)")
         against_cat = (against, kit_catalogue.load_path(Path(f"{against}:{rel}"), version=version, text=old_text))
     return prepare_update(
         cfg, plan, catalogue_text=catalogue_text, version=version, diff_out=diff_out, against=against_cat

@@ -195,3 +195,28 @@ def test_commits_agree_by_prefix():
 def test_parse_last_good_accepts_empty_records():
     out = parse_last_good({"a": {}, "b": None}, source="x.json")
     assert out == {"a": None, "b": None}
+
+
+def test_against_a_git_ref_renders_the_diff_against_that_catalogue(tmp_path, golden):
+    from release.git import Git
+
+    cfg = make_checkout(tmp_path, toml=DATA / "model_specs.toml", readme=DATA / "README.md")
+    git = Git(tmp_path)
+    git.run("init", "-q", "-b", "main")
+    git.run("add", "workflows/model_specs.toml")
+    git.run("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "main's catalogue")
+    # the rc branch had an earlier hand edit that main does not have
+    text = cfg.catalogue_path.read_text().replace('tt_metal_commit = "aaaaaaa"', 'tt_metal_commit = "abcdef0"')
+    cfg.catalogue_path.write_text(text)
+    files = spec_update.update_from_last_good(
+        cfg, DATA / "last_good.json", allow_downgrade=False, only=(), against="main",
+        show_file=git.show_file, diff_out=cfg.release_logs / "release_models_diff.md",
+    )  # fmt: skip
+    diff = next(c.new for c in files.changes if c.path.name == "release_models_diff.md")
+    golden.check("spec_update/mini_against_main.md", diff)
+    assert "against `main`" in diff and "`aaaaaaa` → `abcdef0`" in diff
+    with pytest.raises(InputError, match="--against nope: that ref has no workflows/model_specs.toml"):
+        spec_update.update_from_last_good(
+            cfg, DATA / "last_good.json", allow_downgrade=False, only=(), against="nope",
+            show_file=git.show_file, diff_out=cfg.release_logs / "x.md",
+        )  # fmt: skip
