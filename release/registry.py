@@ -381,10 +381,8 @@ class RegistryClient:
             resp = s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
-                    f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401);"
-                    " "
-                    "check the user name and "
-                    "password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
+                    f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401); "
+                    "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
                 )
         return self._check(resp, method, url, ok)
 
@@ -602,10 +600,10 @@ class RegistryClient:
             mount_from: str | None = src.repository
         else:
             mount_from = self._known_repo(dst.registry, desc.digest, exclude=dst.repository)
-        if mount_from is not None:
-            mounted, location = self._start_upload(dst, desc.digest, mount_from, scopes)
-        else:
-            mounted, location = self._start_upload(dst, desc.digest, None, scopes)
+        if mount_from is not None and src.registry != dst.registry:
+            # Mounting from a repository this run filled earlier: the token must allow pulling from it too.
+            scopes = (*scopes, ImageRef(dst.registry, mount_from).scope("pull"))
+        mounted, location = self._start_upload(dst, desc.digest, mount_from, scopes)
         if mounted:
             self._remember(dst.registry, desc.digest, dst.repository)
             return "mounted"

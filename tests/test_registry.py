@@ -260,3 +260,21 @@ def test_token_flow_wrong_password(token_registry, unique_repo: str) -> None:
     with pytest.raises(RegistryAuthError) as e:
         client.head_manifest(reg.ref(f"{unique_repo}/x:1"))
     assert "refused the credentials from REGISTRY_USERNAME" in str(e.value) and "nope-nope" not in str(e.value)
+
+
+def test_token_flow_cross_registry_mounts_from_a_repository_filled_earlier(
+    registry: Registry, seeder: Seeder, token_registry, unique_repo: str
+) -> None:
+    reg, tokens = token_registry
+    base = random_layer(16 * KB)
+    srcs = []
+    for i in range(2):
+        ref = registry.ref(f"{unique_repo}/ci{i}:1")
+        seeder.image(ref, [base, random_layer(KB)])
+        srcs.append(ref)
+    client = RegistryClient(make_session(), _both(registry, reg))
+    first = client.copy(srcs[0], reg.ref(f"{unique_repo}/a:1"))
+    second = client.copy(srcs[1], reg.ref(f"{unique_repo}/b:1"))
+    assert first.blobs_uploaded == 3 and first.blobs_mounted == 0
+    assert second.blobs_mounted == 1 and second.blobs_uploaded == 2  # the base layer came from repository a
+    assert any(f"repository:{unique_repo}/a:pull" in scopes for scopes in tokens.requests)
