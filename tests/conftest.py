@@ -15,6 +15,7 @@ pytest_plugins: list[str] = [
     "tests.services.git_world",
     "tests.services.latency_proxy",
     "tests.services.dockerd",
+    "tests.services.tt_metal_origin",
 ]
 
 

@@ -28,10 +28,11 @@ from release.errors import BuildError, DockerEngineError
 from release.fsio import open_log
 from release.git import Git
 from release.imageref import ImageRef
-from release.recipes import DOCKERFILES, OfflineRecipe
+from release.recipes import DOCKERFILES, OfflineRecipe, RealRecipe
 from release.tt_metal import CommitResolver, checkout
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry
+from tests.services.tt_metal_origin import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 REL = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
@@ -60,49 +61,9 @@ def fresh_version() -> str:
 # ------------------------------------------------------------------------------------------------ git origin
 
 
-@dataclass(frozen=True)
-class Origin:
-    path: Path
-    commits: tuple[str, ...]  # full SHAs, oldest first
-
-    @property
-    def url(self) -> str:
-        return str(self.path)
-
-    def short(self, i: int) -> str:
-        return self.commits[i][:7]
-
-
-def _git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout
-
-
-@pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
-    """A bare repository shaped like tt-metal: commits, a lightweight and an annotated tag, a branch, a tag whose
-    name contains another commit's short SHA, and the base image's dockerfile/Dockerfile."""
-    work = tmp_path_factory.mktemp("tt-metal-work")
-    _git(work, "init", "-q", "-b", "main")
-    commits = []
-    for i in range(4):
-        (work / "dockerfile").mkdir(exist_ok=True)
-        (work / "dockerfile" / "Dockerfile").write_text(
-            "ARG UBUNTU_VERSION=22.04\nFROM scratch AS ci-build\nARG UBUNTU_VERSION\nCOPY VERSION.txt /opt/tt-metal/\n"
-            'LABEL org.tenstorrent.release.kind="base" org.tenstorrent.release.ubuntu-version="${UBUNTU_VERSION}"\n'
-        )
-        (work / "VERSION.txt").write_text(f"tt-metal {i}\n")
-        _git(work, "add", "-A")
-        _git(work, "commit", "-q", "-m", f"commit {i}")
-        commits.append(_git(work, "rev-parse", "HEAD").strip())
-    _git(work, "tag", "v0.61.1-rc1", commits[1])
-    _git(work, "tag", "-a", "-m", "rc33", "v0.62.0-rc33", commits[2])
-    _git(work, "branch", "stable", commits[2])
-    _git(work, "tag", f"x{commits[0][:7]}", commits[3])  # a look-alike: must never match commits[0]
-    bare = tmp_path_factory.mktemp("tt-metal") / "tt-metal.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    return Origin(bare, tuple(commits))
+@pytest.fixture
+def origin(tt_metal_origin: Origin) -> Origin:
+    return tt_metal_origin
 
 
 def resolver_for(origin: Origin, tmp_path: Path) -> CommitResolver:
@@ -159,7 +120,7 @@ class Harness:
         specs: list[Spec],
         engines: dict[str, DockerEngine],
         *,
-        recipe: OfflineRecipe | None = None,
+        recipe: OfflineRecipe | RealRecipe | None = None,
         jobs: int = 1,
         **flags: bool,
     ) -> BuildResult:
@@ -478,3 +439,31 @@ def test_task_failing_unit_exits_non_zero_and_unreachable_engine_is_one_line(che
     dead = inv(root, {**env, "DOCKER_HOST": f"unix://{root}/none.sock"}, "--dry-run")
     assert dead.returncode == 1
     assert dead.stderr.strip().count("\n") == 0 and "unreachable" in dead.stderr
+
+
+@pytest.mark.slow
+def test_real_recipe_builds_base_from_a_tt_metal_checkout(kit, dockerd, registry, origin, tmp_path):
+    from release.errors import ConfigError
+    from release.recipes import REAL_DOCKERFILES
+
+    repo = tmp_path / "tt-inference-server"
+    recipe = RealRecipe(repo, git=Git, tt_metal_url=origin.url)
+    with pytest.raises(ConfigError, match="--recipe offline"):
+        recipe.check()
+    for kind, path in REAL_DOCKERFILES.items():
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(
+            (DOCKERFILES / "offline" / f"{'dev' if kind == 'release' else kind}.Dockerfile").read_bytes()
+        )
+    (repo / "README.txt").write_text("real recipe stand-in: the build context is the checkout\n")
+    recipe.check()
+    e1 = {"e1": engine(dockerd, registry, "e1")}
+    specs = specs_for(fresh_version(), (origin.commits[3][:11], "3333333"))
+    result = kit.run(specs, e1, recipe=recipe)
+    assert not result.failures, result.failure_lines()
+    base = result.units[0].images["base"].ref
+    assert labels(dockerd, base)["org.tenstorrent.release.kind"] == "base"
+    # the base came from tt-metal's own dockerfile/Dockerfile at the resolved commit
+    log = Path(result.units[0].images["base"].log_file or "").read_text()
+    assert "COPY VERSION.txt /opt/tt-metal/" in log
