@@ -359,6 +359,7 @@ def images_build_task(
     recipe=None,
 ):
     """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
+    import sys
     import threading
     from datetime import datetime, timezone
 
@@ -400,10 +401,22 @@ def images_build_task(
     if plan.work:
         recipe_impl.check()
     lock = threading.Lock()
+    board = build_report.ProgressBoard(list(engines))
+    live = sys.stderr.isatty()
+    shown_lines = 0
 
     def on_event(event: builder.BuildEvent) -> None:
+        nonlocal shown_lines
         with lock:
-            progress(build_report.progress_line(event))
+            keep = board.update(event)
+            if not live:
+                progress(build_report.progress_line(event))
+                return
+            block = board.lines()
+            clear = f"\x1b[{shown_lines}F\x1b[J" if shown_lines else ""
+            sys.stderr.write(clear + (keep + "\n" if keep else "") + "\n".join(block) + "\n")
+            sys.stderr.flush()
+            shown_lines = len(block)
 
     timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     log_dir = cfg.workflow_logs / "docker_build_logs"

@@ -224,3 +224,27 @@ def progress_line(event: BuildEvent) -> str:
     }
     label = labels.get(event.phase, event.phase)
     return f"{where}: {label + ' ' if label else ''}{event.message}".rstrip()
+
+
+class ProgressBoard:
+    """What each engine is doing now, for a live display: `update(event)` returns a line worth keeping (built,
+    pushed, failed...) or None; `lines()` renders one status line per engine."""
+
+    _KEEP = frozenset({"unit", "built", "pulling", "pushed", "failed", "done"})
+
+    def __init__(self, engines: list[str]) -> None:
+        self._status: dict[str, str] = {name: "idle" for name in engines}
+
+    def update(self, event: BuildEvent) -> str | None:
+        where = f"{event.combination_id} {event.kind}".strip()
+        if event.phase in ("start", "pushing", "pulling"):
+            self._status[event.engine] = f"{where}: {event.phase if event.phase != 'start' else 'building'}"
+        elif event.phase == "line":
+            self._status[event.engine] = f"{where}: {event.message}"
+        elif event.phase in ("done", "failed") and not event.kind:
+            self._status[event.engine] = "idle"
+        return progress_line(event) if event.phase in self._KEEP else None
+
+    def lines(self) -> list[str]:
+        width = max((len(n) for n in self._status), default=0)
+        return [f"{name.ljust(width)}  {status}" for name, status in self._status.items()]

@@ -304,3 +304,22 @@ def test_planner_and_report_import_no_io(module):
     loaded = set(json.loads(out.stdout))
     io = {"requests", "docker", "urllib3", "subprocess", "release.registry", "release.docker_engine", "release.git"}
     assert not (loaded & io), f"{module} pulls in {sorted(loaded & io)}"
+
+
+def test_progress_board_shows_each_engine_and_keeps_milestones():
+    from release.build_report import ProgressBoard, progress_line
+    from release.builder import BuildEvent
+
+    board = ProgressBoard(["e1", "unix:///tmp/x.sock"])
+    assert board.update(BuildEvent("e1", "25305db-6e67d2d", "", "unit", "builds: cloud, dev")) is not None
+    assert board.update(BuildEvent("e1", "25305db-6e67d2d", "cloud", "start", "ref")) is None
+    assert board.update(BuildEvent("e1", "25305db-6e67d2d", "cloud", "line", "Step 2/4 : ARG X")) is None
+    kept = board.update(BuildEvent("e1", "25305db-6e67d2d", "cloud", "built", "ref in 1.0s"))
+    assert kept == "[e1] 25305db-6e67d2d cloud: built ref in 1.0s"
+    assert board.lines() == [
+        "e1                  25305db-6e67d2d cloud: Step 2/4 : ARG X",
+        "unix:///tmp/x.sock  idle",
+    ]
+    board.update(BuildEvent("e1", "25305db-6e67d2d", "", "done", "finished in 2.0s"))
+    assert board.lines()[0].endswith("idle")
+    assert progress_line(BuildEvent("e1", "u", "dev", "failed", "boom")) == "[e1] u dev: FAILED boom"
