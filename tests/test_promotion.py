@@ -497,3 +497,13 @@ def test_progress_bar_lines_without_a_terminal() -> None:
     bar({"event": "failed", "dst": "r/b:1", "error": "boom"})
     bar.close()
     assert out.getvalue().splitlines() == ["[1/2] copied r/a:1", "[2/2] FAILED (boom) r/b:1"]
+
+
+def test_planning_and_rendering_import_no_io() -> None:
+    code = (
+        "import sys, release.promotion, release.promotion_report\n"
+        "io = ('requests', 'docker', 'subprocess', 'urllib3', 'release.registry', 'release.wiring')\n"
+        "bad = [m for m in io if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
