@@ -44,6 +44,7 @@ def _row(u: TemplateUpdate) -> DiffRow:
 
 def rows_against(old: Catalogue, new: Catalogue, plan: SpecUpdatePlan) -> list[DiffRow]:
     """Rows for every template of `new` that differs from its counterpart in `old` (e.g. main's catalogue)."""
+
     def devices(t: ModelSpecTemplate) -> tuple[str, ...]:
         return tuple(sorted(d.device for d in t.devices))
 
