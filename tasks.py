@@ -22,7 +22,7 @@ from release.cli import (
     say,
     shown,
 )
-from release.errors import ConfigError, InputError, PartialFailure, RegistryError, TagConflict
+from release.errors import BuildError, ConfigError, InputError, PartialFailure, RegistryError, TagConflict
 from release.fsio import dump_json
 from release.version import Version
 
@@ -359,6 +359,7 @@ def images_build_task(
     recipe=None,
 ):
     """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
+    import dataclasses
     import sys
     import threading
     from datetime import datetime, timezone
@@ -398,7 +399,7 @@ def images_build_task(
         return
     if not json:
         say(build_report.decision_table(plan))
-    if plan.work:
+    if any(u.builds for u in plan.units):
         recipe_impl.check()
     lock = threading.Lock()
     board = build_report.ProgressBoard(list(engines))
@@ -442,6 +443,13 @@ def images_build_task(
         say(f"summary: {shown(cfg, summary_path)}")
     if result.failure_lines():
         raise PartialFailure.from_items("image units", result.failure_lines())
+    # Converge: planned again, nothing may be left to build or push.
+    again = builder.observe_and_plan(
+        selection, dataclasses.replace(flags, force_build=False), engines=engines, registry=registry
+    )
+    left = builder.unconverged(result, again)
+    if left:
+        raise BuildError("after building, the engines and the registry still differ from the plan: " + "; ".join(left))
 
 
 # ------------------------------------------------------------------------------------------------ git

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from release.errors import BuildError, ConfigError, InputError, ReleaseError
+from release.errors import BuildError, ConfigError, EngineUnreachable, InputError, ReleaseError
 from release.imageref import ImageRef, ImageRefError
 
 log = logging.getLogger(__name__)
@@ -631,6 +631,9 @@ def apply_builds(
                 sha_cache[commit] = resolver.resolve(commit)
             return sha_cache[commit]
 
+    alive = set(engines)
+    alive_lock = threading.Lock()
+
     def next_group(name: str) -> list[UnitPlan] | None:
         for q in (pinned[name], shared):
             try:
@@ -638,6 +641,30 @@ def apply_builds(
             except queue.Empty:
                 continue
         return None
+
+    def _engine_down(name: str, rest_of_group: list[UnitPlan]) -> None:
+        """An engine stopped answering: its queued work goes to the engines still alive (or fails if none is)."""
+        with alive_lock:
+            alive.discard(name)
+            survivors = bool(alive)
+        leftovers = [rest_of_group] if rest_of_group else []
+        while True:
+            try:
+                leftovers.append(pinned[name].get_nowait())
+            except queue.Empty:
+                break
+        if not survivors:
+            while True:
+                try:
+                    leftovers.append(shared.get_nowait())
+                except queue.Empty:
+                    break
+        for group in leftovers:
+            if survivors:
+                shared.put(group)
+                continue
+            for unit_plan in group:
+                outcomes[id(unit_plan)].error = f"not built: engine {name} stopped answering and no engine is left"
 
     crashed: list[BaseException] = []
 
@@ -656,6 +683,10 @@ def apply_builds(
                 t0 = clock()
                 try:
                     _run_unit(unit_plan, outcome, engine, bases_built)
+                except EngineUnreachable as e:
+                    outcome.error = str(e)
+                    _engine_down(name, group[group.index(unit_plan) + 1 :])
+                    return
                 except ReleaseError as e:
                     outcome.error = str(e)
                 outcome.duration_s = round(clock() - t0, 3)
@@ -690,6 +721,8 @@ def apply_builds(
                     except ReleaseError as e:
                         image.build_succeeded = False
                         image.error = str(e)
+                        if isinstance(e, EngineUnreachable):
+                            raise
                         raise BuildError(f"{kind}: cannot pull its cloud image: {e}") from None
                 cloud_ready = True
             if kind in ("base", "cloud"):
@@ -738,6 +771,8 @@ def apply_builds(
                 image.duration_s = round(clock() - t0, 3)
                 image.error = str(e)
                 emit(BuildEvent(engine.name, cid, kind, "failed", str(e)))
+                if isinstance(e, EngineUnreachable):
+                    raise
                 raise BuildError(f"{kind} {image.ref}: {e} (log: {path})") from None
             image.build_succeeded = True
             image.duration_s = round(clock() - t0, 3)
@@ -752,6 +787,8 @@ def apply_builds(
                 digest = engine.push(image.ref, on_line=lines.append)
             except ReleaseError as e:
                 image.error = str(e)
+                if isinstance(e, EngineUnreachable):
+                    raise
                 raise BuildError(f"push {image.ref}: {e}") from None
             remote = registry.digest(ImageRef.parse(image.ref))
             if remote != digest:
@@ -764,20 +801,41 @@ def apply_builds(
             image.digest = digest
             emit(BuildEvent(engine.name, cid, kind, "pushed", f"{image.ref}@{digest}"))
 
-    threads = [
-        threading.Thread(target=worker, args=(name, engine), name=f"build-{name}-{i}", daemon=True)
-        for name, engine in engines.items()
-        for i in range(jobs)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if crashed:
-        raise crashed[0]
+    def pending() -> bool:
+        return not shared.empty() or any(not pinned[n].empty() for n in alive)
+
+    while True:
+        threads = [
+            threading.Thread(target=worker, args=(name, engines[name]), name=f"build-{name}-{i}", daemon=True)
+            for name in sorted(alive, key=list(engines).index)
+            for i in range(jobs)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if crashed:
+            raise crashed[0]
+        # An engine that went down late may have handed work back after the others had finished.
+        if not (alive and pending()):
+            break
+    for unit_plan in plan.work:
+        outcome = outcomes[id(unit_plan)]
+        if outcome.engine is None and outcome.error is None:
+            outcome.error = "not built: no engine was left to run it"
     return BuildResult(
         plan=plan,
         units=tuple(outcomes[id(u)] for u in plan.units),
         engines=tuple(engines),
         duration_s=round(clock() - started, 3),
     )
+
+
+def unconverged(result: BuildResult, again: BuildPlan) -> list[str]:
+    """Units that succeeded but, planned again afterwards, still need a build or a push."""
+    succeeded = {u.plan.unit.combination_id for u in result.units if u.success}
+    return [
+        f"{u.unit.combination_id}: still needs {', '.join([*u.builds, *(f'push {k}' for k in u.pushes)])}"
+        for u in again.work
+        if u.unit.combination_id in succeeded
+    ]

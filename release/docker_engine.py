@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests
 
-from release.errors import BuildError, DockerEngineError
+from release.errors import BuildError, DockerEngineError, EngineUnreachable
 from release.imageref import ImageRef
 from release.registry_auth import Credential
 
@@ -48,8 +48,8 @@ class DockerEngine:
         return f"DockerEngine({self.base_url!r})"
 
     # -- connection ----------------------------------------------------------------------------------------
-    def _unreachable(self, e: Exception) -> DockerEngineError:
-        return DockerEngineError(
+    def _unreachable(self, e: Exception) -> EngineUnreachable:
+        return EngineUnreachable(
             f"Docker engine {self.name} is unreachable ({type(e).__name__}: {_short(e)}): start dockerd there, "
             "check DOCKER_HOST / --docker-host, or leave this engine out"
         )

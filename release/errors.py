@@ -64,6 +64,10 @@ class DockerEngineError(ReleaseError):
     """The Docker engine is unreachable or refused a request."""
 
 
+class EngineUnreachable(DockerEngineError):
+    """The Docker engine does not answer at all (down, wrong socket or host)."""
+
+
 class GitError(ReleaseError):
     """A git command failed; carries its stderr and exit status."""
 

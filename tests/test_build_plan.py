@@ -323,3 +323,94 @@ def test_progress_board_shows_each_engine_and_keeps_milestones():
     board.update(BuildEvent("e1", "25305db-6e67d2d", "", "done", "finished in 2.0s"))
     assert board.lines()[0].endswith("idle")
     assert progress_line(BuildEvent("e1", "u", "dev", "failed", "boom")) == "[e1] u dev: FAILED boom"
+
+
+class ScriptedEngine:
+    """An engine stand-in for scheduling tests: builds succeed instantly unless the engine is 'down'."""
+
+    def __init__(self, name: str, *, down_after: int | None = None) -> None:
+        self.name = name
+        self.down_after = down_after
+        self.built: list[str] = []
+
+    def ping(self) -> None: ...
+
+    def image_exists(self, ref: str) -> bool:
+        return ref in self.built
+
+    def build(self, ref, *, context, dockerfile, buildargs, target, on_line):  # type: ignore[no-untyped-def]
+        from release.errors import EngineUnreachable
+
+        if self.down_after is not None and len(self.built) >= self.down_after:
+            raise EngineUnreachable(f"Docker engine {self.name} is unreachable")
+        on_line("Step 1/1 : FROM scratch")
+        self.built.append(ref)
+        return "sha256:" + "1" * 64
+
+    def pull(self, ref, *, on_line):  # type: ignore[no-untyped-def]
+        self.built.append(ref)
+
+    def push(self, ref, *, on_line):  # type: ignore[no-untyped-def]
+        return "sha256:" + "0" * 64
+
+
+class StaticRecipe:
+    name = "static"
+
+    def context(self, kind, tt_metal_sha):  # type: ignore[no-untyped-def]
+        from contextlib import nullcontext
+
+        return nullcontext((Path("."), f"{kind}.Dockerfile", None))
+
+
+class SameSha:
+    def resolve(self, commit: str) -> str:
+        return commit.ljust(40, "0")
+
+
+def scripted_run(engines, n_units, tmp_path):  # type: ignore[no-untyped-def]
+    from release.builder import apply_builds
+    from release.fsio import open_log
+
+    sel = units(n_units)
+    plan = plan_builds(sel, BuildFlags(), Observed({}, {u.tags[k]: False for u in sel.units for k in KINDS}))
+    return apply_builds(
+        plan,
+        engines={e.name: e for e in engines},
+        registry=FakeRegistry(set()),
+        recipe=StaticRecipe(),
+        resolver=SameSha(),
+        log_dir=tmp_path,
+        timestamp="t",
+        open_log=open_log,
+    )
+
+
+def test_an_engine_that_goes_down_hands_its_work_to_the_others(tmp_path):
+    down, up = ScriptedEngine("down", down_after=1), ScriptedEngine("up")
+    result = scripted_run([down, up], 4, tmp_path)
+    failed = [u for u in result.units if not u.success]
+    assert len(failed) == 1 and "unreachable" in (failed[0].error or "")
+    assert all(u.engine == "up" for u in result.units if u.success)
+    assert len(up.built) == 9  # three units × base, cloud, dev
+
+
+def test_when_every_engine_is_down_every_unit_fails(tmp_path):
+    result = scripted_run([ScriptedEngine("a", down_after=0), ScriptedEngine("b", down_after=0)], 5, tmp_path)
+    assert all(not u.success for u in result.units)
+    assert len(result.failure_lines()) == 5
+
+
+def test_unconverged_lists_succeeded_units_that_still_need_work(tmp_path):
+    from release.builder import unconverged
+
+    result = scripted_run([ScriptedEngine("e")], 2, tmp_path)
+    sel = units(2)
+    done = plan_builds(sel, BuildFlags(), Observed({"e": frozenset(u.tags["dev"] for u in sel.units)}, {}))
+    assert unconverged(result, done) == []
+    remote = {u.tags[k]: False for u in sel.units for k in KINDS}
+    still = plan_builds(sel, BuildFlags(), Observed({}, remote))
+    assert unconverged(result, still) == [
+        "0000000-6e67d2d: still needs base, cloud, dev",
+        "0000001-6e67d2d: still needs base, cloud, dev",
+    ]
