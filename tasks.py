@@ -10,10 +10,23 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from release import catalogue, fsio, gitflow, notes, promotion, promotion_report, spec_report, spec_update, wiring
+from release import (
+    catalogue,
+    ci_read,
+    ci_report,
+    fsio,
+    gitflow,
+    notes,
+    promotion,
+    promotion_report,
+    spec_report,
+    spec_update,
+    wiring,
+)
 from release.cli import (
     CopyProgress,
     OptionalPositionalTask,
+    ProgressLine,
     load_config,
     optional_positional,
     print_json,
@@ -24,6 +37,7 @@ from release.cli import (
 )
 from release.errors import BuildError, ConfigError, InputError, PartialFailure, RegistryError, TagConflict
 from release.fsio import dump_json
+from release.github_types import RateLimitWait, RepoRef
 from release.version import Version
 
 # ------------------------------------------------------------------------------------------------ spec
@@ -590,7 +604,90 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
         _git_done(out.publish, dry_run)
 
 
-ci = Collection("ci")
+# ------------------------------------------------------------------------------------------------ ci
+
+
+@task(
+    name="read",
+    help={
+        "max_runs": "read the newest N completed runs of the workflow (after --branch/--event; default 30)",
+        "run_id": "read exactly this run (must belong to the workflow) instead of the newest runs",
+        "out_root": "folder for the cache and the two output JSONs (default release_logs/)",
+        "no_download": "use only what is cached under --out-root; no GitHub requests, no token needed",
+        "full_history": "download every run's artifacts, not only until each model's last good run is known",
+        "owner": "owner of the CI repository (default tenstorrent, or [ci] owner in release.toml)",
+        "repo": "CI repository (default tt-shield, or [ci] repo in release.toml)",
+        "workflow_file": "workflow file name (default on-nightly.yml)",
+        "branch": "only runs on this branch (server-side filter), e.g. dev",
+        "event": "only runs triggered by this event (server-side filter), e.g. schedule",
+        "concurrency": "parallel downloads over one pooled connection set (default 8)",
+        "json": "print the machine-readable summary instead of the tables",
+    },
+)
+@release_task
+def ci_read_task(
+    c,
+    max_runs=30,
+    run_id=None,
+    out_root=None,
+    no_download=False,
+    full_history=False,
+    owner=None,
+    repo=None,
+    workflow_file=None,
+    branch=None,
+    event=None,
+    concurrency=8,
+    json=False,
+):
+    """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json."""
+    cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
+    root = Path(out_root).resolve() if out_root else cfg.release_logs
+    models = ci_read.models_from_specs(catalogue.load(cfg).specs.values())
+    opts = ci_read.ReadOptions(
+        repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
+        workflow_file=cfg.ci_workflow_file,
+        max_runs=int(max_runs),
+        run_id=int(run_id) if run_id is not None else None,
+        branch=branch,
+        event=event,
+        full_history=full_history,
+        download=not no_download,
+        concurrency=int(concurrency),
+    )
+    line = ProgressLine()
+
+    def on_event(ev: object) -> None:
+        stage = getattr(ev, "stage", None)
+        line.update(ci_report.progress_text(ev), important=isinstance(ev, RateLimitWait), stage=stage)
+
+    github = None
+    if opts.download:
+        cfg.require_github_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
+        github = wiring.github_client(cfg, cache_root=root, on_event=on_event, pool_size=max(16, opts.concurrency))
+    try:
+        result = ci_read.read_ci(opts, github=github, models=models, out_root=root, on_event=on_event)
+    finally:
+        line.done()
+    paths = ci_read.write_outputs(result, root)
+    data = ci_report.summary(result)
+    data["outputs"] = [str(p) for p in paths]
+    if github is not None:
+        data["requests"] = {
+            "api": github.stats.api,
+            "not_modified": github.stats.not_modified,
+            "blob": github.stats.blob,
+        }
+    if json:
+        print_json(data)
+        return
+    say(ci_report.summary_table(data))
+    say()
+    for path in paths:
+        say(f"wrote {shown(cfg, path)}")
+
+
+ci = Collection("ci", ci_read_task)
 spec = Collection("spec", spec_update_task)
 images = Collection("images", images_audit_task, images_promote, images_copy, images_build_task)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)

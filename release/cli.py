@@ -158,3 +158,50 @@ class CopyProgress:
     def close(self) -> None:
         if self._tty and self.total:
             print(file=self._stream, flush=True)
+
+
+class ProgressLine:
+    """A progress line on stderr: rewritten in place on a terminal, a line every few seconds otherwise.
+
+    `update(text)` is safe to call from worker threads; a new `stage` or `important=True` (e.g. a rate-limit
+    wait) always shows.
+    """
+
+    def __init__(self, *, stream: Any = None, interval: float = 0.1, plain_interval: float = 5.0) -> None:
+        import threading
+        import time
+
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._interval = interval if self._tty else plain_interval
+        self._last = 0.0
+        self._stage: str | None = None
+        self._width = 0
+        self._lock = threading.Lock()
+        self._clock = time.monotonic
+
+    def update(self, text: str | None, *, important: bool = False, stage: str | None = None) -> None:
+        if text is None:
+            return
+        with self._lock:
+            now = self._clock()
+            new_stage = stage is not None and stage != self._stage
+            if not (important or new_stage) and now - self._last < self._interval:
+                return
+            if stage is not None:
+                self._stage = stage
+            self._last = now
+            if self._tty:
+                pad = max(self._width - len(text), 0)
+                self._stream.write("\r" + text + " " * pad)
+                self._width = len(text)
+            else:
+                self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def done(self) -> None:
+        with self._lock:
+            if self._tty and self._width:
+                self._stream.write("\r" + " " * self._width + "\r")
+                self._stream.flush()
+                self._width = 0

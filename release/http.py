@@ -6,10 +6,12 @@ clients that follow redirects by hand start a fresh request without it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from release import __version__
@@ -30,14 +32,37 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def make_retry(total: int = 5, backoff_factor: float = 0.5) -> Retry:
-    return Retry(
+class _ReportingRetry(Retry):
+    """A Retry that reports each Retry-After wait (e.g. to show a rate-limit pause in a progress line)."""
+
+    on_wait: ClassVar[Callable[[float], None] | None] = None
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        seconds = self.get_retry_after(response)
+        report = type(self).on_wait
+        if seconds and report is not None:
+            report(seconds)
+        return super().sleep_for_retry(response)
+
+
+def make_retry(
+    total: int = 5,
+    backoff_factor: float = 0.5,
+    statuses: tuple[int, ...] = (429, 500, 502, 503, 504),
+    on_wait: Callable[[float], None] | None = None,
+) -> Retry:
+    """Retries for connection errors and `statuses`, honouring Retry-After; `on_wait(seconds)` hears each
+    Retry-After pause (the callback is a class attribute so it survives urllib3's `Retry.new`)."""
+    cls: type[Retry] = Retry
+    if on_wait is not None:
+        cls = type("ReportingRetry", (_ReportingRetry,), {"on_wait": staticmethod(on_wait)})
+    return cls(
         total=total,
         connect=total,
         read=total,
         status=total,
         backoff_factor=backoff_factor,
-        status_forcelist=(429, 500, 502, 503, 504),
+        status_forcelist=statuses,
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "POST"}),
         respect_retry_after_header=True,
         raise_on_status=False,

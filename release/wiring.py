@@ -13,8 +13,11 @@ from urllib3.util.retry import Retry
 from release.config import Config
 from release.docker_engine import DockerEngine
 from release.git import Git
+from release.github import GitHubClient
+from release.github_types import RateLimitWait
 from release.gitflow import Flow
-from release.http import make_session
+from release.http import make_retry, make_session
+from release.http_cache import FileResponseCache
 from release.recipes import OfflineRecipe, RealRecipe, make_recipe
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
@@ -87,3 +90,38 @@ def commit_resolver(cfg: Config) -> CommitResolver:
 
 def build_recipe(cfg: Config) -> OfflineRecipe | RealRecipe:
     return make_recipe(cfg.build_recipe, repo_root=cfg.repo_root, git=git_at, tt_metal_url=cfg.tt_metal_repo)
+
+
+HTTP_CACHE_DIR = ".http_cache"
+
+
+def github_client(
+    cfg: Config,
+    *,
+    cache_root: Path | None = None,
+    read_only_cache: bool = False,
+    on_event: Callable[[object], None] | None = None,
+    pool_size: int = 16,
+    backoff_factor: float = 0.5,
+) -> GitHubClient:
+    """GitHubClient for cfg.github_api_url with the token from GH_PAT/GITHUB_TOKEN (if any).
+
+    The session retries 5xx, 429 and connection errors (urllib3 Retry, honouring Retry-After, each pause
+    reported as a RateLimitWait); the client waits out 403/429 rate limits that remain (x-ratelimit-reset,
+    secondary limits). With `cache_root`, JSON answers are cached there by ETag.
+    """
+
+    def on_wait(seconds: float) -> None:
+        if on_event is not None:
+            on_event(RateLimitWait(seconds=seconds, reason="retry-after", path=""))
+
+    session = make_session(pool_size=pool_size, retry=make_retry(backoff_factor=backoff_factor, on_wait=on_wait))
+    cache = FileResponseCache(cache_root / HTTP_CACHE_DIR, read_only=read_only_cache) if cache_root else None
+    return GitHubClient(
+        api_url=cfg.github_api_url,
+        token=cfg.github_token,
+        token_variable=cfg.github_token_variable or "GH_PAT",
+        session=session,
+        cache=cache,
+        on_event=on_event,
+    )

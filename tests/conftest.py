@@ -16,6 +16,7 @@ pytest_plugins: list[str] = [
     "tests.services.latency_proxy",
     "tests.services.dockerd",
     "tests.services.tt_metal_origin",
+    "tests.services.github_server",
 ]
 
 

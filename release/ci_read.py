@@ -1,0 +1,560 @@
+"""`inv ci.read`: read the nightly Models CI through the GitHub API into release_logs/.
+
+1. Select runs: the newest `max_runs` completed runs of the workflow (branch/event filters on the server,
+   every page), or exactly `run_id` (checked to belong to the workflow).
+2. List each run's artifacts (every page; cached for completed runs). Walk runs newest first; in each run
+   download the `workflow_logs_*` artifacts still needed, concurrently. Expired artifacts are skipped without
+   a request. Unless `full_history`, an artifact is not downloaded when every model it carried in newer runs
+   already has a last good entry (a name never seen before is always read).
+3. Match artifacts to jobs (jobs API), choose the last good entries, and download only those jobs' logs
+   (firmware / KMD from that job's tt-smi block).
+
+The cache under `out_root/ci_run_logs/` is safe to kill at any moment: single files are written atomically,
+an extracted artifact folder is complete once its marker exists, and listings of a run are reused only while
+the run is completed and unchanged (same `updated_at` and attempt). Outputs are computed from the runs selected
+by this invocation, never from whatever else is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from release import ci_parse, ci_report, fsio, last_good
+from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, SkippedArtifact
+from release.ci_parse import ArtifactParse, JobLogInfo
+from release.errors import ConfigError, GitHubError, PartialFailure
+from release.github_types import Artifact, Job, RepoRef, Workflow, WorkflowRun
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "ci_run_logs"
+MARKER_VERSION = 1
+
+
+class GitHubReader(Protocol):
+    def get_workflow(self, repo: RepoRef, workflow_file: str) -> Workflow: ...
+
+    def iter_workflow_runs(
+        self,
+        repo: RepoRef,
+        workflow_id: int,
+        *,
+        status: str | None = ...,
+        branch: str | None = ...,
+        event: str | None = ...,
+    ) -> Iterator[WorkflowRun]: ...
+
+    def get_run(self, repo: RepoRef, run_id: int) -> WorkflowRun: ...
+
+    def list_jobs(self, repo: RepoRef, run_id: int, *, filter: str = ...) -> list[Job]: ...
+
+    def list_artifacts(self, repo: RepoRef, run_id: int, *, name: str | None = ...) -> list[Artifact]: ...
+
+    def download_job_log(self, repo: RepoRef, job_id: int, *, what: str = ...) -> bytes: ...
+
+    def download_artifact(self, repo: RepoRef, artifact: Artifact, *, what: str = ...) -> bytes: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadOptions:
+    repo: RepoRef
+    workflow_file: str = "on-nightly.yml"
+    max_runs: int = 30
+    run_id: int | None = None
+    branch: str | None = None
+    event: str | None = None
+    full_history: bool = False
+    download: bool = True
+    concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_runs < 1:
+            raise ConfigError("--max-runs must be at least 1")
+        if self.concurrency < 1:
+            raise ConfigError("--concurrency must be at least 1")
+
+
+# ------------------------------------------------------------------------------------------------ cache
+
+
+def sanitize(name: str) -> str:
+    return re.sub(r'[/:\\*?"<>|\x00-\x1f]', "_", name)
+
+
+class CiCache:
+    """Files under `out_root/ci_run_logs/On_nightly_{run_number}_{run_id}/` (layout of the original §3.5)."""
+
+    def __init__(self, out_root: Path) -> None:
+        self.out_root = Path(out_root)
+        self.root = self.out_root / CACHE_DIR
+
+    def run_dir(self, run: WorkflowRun) -> Path:
+        return self.root / f"On_nightly_{run.run_number}_{run.id}"
+
+    def _state(self, run: WorkflowRun, name: str) -> Path:
+        return self.run_dir(run) / ".cache" / name
+
+    # runs
+    def save_run(self, run: WorkflowRun, repo: RepoRef, workflow_file: str) -> None:
+        meta = {
+            "run_id": run.id,
+            "run_number": run.run_number,
+            "owner": repo.owner,
+            "repo": repo.name,
+            "workflow_file": workflow_file,
+            "created_at": run.created_at,
+            "updated_at": run.updated_at,
+        }
+        fsio.write_if_changed(self.run_dir(run) / "run_ci_metadata.json", fsio.dump_json(meta))
+        fsio.write_if_changed(self._state(run, "run.json"), fsio.dump_json(run.to_json()))
+
+    def cached_runs(self) -> list[WorkflowRun]:
+        runs = []
+        for path in sorted(self.root.glob("On_nightly_*/.cache/run.json")):
+            try:
+                runs.append(WorkflowRun.from_api(json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, KeyError, TypeError):
+                log.warning("ignoring unreadable %s", path)
+        return runs
+
+    # listings (artifacts, jobs): reused only for a completed, unchanged run
+    def load_listing(self, run: WorkflowRun, kind: str) -> list[dict[str, Any]] | None:
+        try:
+            data = json.loads(self._state(run, f"{kind}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("run") != _run_stamp(run):
+            return None
+        items = data.get("items")
+        return items if isinstance(items, list) else None
+
+    def save_listing(self, run: WorkflowRun, kind: str, items: list[dict[str, Any]]) -> None:
+        if run.completed:
+            fsio.write_json(self._state(run, f"{kind}.json"), {"run": _run_stamp(run), "items": items})
+
+    def save_jobs_metadata(self, run: WorkflowRun, jobs: Sequence[Job]) -> None:
+        rows = [
+            {
+                "job_id": j.id,
+                "job_name": j.name,
+                "job_status": j.status,
+                "job_conclusion": j.conclusion,
+                "job_url": j.html_url,
+                "started_at": j.started_at,
+                "completed_at": j.completed_at,
+            }
+            for j in jobs
+        ]
+        fsio.write_if_changed(self.run_dir(run) / "jobs_ci_metadata.json", fsio.dump_json(rows))
+
+    # artifacts: extracted folder + marker written last
+    def _marker(self, run: WorkflowRun, artifact: Artifact) -> Path:
+        return self._state(run, f"artifact_{artifact.id}.json")
+
+    def artifact_dir(self, run: WorkflowRun, artifact: Artifact) -> Path:
+        return self.run_dir(run) / sanitize(artifact.name)
+
+    def load_artifact(self, run: WorkflowRun, artifact: Artifact) -> dict[str, bytes] | str | None:
+        """The artifact's files, or the reason it was refused, or None when not (completely) cached."""
+        try:
+            marker = json.loads(self._marker(run, artifact).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if marker.get("version") != MARKER_VERSION or marker.get("artifact_id") != artifact.id:
+            return None
+        if marker.get("refused"):
+            return str(marker["refused"])
+        folder = self.artifact_dir(run, artifact)
+        files: dict[str, bytes] = {}
+        for rel, digest in marker.get("files", {}).items():
+            try:
+                data = (folder / rel).read_bytes()
+            except OSError:
+                return None
+            if hashlib.sha256(data).hexdigest() != digest:
+                return None
+            files[rel] = data
+        return files
+
+    def store_artifact(self, run: WorkflowRun, artifact: Artifact, data: bytes) -> dict[str, bytes] | str:
+        """Extract a verified zip (refusing zip-slip members); returns files or the refusal reason."""
+        marker: dict[str, Any] = {
+            "version": MARKER_VERSION,
+            "artifact_id": artifact.id,
+            "name": artifact.name,
+            "digest": artifact.digest,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        try:
+            files = ci_parse.zip_members(data)
+        except ci_parse.UnsafeArchive as e:
+            marker["refused"] = f"unsafe or unreadable zip: {e}"
+            fsio.write_json(self._marker(run, artifact), marker)
+            return str(marker["refused"])
+        final = self.artifact_dir(run, artifact)
+        tmp = final.parent / f".tmp-{artifact.id}-{uuid.uuid4().hex[:8]}"
+        for rel, content in files.items():
+            fsio.atomic_write_bytes(tmp / rel, content)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.mkdir(parents=True, exist_ok=True)
+        tmp.rename(final)
+        marker["files"] = {rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())}
+        fsio.write_json(self._marker(run, artifact), marker)
+        return files
+
+    # job logs
+    def log_path(self, run: WorkflowRun, job: Job) -> Path:
+        return self.run_dir(run) / "logs" / f"{sanitize(job.name)}_{job.id}.txt"
+
+    def load_log(self, run: WorkflowRun, job: Job) -> bytes | None:
+        try:
+            return self.log_path(run, job).read_bytes()
+        except OSError:
+            return None
+
+    def store_log(self, run: WorkflowRun, job: Job, data: bytes) -> None:
+        fsio.atomic_write_bytes(self.log_path(run, job), data)
+
+
+def _run_stamp(run: WorkflowRun) -> dict[str, Any]:
+    return {"id": run.id, "attempt": run.run_attempt, "updated_at": run.updated_at, "status": run.status}
+
+
+def verify_digest(artifact: Artifact, data: bytes) -> None:
+    if not artifact.digest:
+        return
+    algo, _, expected = artifact.digest.partition(":")
+    if algo != "sha256" or not expected:
+        return
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.lower():
+        raise GitHubError(
+            f"artifact {artifact.name} (id {artifact.id}): download does not match its digest "
+            f"(sha256:{actual[:12]}… vs {artifact.digest[:19]}…); run the same command again"
+        )
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+class _Failures:
+    def __init__(self) -> None:
+        self._items: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, text: str) -> None:
+        with self._lock:
+            self._items.append(text)
+
+    @property
+    def items(self) -> list[str]:
+        return sorted(self._items)
+
+
+def select_runs(opts: ReadOptions, *, github: GitHubReader | None, cache: CiCache) -> list[WorkflowRun]:
+    """The runs this invocation examines, newest first."""
+    if not opts.download:
+        cached = cache.cached_runs()
+        if opts.run_id is not None:
+            chosen = [r for r in cached if r.id == opts.run_id]
+            if not chosen:
+                raise ConfigError(
+                    f"run {opts.run_id} is not in the cache under {cache.root}; read it once without --no-download"
+                )
+            return chosen
+        keep = [
+            r
+            for r in cached
+            if r.completed
+            and (opts.branch is None or r.head_branch == opts.branch)
+            and (opts.event is None or r.event == opts.event)
+        ]
+        return sorted(keep, key=lambda r: (r.run_number, r.id), reverse=True)[: opts.max_runs]
+    assert github is not None
+    workflow = github.get_workflow(opts.repo, opts.workflow_file)
+    if opts.run_id is not None:
+        run = github.get_run(opts.repo, opts.run_id)
+        if run.workflow_id != workflow.id:
+            raise ConfigError(
+                f"run {opts.run_id} belongs to another workflow (id {run.workflow_id}), not "
+                f"{opts.workflow_file} (id {workflow.id}) of {opts.repo}: check --run-id and --workflow-file"
+            )
+        runs = [run]
+    else:
+        runs = []
+        for run in github.iter_workflow_runs(
+            opts.repo, workflow.id, status="completed", branch=opts.branch, event=opts.event
+        ):
+            if run.completed:  # the server filter, checked again
+                runs.append(run)
+            if len(runs) >= opts.max_runs:
+                break
+    for run in runs:
+        cache.save_run(run, opts.repo, opts.workflow_file)
+    return sorted(runs, key=lambda r: (r.run_number, r.id), reverse=True)
+
+
+def read_ci(
+    opts: ReadOptions,
+    *,
+    github: GitHubReader | None,
+    models: Sequence[ModelRef],
+    out_root: Path,
+    on_event: Callable[[object], None] | None = None,
+) -> CiReadResult:
+    """Read the selected runs (cache first, then GitHub) and choose the last good entry of every model."""
+    emit = on_event or (lambda event: None)
+    if opts.download and github is None:
+        raise ConfigError("reading Models CI needs a GitHub client (or --no-download)")
+    cache = CiCache(out_root)
+    failures = _Failures()
+    runs = select_runs(opts, github=github, cache=cache)
+    emit(Progress("runs", len(runs), len(runs)))
+    reader = _RunReader(opts, github, cache, failures, emit)
+
+    with ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="ci-read") as pool:
+        listings = reader.artifact_listings(pool, runs)
+        entries, skipped, jobs_by_run = reader.walk(pool, runs, listings)
+        chosen = last_good.select_last_good(entries, models)
+        logs = reader.job_logs(pool, runs, chosen, jobs_by_run)
+
+    if failures.items:
+        raise PartialFailure.from_items(
+            "downloads",
+            [*failures.items, "(nothing written; run the same command again to retry — finished downloads are kept)"],
+        )
+    build_runners = {
+        run_id: next((j.runner_name for j in jobs if ci_parse.is_build_job(j.name)), None)
+        for run_id, jobs in jobs_by_run.items()
+    }
+    return CiReadResult(
+        repo=opts.repo,
+        workflow_file=opts.workflow_file,
+        runs=tuple(runs),
+        entries=tuple(sorted(entries, key=lambda e: e.order_key(), reverse=True)),
+        last_good=chosen,
+        models=tuple(models),
+        logs=logs,
+        build_runners=build_runners,
+        skipped=tuple(skipped),
+        unknown_model_ids=tuple(last_good.unknown_model_ids(entries, models)),
+    )
+
+
+class _RunReader:
+    def __init__(
+        self,
+        opts: ReadOptions,
+        github: GitHubReader | None,
+        cache: CiCache,
+        failures: _Failures,
+        emit: Callable[[object], None],
+    ) -> None:
+        self.opts = opts
+        self.github = github
+        self.cache = cache
+        self.failures = failures
+        self.emit = emit
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def _tick(self, stage: str, total: int, detail: str = "") -> None:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        self.emit(Progress(stage, done, total, detail))
+
+    # listings
+    def artifact_listings(self, pool: ThreadPoolExecutor, runs: Sequence[WorkflowRun]) -> dict[int, list[Artifact]]:
+        self._done = 0
+        futures = {run.id: pool.submit(self._artifacts, run, len(runs)) for run in runs}
+        return {run_id: f.result() for run_id, f in futures.items()}
+
+    def _artifacts(self, run: WorkflowRun, total: int) -> list[Artifact]:
+        try:
+            cached = self.cache.load_listing(run, "artifacts")
+            if cached is not None:
+                return [Artifact.from_api(a) for a in cached]
+            if not self.opts.download:
+                return []
+            assert self.github is not None
+            items = self.github.list_artifacts(self.opts.repo, run.id)
+            self.cache.save_listing(run, "artifacts", [a.to_json() for a in items])
+            return items
+        except GitHubError as e:
+            self.failures.add(f"run {run.run_number} (id {run.id}): {e}")
+            return []
+        finally:
+            self._tick("listings", total, f"run {run.run_number}")
+
+    def jobs(self, run: WorkflowRun) -> list[Job]:
+        try:
+            cached = self.cache.load_listing(run, "jobs")
+            if cached is not None:
+                return [Job.from_api(j) for j in cached]
+            if not self.opts.download:
+                return []
+            assert self.github is not None
+            items = self.github.list_jobs(self.opts.repo, run.id)
+            self.cache.save_listing(run, "jobs", [j.to_json() for j in items])
+            self.cache.save_jobs_metadata(run, items)
+            return items
+        except GitHubError as e:
+            self.failures.add(f"run {run.run_number} (id {run.id}) jobs: {e}")
+            return []
+
+    # artifacts
+    def walk(
+        self, pool: ThreadPoolExecutor, runs: Sequence[WorkflowRun], listings: dict[int, list[Artifact]]
+    ) -> tuple[list[CiEntry], list[SkippedArtifact], dict[int, list[Job]]]:
+        """Runs newest first; each run's needed artifacts in parallel; decisions depend only on newer runs."""
+        resolved: set[str] = set()
+        models_by_name: dict[str, set[str]] = {}
+        entries: list[CiEntry] = []
+        skipped: list[SkippedArtifact] = []
+        jobs_by_run: dict[int, list[Job]] = {}
+        todo_total = sum(1 for r in runs for a in listings[r.id] if a.name.startswith(ci_parse.ARTIFACT_PREFIX))
+        self._done = 0
+        for run in runs:
+            todo: list[Artifact] = []
+            for art in sorted(listings[run.id], key=lambda a: (a.name, a.id)):
+                if not art.name.startswith(ci_parse.ARTIFACT_PREFIX):
+                    continue
+                seen = models_by_name.get(art.name)
+                if art.expired:
+                    skipped.append(SkippedArtifact(run.run_number, art.name, "expired"))
+                    self._tick("artifacts", todo_total)
+                elif not self.opts.full_history and seen and seen <= resolved:
+                    skipped.append(SkippedArtifact(run.run_number, art.name, "known-good"))
+                    self._tick("artifacts", todo_total)
+                else:
+                    todo.append(art)
+            if not todo:
+                continue
+            jobs_future: Future[list[Job]] = pool.submit(self.jobs, run)
+            parsed = list(pool.map(lambda a, r=run: self._artifact(r, a, todo_total), todo))
+            jobs = jobs_future.result()
+            jobs_by_run[run.id] = jobs
+            run_entries = []
+            for art, result in zip(todo, parsed, strict=True):
+                if result is None:
+                    skipped.append(SkippedArtifact(run.run_number, art.name, "not-cached"))
+                    continue
+                match = ci_parse.match_job(art.name, jobs)
+                job_meta = _job_metadata(match[0], match[1]) if match else None  # type: ignore[arg-type]
+                entry = CiEntry(run.id, run.run_number, art.id, art.name, result, job_meta)
+                run_entries.append(entry)
+                if result.model_id is not None:
+                    models_by_name.setdefault(art.name, set()).add(result.model_id)
+            for entry in run_entries:
+                if entry.is_passing and entry.model_id is not None:
+                    resolved.add(entry.model_id)
+            entries.extend(run_entries)
+        return entries, skipped, jobs_by_run
+
+    def _artifact(self, run: WorkflowRun, art: Artifact, total: int) -> ArtifactParse | None:
+        what = f"artifact {art.name} of run {run.run_number}"
+        try:
+            files = self.cache.load_artifact(run, art)
+            if files is None:
+                if not self.opts.download:
+                    return None
+                assert self.github is not None
+                data = self.github.download_artifact(self.opts.repo, art, what=what)
+                verify_digest(art, data)
+                files = self.cache.store_artifact(run, art, data)
+            if isinstance(files, str):
+                return ArtifactParse(art.name, None, None, None, None, files)
+            return ci_parse.parse_artifact(art.name, files)
+        except GitHubError as e:
+            self.failures.add(f"{what}: {e}")
+            return None
+        finally:
+            self._tick("artifacts", total, art.name)
+
+    # logs of the last-good jobs
+    def job_logs(
+        self,
+        pool: ThreadPoolExecutor,
+        runs: Sequence[WorkflowRun],
+        chosen: dict[str, CiEntry | None],
+        jobs_by_run: dict[int, list[Job]],
+    ) -> dict[int, JobLogInfo]:
+        run_by_id = {r.id: r for r in runs}
+        wanted: dict[int, tuple[WorkflowRun, Job]] = {}
+        for entry in chosen.values():
+            if entry is None or entry.job_id is None:
+                continue
+            job = next((j for j in jobs_by_run.get(entry.run_id, []) if j.id == entry.job_id), None)
+            if job is not None:
+                wanted[job.id] = (run_by_id[entry.run_id], job)
+        self._done = 0
+        futures = {
+            job_id: pool.submit(self._log, run, job, len(wanted)) for job_id, (run, job) in sorted(wanted.items())
+        }
+        out = {}
+        for job_id, f in futures.items():
+            info = f.result()
+            if info is not None:
+                out[job_id] = info
+        return out
+
+    def _log(self, run: WorkflowRun, job: Job, total: int) -> JobLogInfo | None:
+        try:
+            data = self.cache.load_log(run, job)
+            if data is None:
+                if not self.opts.download:
+                    return None
+                assert self.github is not None
+                data = self.github.download_job_log(
+                    self.opts.repo, job.id, what=f"log of job {job.name!r} in run {run.run_number}"
+                )
+                self.cache.store_log(run, job, data)
+            return ci_parse.parse_job_log(data)
+        except GitHubError as e:
+            self.failures.add(f"log of job {job.id} in run {run.run_number}: {e}")
+            return None
+        finally:
+            self._tick("logs", total, job.name)
+
+
+def _job_metadata(job: Job, key: ci_parse.JobKey) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "job_name": job.name,
+        "job_status": job.status,
+        "job_conclusion": job.conclusion,
+        "job_url": job.html_url,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "model_name": key.model_name,
+        "hardware": key.hardware,
+        "hardware_name": key.hardware_name,
+        "runner_name": job.runner_name,
+    }
+
+
+def models_from_specs(specs: Iterable[Any]) -> list[ModelRef]:
+    """ModelRefs from catalogue specs (objects with model_id, device_type and impl.impl_name)."""
+    return [ModelRef(s.model_id, str(s.device_type), s.impl.impl_name) for s in specs]
+
+
+def write_outputs(result: CiReadResult, out_root: Path) -> tuple[Path, Path]:
+    """Write models_ci_all_results_{min}_to_{max}.json and models_ci_last_good_{min}_to_{max}.json."""
+    all_name, good_name = ci_report.output_names(result)
+    all_path, good_path = Path(out_root) / all_name, Path(out_root) / good_name
+    fsio.write_json(all_path, ci_report.all_results(result))
+    fsio.write_json(good_path, ci_report.last_good(result))
+    return all_path, good_path

@@ -1,0 +1,327 @@
+"""GitHubClient: the kit's one client for the GitHub REST API.
+
+- JSON endpoints go through `_get_json`: the token is sent per request to the API host only, lists are
+  paginated with `Link` headers, and answers are cached by ETag (`If-None-Match`; a 304 costs no rate limit).
+- Log and artifact downloads answer with a redirect to a blob host; the blob is fetched with a fresh request
+  that carries no Authorization header.
+- Retries for 5xx and connection errors live in the session (urllib3 `Retry`, see `release.http`). Rate limits
+  (403/429 "rate limit", `Retry-After`, `x-ratelimit-remaining: 0` + `x-ratelimit-reset`) are waited out here,
+  and every wait is reported through `on_event` so the task can show it.
+- Every other unexpected status raises `GitHubError` naming the method, the URL path and what it was for.
+
+Values come out as frozen dataclasses. New endpoint families (pulls, releases, refs) are added as methods that
+use `_get_json` / `_request` / `_paginate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from release.config import Secret
+from release.errors import AuthError, GitHubError
+from release.github_types import Artifact, Job, RateLimitWait, RepoRef, Workflow, WorkflowRun
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+_MAX_RATE_LIMIT_WAITS = 50
+
+
+# --------------------------------------------------------------------------------------------------- events
+
+
+@dataclass
+class RequestStats:
+    api: int = 0
+    not_modified: int = 0
+    blob: int = 0
+    rate_limit_waits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, api: int = 0, not_modified: int = 0, blob: int = 0, waits: int = 0) -> None:
+        with self._lock:
+            self.api += api
+            self.not_modified += not_modified
+            self.blob += blob
+            self.rate_limit_waits += waits
+
+
+class ResponseCache(Protocol):
+    """Stores JSON answers by URL with their ETag, for conditional requests."""
+
+    def get(self, key: str) -> tuple[str, Any] | None: ...
+
+    def put(self, key: str, etag: str, body: Any) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------- client
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: Secret | None,
+        session: requests.Session,
+        token_variable: str = "GH_PAT",
+        cache: ResponseCache | None = None,
+        on_event: Callable[[object], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._api_host = urlsplit(self.api_url).netloc
+        self._token = token
+        self._token_variable = token_variable
+        self._session = session
+        self._cache = cache
+        self._on_event = on_event or (lambda event: None)
+        self._sleep = sleep
+        self._clock = clock
+        self._blocked_until = 0.0
+        self._block_lock = threading.Lock()
+        self.stats = RequestStats()
+
+    # ----------------------------------------------------------------------------------------- Actions
+
+    def get_workflow(self, repo: RepoRef, workflow_file: str) -> Workflow:
+        path = f"{repo.path}/actions/workflows/{workflow_file}"
+        body = self._get_json(
+            path,
+            what=f"workflow {workflow_file} of {repo}",
+            not_found=(
+                f"workflow {workflow_file!r} not found in {repo}: check --owner/--repo/--workflow-file, and that the "
+                f"token in {self._token_variable} can read {repo} (GitHub answers 404 for private repos it cannot see)"
+            ),
+        )
+        return Workflow.from_api(body)
+
+    def iter_workflow_runs(
+        self,
+        repo: RepoRef,
+        workflow_id: int,
+        *,
+        status: str | None = "completed",
+        branch: str | None = None,
+        event: str | None = None,
+    ) -> Iterator[WorkflowRun]:
+        """Runs of one workflow, newest first, page after page (stop iterating to stop fetching)."""
+        params = {"status": status, "branch": branch, "event": event, "per_page": PER_PAGE}
+        path = f"{repo.path}/actions/workflows/{workflow_id}/runs"
+        for page in self._paginate(path, params, what=f"runs of workflow {workflow_id}"):
+            for item in page["workflow_runs"]:
+                yield WorkflowRun.from_api(item)
+
+    def get_run(self, repo: RepoRef, run_id: int) -> WorkflowRun:
+        body = self._get_json(
+            f"{repo.path}/actions/runs/{run_id}",
+            what=f"run {run_id}",
+            not_found=f"run {run_id} not found in {repo}: check --run-id (the number in the run's URL)",
+        )
+        return WorkflowRun.from_api(body)
+
+    def list_jobs(self, repo: RepoRef, run_id: int, *, filter: str = "latest") -> list[Job]:
+        path = f"{repo.path}/actions/runs/{run_id}/jobs"
+        params = {"filter": filter, "per_page": PER_PAGE}
+        return [
+            Job.from_api(j) for page in self._paginate(path, params, what=f"jobs of run {run_id}") for j in page["jobs"]
+        ]
+
+    def list_artifacts(self, repo: RepoRef, run_id: int, *, name: str | None = None) -> list[Artifact]:
+        """All artifacts of a run (every page); `name` is GitHub's exact-name filter."""
+        path = f"{repo.path}/actions/runs/{run_id}/artifacts"
+        params = {"name": name, "per_page": PER_PAGE}
+        return [
+            Artifact.from_api(a)
+            for page in self._paginate(path, params, what=f"artifacts of run {run_id}")
+            for a in page["artifacts"]
+        ]
+
+    def download_job_log(self, repo: RepoRef, job_id: int, *, what: str = "") -> bytes:
+        return self._download(f"{repo.path}/actions/jobs/{job_id}/logs", what=what or f"log of job {job_id}")
+
+    def download_artifact(self, repo: RepoRef, artifact: Artifact, *, what: str = "") -> bytes:
+        return self._download(
+            f"{repo.path}/actions/artifacts/{artifact.id}/zip", what=what or f"artifact {artifact.name}"
+        )
+
+    # ----------------------------------------------------------------------------------------- plumbing
+
+    def _url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        return f"{self.api_url}{path}" + (f"?{query}" if query else "")
+
+    def _api_headers(self, accept: str = "application/vnd.github+json") -> dict[str, str]:
+        headers = {"Accept": accept, "X-GitHub-Api-Version": API_VERSION}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        return headers
+
+    def _paginate(self, path: str, params: Mapping[str, Any], *, what: str) -> Iterator[Any]:
+        url: str | None = self._url(path, params)
+        while url is not None:
+            body, resp_links = self._get_json_url(url, what=what)
+            yield body
+            url = resp_links.get("next")
+
+    def _get_json(self, path: str, *, what: str, not_found: str | None = None) -> Any:
+        body, _ = self._get_json_url(self._url(path), what=what, not_found=not_found)
+        return body
+
+    def _get_json_url(self, url: str, *, what: str, not_found: str | None = None) -> tuple[Any, dict[str, str]]:
+        """GET a JSON document, conditionally when cached; returns (body, {rel: url} from the Link header)."""
+        cached = self._cache.get(url) if self._cache is not None else None
+        headers = self._api_headers()
+        if cached is not None:
+            headers["If-None-Match"] = cached[0]
+        resp = self._request(url, headers=headers, what=what)
+        if resp.status_code == 304 and cached is not None:
+            self.stats.add(not_modified=1)
+            body = cached[1]["body"]
+            links = cached[1]["links"]
+            return body, links
+        if resp.status_code == 404 and not_found is not None:
+            raise GitHubError(not_found)
+        self._check(resp, (200,), what=what)
+        links = {rel: v["url"] for rel, v in resp.links.items() if "url" in v}
+        try:
+            body = resp.json()
+        except ValueError:
+            raise GitHubError(f"GET {_path(url)} ({what}): the answer is not JSON") from None
+        etag = resp.headers.get("ETag")
+        if etag and self._cache is not None:
+            self._cache.put(url, etag, {"body": body, "links": links})
+        return body, links
+
+    def _download(self, path: str, *, what: str) -> bytes:
+        """API request answered by a redirect to a blob; the blob is fetched without Authorization."""
+        url = self._url(path)
+        resp = self._request(url, headers=self._api_headers(), what=what, allow_redirects=False)
+        if resp.status_code in (301, 302, 303, 307, 308):
+            location = resp.headers.get("Location")
+            if not location:
+                raise GitHubError(f"GET {_path(url)} ({what}): redirect without a Location header")
+            resp.close()
+            blob = self._request(location, headers={}, what=what, blob=True)
+            self._check(blob, (200,), what=what)
+            return blob.content
+        self._check(resp, (200,), what=what)
+        return resp.content
+
+    def _request(
+        self, url: str, *, headers: dict[str, str], what: str, allow_redirects: bool = True, blob: bool = False
+    ) -> requests.Response:
+        """One logical GET: waits out rate limits (reported through on_event) and retries after them."""
+        path = _path(url)
+        for _ in range(_MAX_RATE_LIMIT_WAITS):
+            self._wait_if_blocked(path)
+            try:
+                resp = self._session.get(url, headers=headers, allow_redirects=allow_redirects)
+            except requests.RequestException as e:
+                shown = path if not blob else f"blob for {what}"
+                raise GitHubError(
+                    f"GET {shown} ({what}) failed after retries: {type(e).__name__}. Check the network and run "
+                    "the same command again; finished downloads are kept"
+                ) from None
+            if blob:
+                self.stats.add(blob=1)
+                return resp
+            self.stats.add(api=1)
+            wait = self._rate_limit_wait(resp)
+            if wait is None:
+                self._note_remaining(resp)
+                return resp
+            seconds, reason = wait
+            resp.close()
+            self.stats.add(waits=1)
+            with self._block_lock:
+                self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            log.info("rate limited (%s) on %s; waiting %.0fs", reason, path, seconds)
+        raise GitHubError(
+            f"GET {path} ({what}): still rate limited after {_MAX_RATE_LIMIT_WAITS} waits; try again later"
+        )
+
+    def _wait_if_blocked(self, path: str) -> None:
+        with self._block_lock:
+            delay = self._blocked_until - self._clock()
+        if delay > 0:
+            self._on_event(RateLimitWait(seconds=delay, reason="rate limit", path=path))
+            self._sleep(delay)
+
+    def _rate_limit_wait(self, resp: requests.Response) -> tuple[float, str] | None:
+        if resp.status_code not in (403, 429):
+            return None
+        retry_after = resp.headers.get("Retry-After")
+        remaining = resp.headers.get("x-ratelimit-remaining")
+        reset = resp.headers.get("x-ratelimit-reset")
+        text = resp.text.lower() if resp.headers.get("Content-Type", "").startswith("application/json") else ""
+        if retry_after is not None:
+            try:
+                return max(float(retry_after), 0.0), "secondary"
+            except ValueError:
+                return 60.0, "secondary"
+        if remaining == "0" and reset is not None:
+            return self._until_reset(reset), "primary"
+        if resp.status_code == 429 or "rate limit" in text:
+            return 60.0, "secondary"
+        return None
+
+    def _until_reset(self, reset: str) -> float:
+        try:
+            return max(float(reset) - self._clock(), 0.0) + 1.0
+        except ValueError:
+            return 60.0
+
+    def _note_remaining(self, resp: requests.Response) -> None:
+        """Primary limit used up by this answer: hold the next request until the reset."""
+        if resp.headers.get("x-ratelimit-remaining") == "0" and resp.headers.get("x-ratelimit-reset"):
+            seconds = self._until_reset(resp.headers["x-ratelimit-reset"])
+            with self._block_lock:
+                self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    def _check(self, resp: requests.Response, ok: tuple[int, ...], *, what: str) -> None:
+        if resp.status_code in ok:
+            return
+        path = _path(resp.url) if resp.url else "?"
+        host = urlsplit(resp.url).netloc if resp.url else ""
+        if resp.status_code == 401 and host == self._api_host:
+            if self._token is None:
+                raise AuthError(
+                    f"GitHub needs a token for GET {path}: set GH_PAT (or GITHUB_TOKEN) to a token with "
+                    "Actions: read and Metadata: read (classic token: repo scope)"
+                )
+            raise AuthError(
+                f"GitHub rejected the token in {self._token_variable} (401 on GET {path}): it is invalid or "
+                "expired; create a token with Actions: read and Metadata: read on the CI repo (classic: repo scope)"
+            )
+        if resp.status_code == 403 and host == self._api_host:
+            raise AuthError(
+                f"GitHub refused GET {path} ({what}) with 403: the token in {self._token_variable} lacks a "
+                "permission; it needs Actions: read and Metadata: read on the CI repo (classic: repo scope)"
+            )
+        message = _error_message(resp)
+        raise GitHubError(f"GET {path} ({what}) answered {resp.status_code}{message}")
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _error_message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and body.get("message"):
+        return f": {body['message']}"
+    return ""

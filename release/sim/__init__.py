@@ -1,0 +1,1 @@
+"""Simulators for demos and tests: a generated Models CI history and a GitHub-compatible server for it."""

@@ -1,0 +1,664 @@
+"""A GitHub-compatible HTTP server (standard library only) serving a `SimHistory` of Models CI.
+
+Two listeners on 127.0.0.1: the API host (`/repos/{owner}/{repo}/actions/...`) and a blob host that serves
+job logs and artifact zips behind 302 redirects and, like GitHub's storage, rejects requests that carry an
+Authorization header. Features for tests and benchmarks:
+- bearer-token check (401 "Bad credentials" / "Requires authentication");
+- pagination with `Link` headers (per_page capped at 100), server-side filters (status, branch, event,
+  artifact name, jobs filter);
+- weak ETags and 304 answers for `If-None-Match`;
+- `x-ratelimit-*` headers; injected faults by request number (502, 429 + Retry-After, 403 primary rate limit,
+  403 secondary rate limit, connection reset);
+- injected latency; request counting per route and status;
+- an optional `validator(route, status, body)` hook called for every JSON answer (tests plug in GitHub's
+  OpenAPI description there).
+
+Routes are keyed by their OpenAPI path template, so other endpoint families (pulls, releases, refs) can be
+added with `GitHubServer.add_route`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from release.sim.history import SimArtifact, SimHistory, SimJob, SimRun
+
+Validator = Callable[[str, int, Any], None]
+DOCS = "https://docs.github.com/rest"
+
+
+class Reply:
+    """What a route returns: a JSON body, raw bytes, or a redirect."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ):
+        self.status = status
+        self.body = body
+        self.raw = raw
+        self.headers = dict(headers or {})
+        self.content_type = content_type
+
+
+def error(status: int, message: str) -> Reply:
+    return Reply(status, {"message": message, "documentation_url": DOCS, "status": str(status)})
+
+
+@dataclass
+class Faults:
+    """Faults injected on API requests by their sequence number (1-based) or by a period."""
+
+    at: dict[int, str] = field(default_factory=dict)  # request number → kind
+    every: dict[int, str] = field(default_factory=dict)  # period → kind (request number % period == 0)
+    blob_every: dict[int, str] = field(default_factory=dict)
+
+    def pick(self, n: int, *, blob: bool = False) -> str | None:
+        if not blob and n in self.at:
+            return self.at[n]
+        table = self.blob_every if blob else self.every
+        for period, kind in sorted(table.items()):
+            if n % period == 0:
+                return kind
+        return None
+
+
+@dataclass
+class Stats:
+    api: int = 0
+    blob: int = 0
+    not_modified: int = 0
+    faults: int = 0
+    by_route: Counter[str] = field(default_factory=Counter)
+    log: list[tuple[str, str, int, bool]] = field(default_factory=list)  # host, path, status, had auth
+
+    def reset(self) -> None:
+        self.api = self.blob = self.not_modified = self.faults = 0
+        self.by_route.clear()
+        self.log.clear()
+
+
+Route = Callable[["GitHubServer", dict[str, str], dict[str, str]], Reply]
+
+
+class GitHubServer:
+    def __init__(
+        self,
+        history: SimHistory,
+        *,
+        token: str = "ghp_test_token",
+        latency: float = 0.0,
+        validator: Validator | None = None,
+        require_auth: bool = True,
+    ) -> None:
+        self.history = history
+        self.token = token
+        self.latency = latency
+        self.validator = validator
+        self.require_auth = require_auth
+        self.faults = Faults()
+        self.stats = Stats()
+        self.validation_errors: list[str] = []
+        self.rate_remaining = 5000
+        self.rate_reset_in = 3600.0  # seconds from now announced in x-ratelimit-reset
+        self._lock = threading.Lock()
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+        self._api = _make_server(self, blob=False)
+        self._blob = _make_server(self, blob=True)
+        self._threads: list[threading.Thread] = []
+        for template, fn in _ACTIONS_ROUTES:
+            self.add_route(template, fn)
+
+    # lifecycle
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self._api.server_address[1]}"
+
+    @property
+    def blob_url(self) -> str:
+        return f"http://127.0.0.1:{self._blob.server_address[1]}"
+
+    def start(self) -> GitHubServer:
+        for srv in (self._api, self._blob):
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        for srv in (self._api, self._blob):
+            srv.shutdown()
+            srv.server_close()
+
+    def __enter__(self) -> GitHubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add_route(self, template: str, fn: Route) -> None:
+        """Register `GET template` (an OpenAPI path template such as /repos/{owner}/{repo}/pulls)."""
+        pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
+        self._routes.append((template, pattern, fn))
+
+    # request handling
+    def _next(self, blob: bool) -> int:
+        with self._lock:
+            if blob:
+                self.stats.blob += 1
+                return self.stats.blob
+            self.stats.api += 1
+            return self.stats.api
+
+    def handle(self, handler: BaseHTTPRequestHandler, blob: bool) -> None:
+        if self.latency:
+            time.sleep(self.latency)
+        n = self._next(blob)
+        split = urlsplit(handler.path)
+        auth = handler.headers.get("Authorization")
+        fault = self.faults.pick(n, blob=blob)
+        if fault == "reset":
+            with self._lock:
+                self.stats.faults += 1
+                self.stats.log.append(("blob" if blob else "api", split.path, 0, bool(auth)))
+            _reset(handler)
+            return
+        if blob:
+            reply = self._blob_reply(split.path, auth)
+            route = "blob"
+        else:
+            route, reply = self._api_reply(handler, split.path, split.query, auth, fault)
+        with self._lock:
+            self.stats.by_route[f"{route} {reply.status}"] += 1
+            self.stats.log.append(("blob" if blob else "api", split.path, reply.status, bool(auth)))
+        self._send(handler, route, reply, blob=blob)
+
+    def _api_reply(
+        self, handler: BaseHTTPRequestHandler, path: str, query: str, auth: str | None, fault: str | None
+    ) -> tuple[str, Reply]:
+        if fault is not None:
+            with self._lock:
+                self.stats.faults += 1
+            return "fault", _fault_reply(fault)
+        if self.require_auth:
+            if not auth:
+                return "auth", error(401, "Requires authentication")
+            if auth != f"Bearer {self.token}":
+                return "auth", error(401, "Bad credentials")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        for template, pattern, fn in self._routes:
+            m = pattern.match(path)
+            if m:
+                reply = fn(self, m.groupdict(), params)
+                if reply.status == 200 and reply.body is not None and reply.raw is None:
+                    etag = 'W/"' + hashlib.sha256(_dumps(reply.body)).hexdigest()[:40] + '"'
+                    reply.headers["ETag"] = etag
+                    if handler.headers.get("If-None-Match") == etag:
+                        with self._lock:
+                            self.stats.not_modified += 1
+                        return template, Reply(304, None, headers={"ETag": etag})
+                return template, reply
+        return "unknown", error(404, "Not Found")
+
+    def _blob_reply(self, path: str, auth: str | None) -> Reply:
+        if auth:
+            return Reply(
+                400,
+                raw=b"<Error><Code>InvalidAuthenticationInfo</Code><Message>Authentication "
+                b"information is not given in the correct format.</Message></Error>",
+                content_type="application/xml",
+            )
+        m = re.fullmatch(r"/blob/(log|zip)/(\d+)", path)
+        if not m:
+            return Reply(404, raw=b"<Error><Code>BlobNotFound</Code></Error>", content_type="application/xml")
+        if m[1] == "log":
+            found = self.history.job(int(m[2]))
+            if found is None:
+                return Reply(404, raw=b"<Error><Code>BlobNotFound</Code></Error>", content_type="application/xml")
+            return Reply(200, raw=found[1].log, content_type="text/plain")
+        art = self.history.artifact(int(m[2]))
+        if art is None:
+            return Reply(404, raw=b"<Error><Code>BlobNotFound</Code></Error>", content_type="application/xml")
+        return Reply(200, raw=art[1].content, content_type="application/zip")
+
+    def _send(self, handler: BaseHTTPRequestHandler, route: str, reply: Reply, *, blob: bool) -> None:
+        if reply.raw is not None:
+            data = reply.raw
+        elif reply.body is not None:
+            data = _dumps(reply.body)
+            if self.validator is not None and not blob:
+                try:
+                    self.validator(route, reply.status, reply.body)
+                except Exception as e:
+                    with self._lock:
+                        self.validation_errors.append(f"{route} {reply.status}: {e}")
+        else:
+            data = b""
+        handler.send_response(reply.status)
+        if reply.status != 304:
+            handler.send_header("Content-Type", reply.content_type)
+        if not blob:
+            with self._lock:
+                remaining = self.rate_remaining
+                reset = int(time.time() + self.rate_reset_in)
+            handler.send_header("x-ratelimit-limit", "5000")
+            handler.send_header("x-ratelimit-remaining", reply.headers.pop("x-ratelimit-remaining", str(remaining)))
+            handler.send_header("x-ratelimit-reset", reply.headers.pop("x-ratelimit-reset", str(reset)))
+            handler.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        for k, v in reply.headers.items():
+            handler.send_header(k, v)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    # helpers for routes
+    def paginate(
+        self, items: list[Any], params: dict[str, str], path: str, key: str, render: Callable[[Any], Any]
+    ) -> Reply:
+        try:
+            per_page = min(max(int(params.get("per_page", 30)), 1), 100)
+            page = max(int(params.get("page", 1)), 1)
+        except ValueError:
+            return error(422, "Invalid request.")
+        start = (page - 1) * per_page
+        body = {"total_count": len(items), key: [render(i) for i in items[start : start + per_page]]}
+        last = max((len(items) + per_page - 1) // per_page, 1)
+        links = []
+
+        def url(p: int) -> str:
+            return f"{self.api_url}{path}?" + urlencode({**params, "per_page": per_page, "page": p})
+
+        if page < last:
+            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+        if page > 1:
+            links += [f'<{url(1)}>; rel="first"', f'<{url(page - 1)}>; rel="prev"']
+        headers = {"Link": ", ".join(links)} if links else {}
+        return Reply(200, body, headers=headers)
+
+    # JSON shapes (only what the OpenAPI schemas require, plus the fields readers use)
+    def repo_json(self) -> dict[str, Any]:
+        h = self.history
+        base = f"{self.api_url}/repos/{h.owner}/{h.repo}"
+        names = [
+            "archive",
+            "assignees",
+            "blobs",
+            "branches",
+            "collaborators",
+            "comments",
+            "commits",
+            "compare",
+            "contents",
+            "contributors",
+            "deployments",
+            "downloads",
+            "events",
+            "forks",
+            "git_commits",
+            "git_refs",
+            "git_tags",
+            "hooks",
+            "issue_comment",
+            "issue_events",
+            "issues",
+            "keys",
+            "labels",
+            "languages",
+            "merges",
+            "milestones",
+            "notifications",
+            "pulls",
+            "releases",
+            "stargazers",
+            "statuses",
+            "subscribers",
+            "subscription",
+            "tags",
+            "teams",
+            "trees",
+        ]
+        out: dict[str, Any] = {f"{n}_url": f"{base}/{n.replace('_', '/')}" for n in names}
+        out.update(
+            {
+                "id": 7_000_001,
+                "node_id": "R_kgDOtest",
+                "name": h.repo,
+                "full_name": f"{h.owner}/{h.repo}",
+                "private": True,
+                "owner": self.user_json(h.owner),
+                "html_url": f"https://github.com/{h.owner}/{h.repo}",
+                "description": "Models CI",
+                "fork": False,
+                "url": base,
+            }
+        )
+        return out
+
+    def user_json(self, login: str) -> dict[str, Any]:
+        base = f"{self.api_url}/users/{login}"
+        return {
+            "login": login,
+            "id": 1_000_001,
+            "node_id": "U_test",
+            "avatar_url": "https://avatars.example/u",
+            "gravatar_id": "",
+            "url": base,
+            "html_url": f"https://github.com/{login}",
+            "followers_url": f"{base}/followers",
+            "following_url": f"{base}/following{{/other_user}}",
+            "gists_url": f"{base}/gists{{/gist_id}}",
+            "starred_url": f"{base}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{base}/subscriptions",
+            "organizations_url": f"{base}/orgs",
+            "repos_url": f"{base}/repos",
+            "events_url": f"{base}/events{{/privacy}}",
+            "received_events_url": f"{base}/received_events",
+            "type": "Organization",
+            "site_admin": False,
+        }
+
+    def workflow_json(self) -> dict[str, Any]:
+        h = self.history
+        return {
+            "id": h.workflow_id,
+            "node_id": "W_test",
+            "name": h.workflow_name,
+            "path": h.workflow_path,
+            "state": "active",
+            "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-06-01T00:00:00Z",
+            "url": f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/workflows/{h.workflow_id}",
+            "html_url": f"https://github.com/{h.owner}/{h.repo}/blob/dev/{h.workflow_path}",
+            "badge_url": f"https://github.com/{h.owner}/{h.repo}/workflows/On%20Nightly/badge.svg",
+        }
+
+    def run_json(self, run: SimRun) -> dict[str, Any]:
+        h = self.history
+        api = f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/runs/{run.id}"
+        repo = self.repo_json()
+        return {
+            "id": run.id,
+            "name": h.workflow_name,
+            "node_id": f"WFR_{run.id}",
+            "check_suite_id": run.id + 7,
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "path": h.workflow_path,
+            "run_number": run.run_number,
+            "run_attempt": run.run_attempt,
+            "event": run.event,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "workflow_id": run.workflow_id,
+            "url": api,
+            "html_url": f"https://github.com/{h.owner}/{h.repo}/actions/runs/{run.id}",
+            "pull_requests": [],
+            "created_at": run.created_at,
+            "updated_at": run.updated_at,
+            "run_started_at": run.created_at,
+            "actor": self.user_json("tt-bot"),
+            "jobs_url": f"{api}/jobs",
+            "logs_url": f"{api}/logs",
+            "check_suite_url": f"{self.api_url}/repos/{h.owner}/{h.repo}/check-suites/{run.id + 7}",
+            "artifacts_url": f"{api}/artifacts",
+            "cancel_url": f"{api}/cancel",
+            "rerun_url": f"{api}/rerun",
+            "workflow_url": f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/workflows/{run.workflow_id}",
+            "display_title": "On Nightly",
+            "head_commit": {
+                "id": run.head_sha,
+                "tree_id": run.head_sha[::-1],
+                "message": "nightly",
+                "timestamp": run.created_at,
+                "author": {"name": "tt", "email": "tt@example.com"},
+                "committer": {"name": "tt", "email": "tt@example.com"},
+            },
+            "repository": repo,
+            "head_repository": repo,
+        }
+
+    def job_json(self, run: SimRun, job: SimJob) -> dict[str, Any]:
+        h = self.history
+        return {
+            "id": job.id,
+            "run_id": run.id,
+            "run_url": f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/runs/{run.id}",
+            "run_attempt": job.run_attempt,
+            "node_id": f"CR_{job.id}",
+            "head_sha": run.head_sha,
+            "url": f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/jobs/{job.id}",
+            "html_url": f"https://github.com/{h.owner}/{h.repo}/actions/runs/{run.id}/job/{job.id}",
+            "status": job.status,
+            "conclusion": job.conclusion,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "completed_at": job.completed_at,
+            "name": job.name,
+            "steps": [],
+            "check_run_url": f"{self.api_url}/repos/{h.owner}/{h.repo}/check-runs/{job.id}",
+            "labels": ["self-hosted", "tt"],
+            "runner_id": 17,
+            "runner_name": job.runner_name,
+            "runner_group_id": 1,
+            "runner_group_name": "Default",
+            "workflow_name": h.workflow_name,
+            "head_branch": run.head_branch,
+        }
+
+    def artifact_json(self, run: SimRun, art: SimArtifact) -> dict[str, Any]:
+        h = self.history
+        base = f"{self.api_url}/repos/{h.owner}/{h.repo}/actions/artifacts/{art.id}"
+        return {
+            "id": art.id,
+            "node_id": f"MDg6QXJ0aWZhY3Q{art.id}",
+            "name": art.name,
+            "size_in_bytes": art.size_in_bytes,
+            "url": base,
+            "archive_download_url": f"{base}/zip",
+            "expired": art.expired,
+            "created_at": art.created_at,
+            "expires_at": art.expires_at,
+            "updated_at": art.created_at,
+            "digest": art.digest,
+            "workflow_run": {
+                "id": run.id,
+                "repository_id": 7_000_001,
+                "head_repository_id": 7_000_001,
+                "head_branch": run.head_branch,
+                "head_sha": run.head_sha,
+            },
+        }
+
+
+# ------------------------------------------------------------------------------------------------ routes
+
+
+def _repo_ok(srv: GitHubServer, p: dict[str, str]) -> bool:
+    return p.get("owner") == srv.history.owner and p.get("repo") == srv.history.repo
+
+
+def _workflow(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    h = srv.history
+    wid = p["workflow_id"]
+    if not _repo_ok(srv, p) or wid not in (str(h.workflow_id), h.workflow_path.rsplit("/", 1)[-1]):
+        return error(404, "Not Found")
+    return Reply(200, srv.workflow_json())
+
+
+_STATUSES = {"completed", "in_progress", "queued", "requested", "waiting", "pending", "action_required"}
+
+
+def _runs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    h = srv.history
+    if not _repo_ok(srv, p) or p["workflow_id"] not in (str(h.workflow_id), h.workflow_path.rsplit("/", 1)[-1]):
+        return error(404, "Not Found")
+    runs = h.runs
+    status = q.get("status")
+    if status in _STATUSES:
+        runs = [r for r in runs if r.status == status]
+    elif status:
+        runs = [r for r in runs if r.conclusion == status]
+    if q.get("branch"):
+        runs = [r for r in runs if r.head_branch == q["branch"]]
+    if q.get("event"):
+        runs = [r for r in runs if r.event == q["event"]]
+    path = f"/repos/{h.owner}/{h.repo}/actions/workflows/{p['workflow_id']}/runs"
+    return srv.paginate(runs, q, path, "workflow_runs", srv.run_json)
+
+
+def _run(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
+    if not _repo_ok(srv, p) or run is None:
+        return error(404, "Not Found")
+    return Reply(200, srv.run_json(run))
+
+
+def _jobs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
+    if not _repo_ok(srv, p) or run is None:
+        return error(404, "Not Found")
+    jobs = run.jobs
+    if q.get("filter", "latest") == "latest":
+        jobs = [j for j in jobs if j.run_attempt == run.run_attempt]
+    path = f"/repos/{srv.history.owner}/{srv.history.repo}/actions/runs/{run.id}/jobs"
+    return srv.paginate(jobs, q, path, "jobs", lambda j: srv.job_json(run, j))
+
+
+def _artifacts(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
+    if not _repo_ok(srv, p) or run is None:
+        return error(404, "Not Found")
+    arts = run.artifacts
+    if q.get("name"):
+        arts = [a for a in arts if a.name == q["name"]]
+    arts = sorted(arts, key=lambda a: a.id, reverse=q.get("direction", "desc") == "desc")
+    path = f"/repos/{srv.history.owner}/{srv.history.repo}/actions/runs/{run.id}/artifacts"
+    return srv.paginate(arts, q, path, "artifacts", lambda a: srv.artifact_json(run, a))
+
+
+def _job_logs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    found = srv.history.job(int(p["job_id"])) if p["job_id"].isdigit() else None
+    if not _repo_ok(srv, p) or found is None:
+        return error(404, "Not Found")
+    return Reply(302, None, headers={"Location": f"{srv.blob_url}/blob/log/{found[1].id}?sig=s3cr3t&se=1"})
+
+
+def _artifact_zip(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+    found = srv.history.artifact(int(p["artifact_id"])) if p["artifact_id"].isdigit() else None
+    if not _repo_ok(srv, p) or found is None or p["archive_format"] != "zip":
+        return error(404, "Not Found")
+    if found[1].expired:
+        return error(410, "Artifact has expired")
+    return Reply(302, None, headers={"Location": f"{srv.blob_url}/blob/zip/{found[1].id}?sig=s3cr3t&se=1"})
+
+
+_ACTIONS_ROUTES: list[tuple[str, Route]] = [
+    ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}", _workflow),
+    ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", _runs),
+    ("/repos/{owner}/{repo}/actions/runs/{run_id}", _run),
+    ("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", _jobs),
+    ("/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", _artifacts),
+    ("/repos/{owner}/{repo}/actions/jobs/{job_id}/logs", _job_logs),
+    ("/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", _artifact_zip),
+]
+
+
+# ------------------------------------------------------------------------------------------------ plumbing
+
+
+def _fault_reply(kind: str) -> Reply:
+    if kind == "502":
+        return error(502, "Server Error")
+    if kind == "429":
+        reply = error(429, "You have exceeded a secondary rate limit. Please wait a few minutes.")
+        reply.headers["Retry-After"] = "1"
+        return reply
+    if kind == "403-secondary":
+        reply = error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+        reply.headers["Retry-After"] = "1"
+        return reply
+    if kind == "403-primary":
+        reply = error(403, "API rate limit exceeded for user ID 1000001.")
+        reply.headers["x-ratelimit-remaining"] = "0"
+        reply.headers["x-ratelimit-reset"] = str(int(time.time()) + 1)
+        return reply
+    raise ValueError(f"unknown fault {kind!r}")
+
+
+def _reset(handler: BaseHTTPRequestHandler) -> None:
+    """Close the connection with an RST instead of answering."""
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    handler.connection.close()
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _make_server(owner: GitHubServer, *, blob: bool) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            try:
+                owner.handle(self, blob)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    return srv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m release.sim.github_server --runs 40`: serve a generated Models CI until interrupted."""
+    import argparse
+
+    from release.sim.history import generate_history
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--token", default="ghp_demo_token")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = ap.parse_args(argv)
+    server = GitHubServer(
+        generate_history(runs=args.runs, seed=args.seed), token=args.token, latency=args.latency
+    ).start()
+    print(f"GITHUB_API_URL={server.api_url} GH_PAT={args.token}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

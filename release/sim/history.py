@@ -1,0 +1,562 @@
+"""A generated, deterministic history of the nightly Models CI ("On Nightly" in tenstorrent/tt-shield).
+
+Used by the fake GitHub server (`release.sim.github_server`) for tests and benchmarks, and reusable as a
+"Models CI simulator" for demos. Standard library only.
+
+What it holds (all derived from a seed, so two calls with the same arguments give byte-identical data):
+runs newest first with varied status/conclusion/branch/event (an in-progress and a queued run at the top, a
+cancelled run, a workflow_dispatch run on another branch, a push on main), per-run test jobs in the four
+job-name patterns plus build and filler jobs, ANSI-coloured timestamped logs with tt-smi JSON, one
+`workflow_logs_*` artifact per model and run with a run spec and a report in many variants (target / complete /
+functional / experimental, failing or missing evals, empty benchmarks, media reports without
+`tput_user_check`, override images, malformed JSON, a zip-slip zip), filler artifacts, and expired artifacts
+in the oldest runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import random
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+CI_IMAGE = "ghcr.io/tenstorrent/tt-shield/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
+MEDIA_IMAGE = "ghcr.io/tenstorrent/tt-media-inference-server"
+RELEASED_IMAGE = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
+BASE_TIME = datetime(2025, 10, 1, 2, 0, 5, tzinfo=timezone.utc)
+ZIP_TIME = (2025, 10, 1, 0, 0, 0)
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha(text: str, n: int = 40) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+@dataclass(frozen=True)
+class SimModel:
+    model_id: str
+    impl_name: str
+    model_name: str
+    device: str  # DeviceTypes name, e.g. "N150"
+    engine: str = "vLLM"  # vLLM | media | forge
+
+    @property
+    def hardware_name(self) -> str:
+        return self.device.lower()
+
+    @property
+    def artifact_name(self) -> str:
+        return f"workflow_logs_release_{self.model_name}_{self.hardware_name}"
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> SimModel:
+        """From a catalogue ModelSpec (model_id, impl.impl_name, model_name, device_type, inference_engine)."""
+        return cls(
+            spec.model_id,
+            spec.impl.impl_name,
+            spec.model_name,
+            str(spec.device_type),
+            str(getattr(spec, "inference_engine", "vLLM")),
+        )
+
+
+def default_models() -> list[SimModel]:
+    """A small catalogue-like list for tests that do not load the real catalogue."""
+    rows = [
+        ("tt-transformers", "Llama-3.1-8B-Instruct", "N150", "vLLM"),
+        ("tt-transformers", "Llama-3.1-8B-Instruct", "N300", "vLLM"),
+        ("tt-transformers", "Qwen2.5_Coder-7B", "T3K", "vLLM"),
+        ("tt-transformers", "Llama-3.3-70B-Instruct", "GALAXY_T3K", "vLLM"),
+        ("llama3-70b-galaxy", "Llama-3.3-70B-Instruct", "GALAXY", "vLLM"),
+        ("tt-transformers", "stable-diffusion-xl-base-1.0", "N150", "media"),
+        ("whisper", "whisper-large-v3", "N300", "media"),
+        ("tt-transformers", "AFM-4.5B", "N300", "vLLM"),
+    ]
+    return [SimModel(f"id_{impl}_{name}_{dev.lower()}", impl, name, dev, eng) for impl, name, dev, eng in rows]
+
+
+@dataclass
+class SimJob:
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    created_at: str
+    started_at: str
+    completed_at: str | None
+    runner_name: str | None
+    run_attempt: int
+    _log: Callable[[], bytes] = field(repr=False)
+
+    @property
+    def log(self) -> bytes:
+        return self._log()
+
+
+@dataclass
+class SimArtifact:
+    id: int
+    name: str
+    created_at: str
+    expires_at: str
+    expired: bool
+    with_digest: bool
+    _content: Callable[[], bytes] = field(repr=False)
+
+    @property
+    def content(self) -> bytes:
+        return self._content()
+
+    @property
+    def size_in_bytes(self) -> int:
+        return len(self.content)
+
+    @property
+    def digest(self) -> str | None:
+        return f"sha256:{hashlib.sha256(self.content).hexdigest()}" if self.with_digest else None
+
+
+@dataclass
+class SimRun:
+    id: int
+    run_number: int
+    workflow_id: int
+    status: str
+    conclusion: str | None
+    head_branch: str
+    event: str
+    head_sha: str
+    created_at: str
+    updated_at: str
+    run_attempt: int = 1
+    jobs: list[SimJob] = field(default_factory=list)
+    artifacts: list[SimArtifact] = field(default_factory=list)
+
+
+@dataclass
+class SimHistory:
+    owner: str
+    repo: str
+    workflow_id: int
+    workflow_path: str
+    workflow_name: str
+    runs: list[SimRun]  # newest first
+    other_runs: list[SimRun] = field(default_factory=list)  # runs of another workflow in the same repo
+
+    def run(self, run_id: int) -> SimRun | None:
+        return next((r for r in [*self.runs, *self.other_runs] if r.id == run_id), None)
+
+    def job(self, job_id: int) -> tuple[SimRun, SimJob] | None:
+        for run in [*self.runs, *self.other_runs]:
+            for job in run.jobs:
+                if job.id == job_id:
+                    return run, job
+        return None
+
+    def artifact(self, artifact_id: int) -> tuple[SimRun, SimArtifact] | None:
+        for run in [*self.runs, *self.other_runs]:
+            for art in run.artifacts:
+                if art.id == artifact_id:
+                    return run, art
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ outcomes
+
+OUTCOMES: tuple[tuple[str, int], ...] = (
+    ("target", 30),
+    ("complete", 14),
+    ("functional", 14),
+    ("experimental", 8),
+    ("fail_accuracy", 12),
+    ("no_evals", 4),
+    ("no_bench", 4),
+    ("na_accuracy", 4),
+    ("no_benchmarks_key", 4),
+    ("not_run", 3),
+)
+
+
+def _outcome(rng: random.Random) -> str:
+    names = [n for n, _ in OUTCOMES]
+    weights = [w for _, w in OUTCOMES]
+    return rng.choices(names, weights)[0]
+
+
+def _target_checks(level: str, media: bool) -> dict[str, Any]:
+    """target_checks where `level` and the levels below it pass (3 = FAIL for the ones above)."""
+    order = ["functional", "complete", "target"]
+    passing = set(order[: order.index(level) + 1]) if level in order else set()
+    out: dict[str, Any] = {}
+    for name in order:
+        value = 2 if name in passing else 3
+        checks: dict[str, Any] = {"ttft_check": value, "tput_check": value, "ttft": 120.5, "ttft_ratio": 0.9}
+        if not media:
+            checks["tput_user_check"] = value
+        out[name] = checks
+    return out
+
+
+def make_report(model: SimModel, outcome: str) -> dict[str, Any]:
+    media = model.engine == "media"
+    level = outcome if outcome in ("target", "complete", "functional") else "none"
+    summary = [
+        {
+            "isl": 128,
+            "osl": 128,
+            "max_concurrency": 1,
+            "model": model.model_name,
+            "device": model.hardware_name,
+            "ttft": 120.5,
+            "tput_user": 20.1,
+            "tput": 20.1,
+            "target_checks": _target_checks(level, media),
+        }
+    ]
+    if outcome == "no_bench":
+        summary = []
+    accuracy = {"fail_accuracy": 3, "na_accuracy": 1}.get(outcome, 2)
+    evals = [
+        {
+            "model": model.model_name,
+            "device": model.hardware_name,
+            "task_name": task,
+            "accuracy_check": accuracy,
+            "score": 71.2,
+            "ratio_to_reference": 0.98,
+            "gpu_reference_score": 72.0,
+            "published_score": 72.5,
+        }
+        for task in ("mmlu", "gsm8k")
+    ]
+    if outcome == "no_evals":
+        evals = []
+    report: dict[str, Any] = {
+        "metadata": {
+            "report_id": f"{model.model_id}_report",
+            "model_name": model.model_name,
+            "model_id": model.model_id,
+            "model_impl": model.impl_name,
+            "inference_engine": model.engine,
+            "device": model.hardware_name,
+        },
+        "benchmarks_summary": summary,
+        "evals": evals,
+        "benchmarks": [{"isl": 128, "osl": 128, "rows": list(range(5))}],
+    }
+    if outcome == "no_benchmarks_key":
+        del report["benchmarks"]
+    return report
+
+
+def _zip(files: dict[str, bytes], *, evil: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in sorted(files.items()):
+            zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), data)
+        if evil:
+            zf.writestr(zipfile.ZipInfo("../../outside.txt", ZIP_TIME), b"zip-slip")
+    return buf.getvalue()
+
+
+def _ansi(text: str, colour: int = 36) -> str:
+    return f"\x1b[{colour};1m{text}\x1b[0m"
+
+
+def make_job_log(*, runner: str, image: str | None, fw: str, kmd: str, variant: str, t: datetime) -> bytes:
+    """A GitHub job log: timestamped, ANSI-coloured, with an Inputs group and a tt-smi JSON block."""
+    tt_smi = {
+        "time": iso(t),
+        "host_info": {"OS": "Linux", "Distro": "Ubuntu 22.04.5 LTS", "Driver": f"TT-KMD {kmd}"},
+        "device_info": [{"board_info": {"board_type": "n150 L"}, "firmwares": {"fw_bundle_version": fw}}],
+    }
+    body = [
+        "Current runner version: '2.321.0'",
+        f"Runner name: '{runner}'",
+        "Runner group name: 'Default'",
+        "##[group] Inputs",
+        "  model: x",
+    ]
+    if image:
+        body.append(f"  image: {image}")
+    body += ["##[endgroup]", _ansi("Run ./run.py --workflow release"), "Starting server..."]
+    block = json.dumps(tt_smi, indent=2).splitlines()
+    if variant == "malformed_then_good":
+        body += [_ansi("+ tt-smi-metal -s"), "{", '  "host_info": {"Driver": ', "}", "tt-smi failed, retrying"]
+        body += [_ansi("+ tt-smi-metal -s"), *block]
+    elif variant == "two_blocks":
+        body += [_ansi("+ tt-smi-metal -s"), *block, _ansi("+ tt-smi-metal -s")]
+        other = dict(tt_smi, host_info={"OS": "Linux", "Driver": "TT-KMD 0.0.1"})
+        body += json.dumps(other, indent=2).splitlines()
+    elif variant != "none":
+        body += [_ansi("+ tt-smi-metal -s"), *block]
+    body += [_ansi("Evals done", 32), "Post job cleanup."]
+    lines = [f"{iso(t + timedelta(seconds=i))[:-1]}.{i % 10}000000Z {line}" for i, line in enumerate(body)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _job_name(model: SimModel, pattern: int) -> str:
+    m, h = model.model_name, model.hardware_name
+    return [
+        f"run-release-models / test (release, {m}, {h}, {h})",
+        f"run-release-models / test ({m}, {h}, {h})",
+        f"run-release-models / run-tests (release, true, {m}, {h}, {h})",
+        f"run-release-models / run-tests (true, {m}, {h}, {h})",
+    ][pattern % 4]
+
+
+def generate_history(
+    models: Sequence[SimModel] | None = None,
+    *,
+    runs: int = 12,
+    seed: int = 1,
+    first_run_number: int = 100,
+    owner: str = "tenstorrent",
+    repo: str = "tt-shield",
+    workflow_path: str = ".github/workflows/on-nightly.yml",
+    expired_runs: int = 2,
+    filler_artifacts: int = 2,
+    filler_jobs: int = 2,
+    special_runs: bool = True,
+) -> SimHistory:
+    """`runs` runs of the nightly workflow, newest first (see the module docstring)."""
+    models = list(models if models is not None else default_models())
+    seen: set[str] = set()
+    unique = []
+    for m in models:  # one artifact name per run: GitHub refuses duplicates
+        if m.artifact_name not in seen:
+            seen.add(m.artifact_name)
+            unique.append(m)
+    models = unique
+    workflow_id = 4_100_000 + seed
+    out: list[SimRun] = []
+    for idx in range(runs):
+        offset = runs - 1 - idx  # 0 = newest
+        out.append(
+            _make_run(
+                models,
+                idx=idx,
+                offset=offset,
+                seed=seed,
+                number=first_run_number + idx,
+                workflow_id=workflow_id,
+                expired=idx < expired_runs,
+                fillers=filler_artifacts,
+                filler_jobs=filler_jobs,
+                special=special_runs,
+                owner=owner,
+                repo=repo,
+            )
+        )
+    out.reverse()
+    other = SimRun(
+        id=20_900_000_001,
+        run_number=7,
+        workflow_id=workflow_id + 1,
+        status="completed",
+        conclusion="success",
+        head_branch="dev",
+        event="push",
+        head_sha=sha("other"),
+        created_at=iso(BASE_TIME),
+        updated_at=iso(BASE_TIME + timedelta(hours=1)),
+    )
+    return SimHistory(owner, repo, workflow_id, workflow_path, "On Nightly", out, [other])
+
+
+def _make_run(
+    models: list[SimModel],
+    *,
+    idx: int,
+    offset: int,
+    seed: int,
+    number: int,
+    workflow_id: int,
+    expired: bool,
+    fillers: int,
+    filler_jobs: int,
+    special: bool,
+    owner: str,
+    repo: str,
+) -> SimRun:
+    created = BASE_TIME + timedelta(days=idx)
+    status, branch, event = "completed", "dev", "schedule"
+    conclusion: str | None = "success"
+    if special:
+        if offset == 0:
+            status, conclusion = "in_progress", None
+        elif offset == 1:
+            status, conclusion = "queued", None
+        elif offset == 4:
+            branch, event = "feature/faster-sampler", "workflow_dispatch"
+        elif offset == 6:
+            conclusion = "cancelled"
+        elif offset == 8:
+            branch, event = "main", "push"
+    run_id = 19_000_000_000 + seed * 10_000_000 + idx * 1_000
+    run = SimRun(
+        id=run_id,
+        run_number=number,
+        workflow_id=workflow_id,
+        status=status,
+        conclusion=conclusion,
+        head_branch=branch,
+        event=event,
+        head_sha=sha(f"{seed}:{idx}:head"),
+        created_at=iso(created),
+        updated_at=iso(created + timedelta(hours=8) if status == "completed" else created),
+    )
+    if status == "queued":
+        return run
+    tm = sha(f"{seed}:{idx // 3}:tt-metal")
+    vllm = sha(f"{seed}:{idx // 3}:vllm", 7)
+    job_base = 50_000_000_000 + seed * 100_000_000 + idx * 10_000
+    art_base = 3_000_000_000 + seed * 100_000_000 + idx * 10_000
+    ci_image = f"{CI_IMAGE}:0.0.5-{tm}-{vllm}-{job_base}"
+    t0 = created + timedelta(hours=1)
+    build_log = functools.partial(
+        make_job_log, runner="builder-03", image=ci_image, fw="0", kmd="0", variant="none", t=t0
+    )
+    run.jobs.append(
+        SimJob(
+            job_base,
+            "build-inference-server / build",
+            "completed",
+            "success",
+            iso(created),
+            iso(t0),
+            iso(t0 + timedelta(minutes=30)),
+            "builder-03",
+            1,
+            build_log,
+        )
+    )
+    for k in range(filler_jobs):
+        run.jobs.append(
+            SimJob(
+                job_base + 5000 + k,
+                f"prepare / matrix-{k}",
+                "completed",
+                "success",
+                iso(created),
+                iso(t0),
+                iso(t0 + timedelta(minutes=1)),
+                f"gh-hosted-{k}",
+                1,
+                functools.partial(lambda: b"nothing to see\n"),
+            )
+        )
+    in_progress = status == "in_progress"
+    for pos, model in enumerate(models):
+        rng = random.Random(f"{seed}:{idx}:{model.model_id}")
+        outcome = _outcome(rng)
+        quirk = _quirk(special, offset, pos)
+        if outcome == "not_run" or (in_progress and pos % 2 == 1):
+            continue
+        start = t0 + timedelta(minutes=40 + pos)
+        done = start + timedelta(minutes=50 + rng.randrange(30))
+        passing = outcome not in ("fail_accuracy", "no_evals", "no_bench")
+        runner = f"tt-{model.hardware_name}-runner-{rng.randrange(1, 12):02d}"
+        fw = f"18.{idx % 5}.{pos}"
+        kmd = f"2.{idx % 3}.{pos % 4}"
+        variant = ["plain", "plain", "none", "malformed_then_good", "two_blocks"][pos % 5]
+        job_id = job_base + 1 + pos
+        image = f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else ci_image
+        log = functools.partial(make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start)
+        run.jobs.append(
+            SimJob(
+                job_id,
+                _job_name(model, pos),
+                "completed",
+                "success" if passing else "failure",
+                iso(start),
+                iso(start),
+                iso(done),
+                runner,
+                1,
+                log,
+            )
+        )
+        content = functools.cache(
+            functools.partial(
+                _artifact_zip, model=model, outcome=outcome, quirk=quirk, image=image, idx=idx, created=created
+            )
+        )
+        run.artifacts.append(
+            SimArtifact(
+                art_base + 1 + pos,
+                model.artifact_name,
+                iso(done),
+                iso(done + timedelta(days=90)),
+                expired,
+                idx % 3 != 0,
+                content,
+            )
+        )
+    for k in range(fillers):
+        data = functools.cache(functools.partial(_zip, {"perf.csv": f"run,{idx},{k}\n".encode()}))
+        run.artifacts.append(
+            SimArtifact(
+                art_base + 5000 + k, f"perf-data_{k:03d}", iso(t0), iso(t0 + timedelta(days=90)), expired, True, data
+            )
+        )
+    return run
+
+
+def _quirk(special: bool, offset: int, pos: int) -> str | None:
+    """Fixed oddities at known places, so that small test histories hit each of them."""
+    if not special:
+        return None
+    return {
+        (2, 1): "override_short_tag",
+        (2, 0): "two_specs",
+        (3, 2): "zip_slip",
+        (3, 3): "malformed_report",
+        (5, 4): "malformed_spec",
+        (2, 3): "override_ci_tag",
+    }.get((offset, pos))
+
+
+def _artifact_zip(
+    *, model: SimModel, outcome: str, quirk: str | None, image: str, idx: int, created: datetime
+) -> bytes:
+    ts = (created + timedelta(hours=2)).strftime("%Y-%m-%d_%H-%M-%S")
+    run_label = f"{ts}_{model.model_id}_release_{sha(model.model_id, 8)}"
+    spec: dict[str, Any] = {
+        "model_id": model.model_id,
+        "model_name": model.model_name,
+        "impl": model.impl_name,
+        "device_type": model.device,
+        "inference_engine": model.engine,
+        "docker_image": image,
+        "cli_args": {"override_docker_image": None},
+    }
+    if quirk == "override_short_tag":
+        spec["cli_args"]["override_docker_image"] = f"{RELEASED_IMAGE}:0.5.0-ae65ee5-35f023f"
+    if quirk == "override_ci_tag":
+        spec["cli_args"]["override_docker_image"] = f"{CI_IMAGE}:0.0.6-{sha('override')}-{sha('ov', 7)}-1234"
+    files: dict[str, bytes] = {
+        f"run_specs/tt_model_spec_{run_label}.json": json.dumps(spec, indent=2).encode(),
+        f"reports_output/release/data/report_data_{model.model_id}_{ts}.json": json.dumps(
+            make_report(model, outcome), indent=2
+        ).encode(),
+        f"reports_output/release/data/report_data_id_other-model_n150_{ts}.json": b'{"evals": []}',
+        "logs/run.log": f"run {idx} of {model.model_id}\n".encode(),
+    }
+    if quirk == "two_specs":
+        older = dict(spec, model_id="id_stale_spec_n150")
+        files[f"run_specs/tt_model_spec_2000-01-01_00-00-00_{model.model_id}.json"] = json.dumps(older).encode()
+    if quirk == "malformed_report":
+        files[f"reports_output/release/data/report_data_{model.model_id}_{ts}.json"] = b'{"evals": [ truncated'
+    if quirk == "malformed_spec":
+        files[f"run_specs/tt_model_spec_{run_label}.json"] = b"{not json"
+    return _zip(files, evil=quirk == "zip_slip")

@@ -1,0 +1,81 @@
+"""Slice the GitHub operations the kit uses out of @octokit/openapi's api.github.com.json.
+
+    python tests/openapi/slice_openapi.py /tmp/oa/package/generated/api.github.com.json
+
+Writes tests/openapi/github-api-slice.json: for each (path template, GET) we use, the JSON schema of every
+response status, plus the transitive closure of `#/components/schemas/*` they reference (refs unchanged).
+Add an operation to OPERATIONS and run the script again when the fake server grows an endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+OPERATIONS = [
+    "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
+    "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+    "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
+    "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
+]
+OUT = Path(__file__).with_name("github-api-slice.json")
+
+
+def _refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for v in node.values():
+            _refs(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, found)
+
+
+def _resolve_response(doc: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in response:
+        response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    return response
+
+
+def main(source: str) -> None:
+    doc = json.loads(Path(source).read_text(encoding="utf-8"))
+    paths: dict[str, Any] = {}
+    for template in OPERATIONS:
+        responses = doc["paths"][template]["get"]["responses"]
+        out = {}
+        for status, response in responses.items():
+            response = _resolve_response(doc, response)
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            out[status] = schema  # None: the answer has no JSON body (e.g. 302, 204)
+        paths[template] = {"get": out}
+    wanted: set[str] = set()
+    _refs(paths, wanted)
+    schemas = doc["components"]["schemas"]
+    closure: dict[str, Any] = {}
+    while wanted:
+        name = wanted.pop()
+        if name in closure:
+            continue
+        closure[name] = schemas[name]
+        more: set[str] = set()
+        _refs(schemas[name], more)
+        wanted |= more - set(closure)
+    sliced = {
+        "source": "npm @octokit/openapi 23.0.2, generated/api.github.com.json (sliced by slice_openapi.py)",
+        "openapi": doc.get("openapi"),
+        "paths": paths,
+        "components": {"schemas": dict(sorted(closure.items()))},
+    }
+    OUT.write_text(json.dumps(sliced, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    print(f"{OUT}: {len(paths)} operations, {len(closure)} schemas")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/oa/package/generated/api.github.com.json")

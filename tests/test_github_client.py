@@ -1,0 +1,147 @@
+"""GitHubClient against the fake GitHub server over real HTTP: pagination, ETags, rate limits, faults, auth."""
+
+from __future__ import annotations
+
+import pytest
+
+from release import wiring
+from release.config import Config, Secret
+from release.errors import AuthError, ConfigError, GitHubError
+from release.github import GitHubClient
+from release.github_types import RateLimitWait, RepoRef
+from release.http import make_retry, make_session
+from release.http_cache import FileResponseCache
+from release.sim.history import generate_history
+from tests.services.github_server import TOKEN, small_models
+
+REPO = RepoRef("tenstorrent", "tt-shield")
+
+
+def client(server, *, token: str | None = TOKEN, cache=None, events=None) -> GitHubClient:
+    def on_wait(seconds: float) -> None:
+        if events is not None:
+            events.append(RateLimitWait(seconds, "retry-after", ""))
+
+    session = make_session(retry=make_retry(backoff_factor=0.01, on_wait=on_wait))
+    return GitHubClient(
+        api_url=server.api_url,
+        token=Secret(token) if token else None,
+        session=session,
+        cache=cache,
+        on_event=events.append if events is not None else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def big(github_factory, catalogue_sim_models):
+    """> 100 runs; runs with > 100 jobs and > 100 artifacts (every catalogue model plus fillers)."""
+    return github_factory(generate_history(catalogue_sim_models, runs=104, seed=7, expired_runs=0))
+
+
+def test_pagination_past_100_everywhere(big):
+    gh = client(big)
+    workflow = gh.get_workflow(REPO, "on-nightly.yml")
+    runs = list(gh.iter_workflow_runs(REPO, workflow.id, status="completed"))
+    assert len(runs) == 102 and all(r.completed for r in runs)  # in-progress and queued filtered by the server
+    assert [r.run_number for r in runs] == sorted((r.run_number for r in runs), reverse=True)
+    newest = runs[0]
+    arts = gh.list_artifacts(REPO, newest.id)
+    jobs = gh.list_jobs(REPO, newest.id)
+    sim_run = big.history.run(newest.id)
+    assert len(arts) == len(sim_run.artifacts) > 100 and len({a.id for a in arts}) == len(arts)
+    assert len(jobs) == len(sim_run.jobs) > 100
+    assert big.stats.by_route["/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts 200"] >= 2
+
+
+def test_server_side_filters(github_server):
+    gh = client(github_server)
+    wf = gh.get_workflow(REPO, "on-nightly.yml")
+    dispatch = list(gh.iter_workflow_runs(REPO, wf.id, event="workflow_dispatch"))
+    assert dispatch and all(r.event == "workflow_dispatch" for r in dispatch)
+    assert all(r.head_branch == "main" for r in gh.iter_workflow_runs(REPO, wf.id, branch="main"))
+    run = next(gh.iter_workflow_runs(REPO, wf.id))
+    name = next(a.name for a in github_server.history.run(run.id).artifacts)
+    assert [a.name for a in gh.list_artifacts(REPO, run.id, name=name)] == [name]
+
+
+def test_etag_answers_cost_a_304(github_server, tmp_path):
+    gh = client(github_server, cache=FileResponseCache(tmp_path))
+    wf = gh.get_workflow(REPO, "on-nightly.yml")
+    first = list(gh.iter_workflow_runs(REPO, wf.id))
+    before = github_server.stats.not_modified
+    gh2 = client(github_server, cache=FileResponseCache(tmp_path))
+    assert gh2.get_workflow(REPO, "on-nightly.yml") == wf
+    assert list(gh2.iter_workflow_runs(REPO, wf.id)) == first
+    assert github_server.stats.not_modified - before == 2 and gh2.stats.not_modified == 2
+
+
+def test_blob_downloads_carry_no_authorization(github_server):
+    gh = client(github_server)
+    run = github_server.history.runs[3]
+    art = next(a for a in run.artifacts if a.name.startswith("workflow_logs_"))
+    job = run.jobs[1]
+    arts = {a.id: a for a in gh.list_artifacts(REPO, run.id)}
+    assert gh.download_artifact(REPO, arts[art.id]) == art.content
+    assert gh.download_job_log(REPO, job.id) == job.log
+    blob_requests = [e for e in github_server.stats.log if e[0] == "blob"]
+    assert blob_requests and not any(had_auth for *_, had_auth in blob_requests)
+
+
+def test_expired_artifact_answers_410(github_factory):
+    server = github_factory(generate_history(small_models()[:2], runs=4, expired_runs=1, special_runs=False))
+    gh = client(server)
+    old = server.history.runs[-1]
+    art = next(a for a in gh.list_artifacts(REPO, old.id) if a.expired)
+    with pytest.raises(GitHubError, match="410: Artifact has expired"):
+        gh.download_artifact(REPO, art)
+
+
+@pytest.mark.parametrize("kind", ["502", "reset", "429", "403-secondary", "403-primary"])
+def test_faults_are_retried_or_waited_out(github_factory, kind):
+    server = github_factory(generate_history(small_models()[:2], runs=4, special_runs=False))
+    server.faults.at = {1: kind, 2: kind} if kind in ("502", "reset") else {1: kind}
+    events: list[object] = []
+    gh = client(server, events=events)
+    assert gh.get_workflow(REPO, "on-nightly.yml").id == server.history.workflow_id
+    waits = [e for e in events if isinstance(e, RateLimitWait)]
+    if kind in ("429", "403-secondary", "403-primary"):
+        assert len(waits) == 1 and 0 < waits[0].seconds <= 2.5
+    else:
+        assert not waits
+    assert server.stats.faults == (2 if kind in ("502", "reset") else 1)
+
+
+def test_exhausted_primary_limit_holds_the_next_request(github_factory):
+    server = github_factory(generate_history(small_models()[:1], runs=3, special_runs=False))
+    server.rate_remaining, server.rate_reset_in = 0, 1
+    events: list[object] = []
+    gh = client(server, events=events)
+    gh.get_workflow(REPO, "on-nightly.yml")
+    server.rate_remaining = 4999
+    gh.get_workflow(REPO, "on-nightly.yml")
+    assert [type(e) for e in events] == [RateLimitWait]
+
+
+def test_bad_and_missing_tokens(github_server):
+    with pytest.raises(AuthError) as bad:
+        client(github_server, token="ghp_wrong_secret_value").get_workflow(REPO, "on-nightly.yml")
+    assert "GH_PAT" in str(bad.value) and "Actions: read" in str(bad.value)
+    assert "ghp_wrong" not in str(bad.value) and "secret_value" not in str(bad.value)
+    with pytest.raises(AuthError, match="set GH_PAT"):
+        client(github_server, token=None).get_workflow(REPO, "on-nightly.yml")
+
+
+def test_unknown_run_and_workflow(github_server):
+    gh = client(github_server)
+    with pytest.raises(GitHubError, match="run 42 not found in tenstorrent/tt-shield: check --run-id"):
+        gh.get_run(REPO, 42)
+    with pytest.raises(GitHubError, match="workflow 'nope.yml' not found"):
+        gh.get_workflow(REPO, "nope.yml")
+
+
+def test_wiring_builds_the_client_from_config(github_server, tmp_path):
+    cfg = Config.from_env({"GITHUB_API_URL": github_server.api_url, "GITHUB_TOKEN": TOKEN}, repo_root=tmp_path)
+    gh = wiring.github_client(cfg, cache_root=tmp_path)
+    assert gh.get_workflow(REPO, "on-nightly.yml").name == "On Nightly"
+    with pytest.raises(ConfigError, match="GH_PAT"):
+        Config.from_env({}, repo_root=tmp_path).require_github_token("Actions: read")
