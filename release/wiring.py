@@ -13,9 +13,9 @@ from urllib3.util.retry import Retry
 from release.config import Config
 from release.docker_engine import DockerEngine
 from release.git import Git
+from release.gitflow import Flow
 from release.github import GitHubClient
 from release.github_types import RateLimitWait
-from release.gitflow import Flow
 from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.recipes import OfflineRecipe, RealRecipe, make_recipe
