@@ -6,7 +6,6 @@ passing run maps to None. Problems raise InputError naming the file and the key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 from release.errors import InputError
 
 REQUIRED_FIELDS = ("tt_metal_commit", "vllm_commit", "docker_image", "perf_status", "ci_run_number")
-_CI_TAG = re.compile(r"^[0-9][0-9.]*-(?P<tm>[0-9a-fA-F]{40})(?:-(?P<vllm>[0-9a-fA-F]{7,40})-\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -34,26 +32,6 @@ class LastGoodRecord:
     accuracy_status: Any = None
     firmware_bundle: str | None = None
     driver_version: str | None = None
-
-
-def ci_tag_commits(image: str) -> tuple[str, str | None] | None:
-    """(tt-metal SHA, vLLM SHA or None) from a Models CI image tag, or None when the tag carries none.
-
-    Forms: `<ver>-<40 hex tt-metal>-<7+ hex vLLM>-<digits>` and `<ver>-<40 hex tt-metal>`.
-    """
-    tag = image.rsplit("/", 1)[-1].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
-    m = _CI_TAG.match(tag)
-    if not m:
-        return None
-    return m["tm"], m["vllm"]
-
-
-def commits_agree(a: str | None, b: str | None) -> bool:
-    """Two commit references agree when one is a prefix of the other (case-insensitive)."""
-    if not a or not b:
-        return False
-    a, b = a.lower(), b.lower()
-    return a.startswith(b) or b.startswith(a)
 
 
 def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = None) -> dict[str, LastGoodRecord | None]:

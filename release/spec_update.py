@@ -15,7 +15,9 @@ from release import catalogue as kit_catalogue
 from release import fsio, spec_edit, spec_outputs, spec_report
 from release.config import Config
 from release.errors import ConfigError, InputError
-from release.last_good_file import LastGoodRecord, ci_tag_commits, commits_agree, parse_last_good
+from release.imageref import ImageRef
+from release.imagetags import parse_commit_tag, same_commit
+from release.last_good_file import LastGoodRecord, parse_last_good
 from release.spec_edit import FieldChange
 from workflows.model_spec import STATUSES, Catalogue
 
@@ -224,14 +226,14 @@ def _short(commit: str | None) -> str | None:
 
 def _tag_problem(record: LastGoodRecord) -> str | None:
     """Why a record may not be applied: its CI image tag must carry commits that agree with the record."""
-    parsed = ci_tag_commits(record.docker_image)
+    tag = ImageRef.parse(record.docker_image).tag or ""
+    parsed = parse_commit_tag(tag, has_vllm=record.vllm_commit is not None)
     if parsed is None:
         return f"CI image tag of {record.docker_image} carries no parseable commits"
-    tag_tm, tag_vllm = parsed
-    if record.tt_metal_commit and not commits_agree(record.tt_metal_commit, tag_tm):
-        return f"tt-metal commit {record.tt_metal_commit} disagrees with the CI image tag ({tag_tm})"
-    if record.vllm_commit and not commits_agree(record.vllm_commit, tag_vllm):
-        return f"vLLM commit {record.vllm_commit} disagrees with the CI image tag ({tag_vllm})"
+    if record.tt_metal_commit and not same_commit(record.tt_metal_commit, parsed.tt_metal):
+        return f"tt-metal commit {record.tt_metal_commit} disagrees with the CI image tag ({parsed.tt_metal})"
+    if record.vllm_commit and not same_commit(record.vllm_commit, parsed.vllm or ""):
+        return f"vLLM commit {record.vllm_commit} disagrees with the CI image tag ({parsed.vllm})"
     return None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from release import promotion, promotion_report
+from release import imagetags, promotion, promotion_report
 from release.config import Config
 from release.errors import InputError
 from release.imageref import ImageRef
@@ -47,16 +47,16 @@ D = {n: "sha256:" + f"{n:x}" * 64 for n in range(1, 10)}
     ],
 )  # fmt: skip
 def test_parse_commit_tag(tag: str, has_vllm: bool, expected: tuple | None) -> None:
-    got = promotion.parse_commit_tag(tag, has_vllm=has_vllm)
+    got = imagetags.parse_commit_tag(tag, has_vllm=has_vllm)
     assert (None if got is None else (got.version, got.tt_metal, got.vllm, got.suffix)) == expected
 
 
 def test_same_commit() -> None:
-    assert promotion.same_commit("ae65ee5", "ae65ee5c0ffee" + "0" * 27)
-    assert promotion.same_commit("AE65EE5c", "ae65ee5")
-    assert not promotion.same_commit("ae65ee5", "ae65ee6")
-    assert promotion.same_commit("v0.61.1-rc1", "v0.61.1-rc1")
-    assert not promotion.same_commit("v0.61.1", "v0.61.1-rc1")
+    assert imagetags.same_commit("ae65ee5", "ae65ee5c0ffee" + "0" * 27)
+    assert imagetags.same_commit("AE65EE5c", "ae65ee5")
+    assert not imagetags.same_commit("ae65ee5", "ae65ee6")
+    assert imagetags.same_commit("v0.61.1-rc1", "v0.61.1-rc1")
+    assert not imagetags.same_commit("v0.61.1", "v0.61.1-rc1")
 
 
 # ----------------------------------------------------------------------------------------- pure planning

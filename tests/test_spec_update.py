@@ -13,7 +13,7 @@ from release import catalogue as kit_catalogue
 from release import spec_update
 from release.config import Config
 from release.errors import InputError
-from release.last_good_file import ci_tag_commits, commits_agree, parse_last_good
+from release.last_good_file import parse_last_good
 
 DATA = Path(__file__).resolve().parent / "data" / "spec_update"
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,29 +169,6 @@ def test_bad_last_good_touches_nothing(tmp_path, content, message):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize(
-    ("image", "expected"),
-    [
-        ("ghcr.io/t/x:0.0.5-ef93cf18b3aee66cc9ec703423de0ad3c6fde844-1d799da-52729064622",
-         ("ef93cf18b3aee66cc9ec703423de0ad3c6fde844", "1d799da")),
-        ("ghcr.io/t/x:0.4.0-e95ffa59adbe39237525161272141cbbb603c686", ("e95ffa59adbe39237525161272141cbbb603c686", None)),
-        ("ghcr.io/t/x:0.5.0-ae65ee5-35f023f", None),
-        ("ghcr.io/t/x:0.5.0-v0.61.1-rc1-5cbc982", None),
-        ("localhost:5000/t/x", None),
-        ("localhost:5000/t/x:0.0.5-ef93cf18b3aee66cc9ec703423de0ad3c6fde844-1d799da8-1", ("ef93cf18b3aee66cc9ec703423de0ad3c6fde844", "1d799da8")),
-    ],
-)  # fmt: skip
-def test_ci_tag_commits(image, expected):
-    assert ci_tag_commits(image) == expected
-
-
-def test_commits_agree_by_prefix():
-    assert commits_agree("ef93cf1", "ef93cf18b3aee66cc9ec703423de0ad3c6fde844")
-    assert commits_agree("EF93CF18", "ef93cf1")
-    assert not commits_agree("ef93cf1", "ef93cf2")
-    assert not commits_agree(None, "ef93cf1")
-
-
 def test_parse_last_good_accepts_empty_records():
     out = parse_last_good({"a": {}, "b": None}, source="x.json")
     assert out == {"a": None, "b": None}
@@ -220,3 +197,24 @@ def test_against_a_git_ref_renders_the_diff_against_that_catalogue(tmp_path, gol
             cfg, DATA / "last_good.json", allow_downgrade=False, only=(), against="nope",
             show_file=git.show_file, diff_out=cfg.release_logs / "x.md",
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tm", "vllm", "image", "problem"),
+    [
+        ("ef93cf18b3aee66cc9ec703423de0ad3c6fde844", "1d799da", "r/x:0.0.5-ef93cf18b3aee66cc9ec703423de0ad3c6fde844-1d799da-52729064622", None),
+        ("ef93cf1", "1d799da", "r/x:0.5.0-ef93cf1-1d799da", None),
+        ("e95ffa59adbe39237525161272141cbbb603c686", None, "r/m:0.4.0-e95ffa59adbe39237525161272141cbbb603c686", None),
+        ("v0.61.1-rc1", "5cbc982", "r/x:0.0.5-v0.61.1-rc1-5cbc982-1", None),
+        ("ef93cf1", "1d799da", "r/x:latest", "carries no parseable commits"),
+        ("ef93cf1", "1d799da", "r/x", "carries no parseable commits"),
+        ("0123456", "1d799da", "r/x:0.0.5-ef93cf18b3aee66cc9ec703423de0ad3c6fde844-1d799da-1", "tt-metal commit 0123456 disagrees"),
+        ("ef93cf1", "7777777", "r/x:0.0.5-ef93cf18b3aee66cc9ec703423de0ad3c6fde844-1d799da-1", "vLLM commit 7777777 disagrees"),
+    ],
+)  # fmt: skip
+def test_tag_guard(tm, vllm, image, problem):
+    from release.last_good_file import LastGoodRecord
+
+    record = LastGoodRecord("m", tm, vllm, image, "complete", 1)
+    found = spec_update._tag_problem(record)
+    assert (found is None) if problem is None else (problem in found)
