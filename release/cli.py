@@ -43,6 +43,8 @@ def release_task(fn: F) -> F:
 def _configure_logging() -> None:
     level = os.environ.get("RELEASE_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # urllib3 retries are reported by the kit's own progress lines
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def load_config(**overrides: Any) -> Config:

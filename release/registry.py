@@ -368,7 +368,7 @@ class RegistryClient:
         if auth:
             headers["Authorization"] = auth
         self.stats.count(method)
-        resp = s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
+        resp = self._send(s, method, url, registry, headers, kwargs)
         if resp.status_code == 401:
             if not replayable:
                 raise RegistryAuthError(
@@ -378,13 +378,27 @@ class RegistryClient:
             resp.close()
             headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
             self.stats.count(method)
-            resp = s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
+            resp = self._send(s, method, url, registry, headers, kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
                     f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401); "
                     "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
                 )
         return self._check(resp, method, url, ok)
+
+    @staticmethod
+    def _send(
+        s: requests.Session, method: str, url: str, registry: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """One request; a registry that cannot be reached (after the session's retries) is a RegistryError."""
+        try:
+            return s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as e:
+            reason = type(e).__name__ if isinstance(e, requests.Timeout) else "connection failed"
+            raise RegistryError(
+                f"cannot reach registry {registry} ({method} {redact_url(url)}: {reason}); check the network, "
+                "or RELEASE_REGISTRY_REWRITE for a rehearsal"
+            ) from None
 
     @staticmethod
     def _check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:

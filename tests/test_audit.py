@@ -82,3 +82,21 @@ def test_audit_record_checks_digests_and_finds_a_deleted_image(registry, seeder)
     items = audit.plan_audit_from_record(record, source="record.json", registry_map=rewrite)
     statuses = [f.status for f in audit.run_audit(items, registry.client())]
     assert statuses == ["ok", "missing", "digest differs"]
+
+
+def test_unreachable_registry_is_one_clear_error():
+    import socket
+
+    import pytest
+
+    from release.errors import RegistryError
+    from release.http import make_retry, make_session
+    from release.registry import RegistryClient
+    from release.registry_auth import Keychain
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    client = RegistryClient(make_session(retry=make_retry(total=1, backoff_factor=0)), Keychain())
+    with pytest.raises(RegistryError, match=f"cannot reach registry 127.0.0.1:{port}"):
+        client.digest(ImageRef.parse(f"127.0.0.1:{port}/x/y:1"))
