@@ -68,6 +68,8 @@ class SpecLike(Protocol):
     @property
     def docker_image(self) -> str: ...
     @property
+    def dev_image(self) -> str: ...
+    @property
     def has_explicit_image(self) -> bool: ...
 
 
@@ -78,7 +80,7 @@ class Unit:
     tt_metal_commit: str
     vllm_commit: str
     tags: Mapping[str, str]
-    catalogue_images: tuple[str, ...]
+    catalogue_images: tuple[str, str]  # the catalogue's (dev, release) names, before registry rewriting
     model_ids: tuple[str, ...]
 
     @property
@@ -104,7 +106,8 @@ class Selection:
 
 def base_tag(tt_metal_commit: str, ubuntu_version: str) -> str:
     """The tt-metal base image: a local tag only, never pushed and never looked up in a registry."""
-    return f"local/tt-metal/tt-metalium/ubuntu-{ubuntu_version}-amd64:{tt_metal_commit}"
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", tt_metal_commit).lstrip(".-")[:128] or "unknown"
+    return f"local/tt-metal/tt-metalium/ubuntu-{ubuntu_version}-amd64:{tag}"
 
 
 def chain_tags(release_image: str, ubuntu_version: str) -> dict[str, str] | None:
@@ -133,6 +136,13 @@ def _normal(ref: str, registry_map: RegistryMap) -> set[str]:
     return {ref, str(parsed), str(parsed.rewrite(registry_map))}
 
 
+@dataclass
+class _Pair:
+    tags: dict[str, str]
+    images: tuple[str, str]  # the catalogue's (dev, release) names
+    models: list[str] = field(default_factory=list)
+
+
 def work_units(
     specs: Iterable[SpecLike],
     *,
@@ -149,89 +159,65 @@ def work_units(
     catalogue names to the names used on engines and registries."""
     if ubuntu_version not in UBUNTU_VERSIONS:
         raise ConfigError(f"--ubuntu-version must be one of {', '.join(UBUNTU_VERSIONS)} (got {ubuntu_version!r})")
-    only = None if only is None else list(only)
-    wanted = None if only is None else {name for i in only for name in _normal(i, registry_map)}
-    by_pair: dict[tuple[str, str], dict[str, object]] = {}
-    skipped: dict[str, list[str]] = {}
-    skip_reason: dict[str, str] = {}
+    pairs: dict[tuple[str, str], _Pair] = {}
+    skipped: dict[str, tuple[list[str], str]] = {}
     for spec in specs:
         if build_metal_commit is not None and spec.tt_metal_commit != build_metal_commit:
             continue
-        if spec.vllm_commit is None or spec.has_explicit_image:
-            why = (
-                "no vLLM commit: media and forge images are not built by this recipe"
-                if spec.vllm_commit is None
-                else "explicit docker_image in the catalogue: not a recipe image"
-            )
-            skipped.setdefault(spec.docker_image, []).append(spec.model_id)
-            skip_reason[spec.docker_image] = why
-            continue
         tags = chain_tags(spec.docker_image, ubuntu_version)
-        if tags is None:
-            skipped.setdefault(spec.docker_image, []).append(spec.model_id)
-            skip_reason[spec.docker_image] = "not named like a vllm-tt-metal-src-release image"
+        if spec.vllm_commit is None:
+            why = "no vLLM commit: media and forge images are not built by this recipe"
+        elif spec.has_explicit_image:
+            why = "explicit docker_image in the catalogue (used as written for dev and release)"
+        elif tags is None:
+            why = "not named like a vllm-tt-metal-src-release image"
+        else:
+            pair = pairs.setdefault(
+                (spec.tt_metal_commit, spec.vllm_commit), _Pair(tags, (spec.dev_image, spec.docker_image))
+            )
+            pair.models.append(spec.model_id)
             continue
-        key = (spec.tt_metal_commit, spec.vllm_commit)
-        entry = by_pair.setdefault(key, {"tags": tags, "images": [], "models": []})
-        dev_name = spec.docker_image.replace("-release-", "-dev-")
-        images: list[str] = entry["images"]  # type: ignore[assignment]
-        for name in (dev_name, spec.docker_image):
-            if name not in images:
-                images.append(name)
-        models: list[str] = entry["models"]  # type: ignore[assignment]
-        models.append(spec.model_id)
+        skipped.setdefault(spec.docker_image, ([], why))[0].append(spec.model_id)
 
     units: list[Unit] = []
-    seen_tags: dict[str, Unit] = {}
     unbuildable: list[Unbuildable] = []
-    for (tm, vllm), entry in by_pair.items():
-        raw_tags: dict[str, str] = entry["tags"]  # type: ignore[assignment]
-        tags = {kind: str(ImageRef.parse(ref).rewrite(registry_map)) for kind, ref in raw_tags.items()}
+    by_tag: dict[str, list[Unit]] = {}
+    for (tm, vllm), pair in pairs.items():
+        tags = {kind: str(ImageRef.parse(ref).rewrite(registry_map)) for kind, ref in pair.tags.items()}
         tags["base"] = base_tag(tm, ubuntu_version)
-        unit = Unit(
-            tt_metal_commit=tm,
-            vllm_commit=vllm,
-            tags={k: tags[k] for k in KINDS},
-            catalogue_images=tuple(entry["images"]),  # type: ignore[arg-type]
-            model_ids=tuple(entry["models"]),  # type: ignore[arg-type]
-        )
-        clash = seen_tags.get(unit.tags["dev"])
-        if clash is not None:
-            reason = (
-                f"commits ({tm}, {vllm}) and ({clash.tt_metal_commit}, {clash.vllm_commit}) give the same tag "
-                "after truncation; write longer commits in the catalogue"
-            )
-            unbuildable.append(Unbuildable(unit.tags["dev"], unit.model_ids + clash.model_ids, reason, True))
-            units.remove(clash)
+        unit = Unit(tm, vllm, {k: tags[k] for k in KINDS}, pair.images, tuple(pair.models))
+        by_tag.setdefault(unit.tags["dev"], []).append(unit)
+    for tag, same in by_tag.items():
+        if len(same) == 1:
+            units.append(same[0])
             continue
-        seen_tags[unit.tags["dev"]] = unit
-        units.append(unit)
+        commits = ", ".join(f"({u.tt_metal_commit}, {u.vllm_commit})" for u in same)
+        reason = f"commits {commits} give the same tag after truncation: write longer commits in the catalogue"
+        unbuildable.append(Unbuildable(tag, tuple(m for u in same for m in u.model_ids), reason, True))
 
-    if wanted is not None:
-        selected = []
-        matched: set[str] = set()
-        for unit in units:
-            listed = (*unit.catalogue_images, unit.tags["dev"], unit.tags["release"])
-            names = {n for i in listed for n in _normal(i, ())}
-            hits = names & wanted
-            if not hits:
-                continue
-            matched |= hits
-            release_names = {unit.tags["release"], *(i for i in unit.catalogue_images if "-release-" in i)}
-            release_hits = {n for i in release_names for n in _normal(i, ())} & hits
-            if release_hits and not release:
-                raise ConfigError(
-                    f"the summary lists the release image {sorted(release_hits)[0]}: add --release to build it"
-                )
-            selected.append(unit)
-        units = selected
-        for image in sorted(i for i in set(only or ()) if not (_normal(i, registry_map) & matched)):
-            reason = skip_reason.get(image, "no catalogue entry builds this image")
-            unbuildable.append(Unbuildable(image, tuple(skipped.get(image, ())), reason, True))
-    else:
-        for image, models in skipped.items():
-            unbuildable.append(Unbuildable(image, tuple(models), skip_reason[image], False))
-    return Selection(tuple(units), tuple(unbuildable))
+    if only is None:
+        for image, (models, why) in skipped.items():
+            unbuildable.append(Unbuildable(image, tuple(models), why, False))
+        return Selection(tuple(units), tuple(unbuildable))
+
+    listed = list(only)
+    wanted = {name for i in listed for name in _normal(i, registry_map)}
+    selected: list[Unit] = []
+    matched: set[str] = set()
+    for unit in units:
+        hits = {n for i in (*unit.catalogue_images, unit.tags["dev"], unit.tags["release"]) for n in _normal(i, ())}
+        hits &= wanted
+        if not hits:
+            continue
+        matched |= hits
+        release_names = {n for i in (unit.tags["release"], unit.catalogue_images[1]) for n in _normal(i, ())}
+        if hits & release_names and not release:
+            raise ConfigError(f"the summary lists the release image {sorted(hits & release_names)[0]}: add --release")
+        selected.append(unit)
+    for image in sorted({i for i in listed if not (_normal(i, registry_map) & matched)}):
+        models, why = skipped.get(image, ([], "no catalogue entry builds this image"))
+        unbuildable.append(Unbuildable(image, tuple(models), why, True))
+    return Selection(tuple(selected), tuple(unbuildable))
 
 
 def images_to_build(summary: object, *, source: str) -> list[str]:
@@ -685,6 +671,7 @@ def apply_builds(
                     _run_unit(unit_plan, outcome, engine, bases_built)
                 except EngineUnreachable as e:
                     outcome.error = str(e)
+                    emit(BuildEvent(name, unit_plan.unit.combination_id, "", "failed", outcome.error))
                     _engine_down(name, group[group.index(unit_plan) + 1 :])
                     return
                 except ReleaseError as e:

@@ -47,6 +47,10 @@ class Spec:
     docker_image: str
     has_explicit_image: bool = False
 
+    @property
+    def dev_image(self) -> str:
+        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
+
 
 def specs_for(version: str, *pairs: tuple[str, str]) -> list[Spec]:
     return [

@@ -41,6 +41,10 @@ class Spec:
     docker_image: str
     has_explicit_image: bool = False
 
+    @property
+    def dev_image(self) -> str:
+        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
+
 
 def spec(model: str, tm: str, vllm: str | None, *, version: str = "0.5.0", image: str | None = None) -> Spec:
     tag = f"{version}-{tm[:12]}" + (f"-{vllm[:12]}" if vllm else "")
@@ -78,6 +82,7 @@ def test_tags_follow_the_catalogue_truncation_and_derive_cloud_and_ubuntu():
     assert other is not None and other["dev"].endswith(f"vllm-tt-metal-src-dev-ubuntu-20.04-amd64:{tag}")
     assert chain_tags("127.0.0.1:5000/x/y:1", "22.04") is None
     assert base_tag("v0.61.1-rc1", "22.04") == "local/tt-metal/tt-metalium/ubuntu-22.04-amd64:v0.61.1-rc1"
+    assert base_tag("users/me/fix", "20.04").endswith("ubuntu-20.04-amd64:users-me-fix")
 
 
 def test_units_group_models_filter_by_metal_commit_and_rewrite_registry():

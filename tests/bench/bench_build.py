@@ -38,6 +38,10 @@ class Spec:
     docker_image: str
     has_explicit_image: bool = False
 
+    @property
+    def dev_image(self) -> str:
+        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
+
 
 class Slow:
     """An engine whose builds take `delay` seconds longer (work done on the build machine, not here)."""
