@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,3 +420,40 @@ def test_unconverged_lists_succeeded_units_that_still_need_work(tmp_path):
         "0000000-6e67d2d: still needs base, cloud, dev",
         "0000001-6e67d2d: still needs base, cloud, dev",
     ]
+
+
+def test_build_summary_and_result_table_golden(tmp_path, monkeypatch, golden):
+    from release.build_report import build_summary, result_table
+    from release.builder import apply_builds
+    from release.fsio import open_log
+
+    monkeypatch.chdir(tmp_path)
+    ticks = itertools.count()
+    sel = work_units(
+        [spec("id_a_n150", "25305db", "6e67d2d"), spec("id_b_t3k", "v0.61.1-rc1", "5cbc982")],
+        ubuntu_version="22.04",
+    )
+    remote = {u.tags[k]: False for u in sel.units for k in KINDS}
+    remote[sel.units[1].tags["dev"]] = True
+    plan = plan_builds(sel, BuildFlags(push=True), Observed({}, remote))
+
+    class Registry(FakeRegistry):
+        def digest(self, ref: ImageRef) -> str | None:
+            return "sha256:" + "0" * 64
+
+    result = apply_builds(
+        plan,
+        engines={"builder-1": ScriptedEngine("builder-1")},
+        registry=Registry(set()),
+        recipe=StaticRecipe(),
+        resolver=SameSha(),
+        log_dir=Path("workflow_logs/docker_build_logs"),
+        timestamp="20251216_101500",
+        open_log=open_log,
+        clock=lambda: float(next(ticks)),
+    )
+    summary = build_summary(result, timestamp="20251216_101500", recipe="offline")
+    golden.check("build_summary.json", json.dumps(summary, indent=2) + "\n")
+    golden.check("build_result_table.txt", result_table(result))
+    log = Path(summary["combinations"][0]["images"]["cloud"]["log_file"]).read_text()
+    assert "# --build-arg TT_METAL_COMMIT_SHA_OR_TAG=25305db000" in log and "Step 1/1" in log
