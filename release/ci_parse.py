@@ -32,15 +32,20 @@ ARTIFACT_PREFIX = "workflow_logs_"
 
 
 class UnsafeArchive(ValueError):
-    """The zip is unreadable or has a member that would escape its folder (zip-slip) or is a link."""
+    """The zip has a member that would escape its folder (zip-slip) or is a link: its content is refused."""
+
+
+class CorruptArchive(ValueError):
+    """The bytes are not a readable zip (truncated or damaged download): worth downloading again."""
 
 
 def zip_members(data: bytes, *, max_total: int = 2 << 30) -> dict[str, bytes]:
-    """The regular files of a zip as {relative posix path: bytes}; refuses absolute paths, `..` and links."""
+    """The regular files of a zip as {relative posix path: bytes}; refuses absolute paths, `..` and links
+    (UnsafeArchive), and raises CorruptArchive for bytes that are not a readable zip."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as e:
-        raise UnsafeArchive(f"not a zip file ({e})") from None
+        raise CorruptArchive(f"not a zip file ({e})") from None
     out: dict[str, bytes] = {}
     total = 0
     with zf:
@@ -57,8 +62,8 @@ def zip_members(data: bytes, *, max_total: int = 2 << 30) -> dict[str, bytes]:
                 raise UnsafeArchive("uncompressed size exceeds the limit")
             try:
                 out[name] = zf.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
-                raise UnsafeArchive(f"member {name!r} cannot be read ({e})") from None
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as e:
+                raise CorruptArchive(f"member {name!r} cannot be read ({e})") from None
     return out
 
 

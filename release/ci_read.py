@@ -198,8 +198,13 @@ class CiCache:
         }
         try:
             files = ci_parse.zip_members(data)
+        except ci_parse.CorruptArchive as e:
+            raise GitHubError(
+                f"artifact {artifact.name} (id {artifact.id}): the download is not a readable zip ({e}); "
+                "run the same command again"
+            ) from None
         except ci_parse.UnsafeArchive as e:
-            marker["refused"] = f"unsafe or unreadable zip: {e}"
+            marker["refused"] = f"unsafe zip: {e}"
             fsio.write_json(self._marker(run, artifact), marker)
             return str(marker["refused"])
         final = self.artifact_dir(run, artifact)

@@ -15,7 +15,7 @@ import pytest
 from release import catalogue, ci_read, ci_report
 from release.ci_model import ModelRef
 from release.config import Secret
-from release.errors import ConfigError, GitHubError
+from release.errors import ConfigError, GitHubError, PartialFailure
 from release.github import GitHubClient
 from release.github_types import RepoRef
 from release.http import make_retry, make_session
@@ -128,6 +128,21 @@ def test_faults_give_identical_outputs(github_factory, models, tmp_path):
     read(faulty, tmp_path / "faulty", models)
     assert faulty.stats.faults >= 6
     assert outputs(tmp_path / "faulty") == outputs(clean)
+
+
+def test_corrupt_download_is_reported_and_nothing_is_written(github_factory, models, tmp_path):
+    srv = github_factory(history(runs=6))
+    srv.faults.blob_every = {1: "corrupt"}
+    with pytest.raises(PartialFailure) as failed:
+        read(srv, tmp_path, models)
+    text = str(failed.value)
+    assert "does not match its digest" in text and "artifact workflow_logs_" in text and "run 1" in text
+    assert "is not a readable zip" in text  # artifacts without a digest (older upload-artifact)
+    assert "run the same command again" in text
+    assert not list(tmp_path.glob("models_ci_*.json"))
+    srv.faults.blob_every = {}
+    read(srv, tmp_path, models)
+    assert len(list(tmp_path.glob("models_ci_*.json"))) == 2
 
 
 def test_range_and_content_follow_the_flags_not_the_cache(server, models, tmp_path):

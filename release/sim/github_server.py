@@ -65,7 +65,8 @@ def error(status: int, message: str) -> Reply:
 
 @dataclass
 class Faults:
-    """Faults injected on API requests by their sequence number (1-based) or by a period."""
+    """Faults injected by request sequence number (1-based) or period: 502, 429, 403-primary, 403-secondary
+    and reset on the API host; reset and corrupt (a byte in the middle flipped) on the blob host."""
 
     at: dict[int, str] = field(default_factory=dict)  # request number → kind
     every: dict[int, str] = field(default_factory=dict)  # period → kind (request number % period == 0)
@@ -184,6 +185,11 @@ class GitHubServer:
         if blob:
             reply = self._blob_reply(split.path, auth)
             route = "blob"
+            if fault == "corrupt" and reply.raw:
+                with self._lock:
+                    self.stats.faults += 1
+                mid = len(reply.raw) // 2
+                reply.raw = reply.raw[:mid] + bytes([reply.raw[mid] ^ 0xFF]) + reply.raw[mid + 1 :]
         else:
             route, reply = self._api_reply(handler, split.path, split.query, auth, fault)
         with self._lock:
