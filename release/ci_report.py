@@ -161,6 +161,23 @@ def summary(result: CiReadResult) -> dict[str, Any]:
                 "commits_known": s.get("tt_metal_commit") is not None,
             }
         )
+    failing_after = []
+    for model in result.models:
+        chosen = result.last_good.get(model.model_id)
+        if chosen is None:
+            continue
+        newer = sorted(
+            {
+                e.run_number
+                for e in result.entries
+                if e.model_id == model.model_id and not e.is_passing and e.run_number > chosen.run_number
+            },
+            reverse=True,
+        )
+        if newer:
+            failing_after.append(
+                {"model_id": model.model_id, "last_good_run": chosen.run_number, "failing_runs": newer}
+            )
     rng = result.run_range
     return {
         "repo": str(result.repo),
@@ -174,6 +191,7 @@ def summary(result: CiReadResult) -> dict[str, Any]:
         "perf_unknown": [g["model_id"] for g in good if g["perf_unknown"]],
         "commits_unknown": [g["model_id"] for g in good if not g["commits_known"]],
         "not_in_catalogue": list(result.unknown_model_ids),
+        "failing_after_last_good": failing_after,
         "unparseable": [
             {"run_number": e.run_number, "artifact": e.artifact_name, "reason": e.parse.reason}
             for e in result.entries
@@ -238,6 +256,9 @@ def summary_table(data: dict[str, Any]) -> str:
         notes.append(f"perf unknown (reports without tput_user_check): {', '.join(data['perf_unknown'])}")
     if data["commits_unknown"]:
         notes.append(f"passing, but the image tag gives no commits: {', '.join(data['commits_unknown'])}")
+    for f in data["failing_after_last_good"]:
+        runs = ", ".join(str(n) for n in f["failing_runs"])
+        notes.append(f"failing since its last good run {f['last_good_run']}: {f['model_id']} (runs {runs})")
     if data["not_in_catalogue"]:
         notes.append(f"in CI but not in the catalogue (not kept): {', '.join(data['not_in_catalogue'])}")
     for u in data["unparseable"]:

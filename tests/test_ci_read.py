@@ -81,8 +81,8 @@ def test_golden_outputs_and_summary(server, models, tmp_path, golden):
 def test_only_last_good_job_logs_are_downloaded(server, models, tmp_path):
     before = dict(server.stats.by_route)
     result, _, _ = read(server, tmp_path, models)
-    logs = server.stats.by_route["/repos/{owner}/{repo}/actions/jobs/{job_id}/logs 302"] - before.get(
-        "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs 302", 0
+    logs = server.stats.by_route["GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs 302"] - before.get(
+        "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs 302", 0
     )
     assert logs == sum(1 for e in result.last_good.values() if e is not None and e.job_id is not None)
     for entry in result.last_good.values():
@@ -182,9 +182,9 @@ def test_in_progress_run_is_read_again_once_completed(github_factory, models, tm
     live.status, live.conclusion, live.updated_at = "completed", "success", "2025-10-06T12:00:00Z"
     second, _, _ = read(srv, tmp_path, models, run_id=live.id)
     assert second.runs[0].completed and not first.runs[0].completed
-    listing = "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"
+    listing = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"
     assert srv.stats.by_route[f"{listing} 200"] + srv.stats.by_route[f"{listing} 304"] == 2  # asked again
-    jobs = "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+    jobs = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
     assert srv.stats.by_route[f"{jobs} 200"] + srv.stats.by_route[f"{jobs} 304"] == 2
     api = srv.stats.api
     read(srv, tmp_path, models, run_id=live.id)  # now completed: its listings come from the cache

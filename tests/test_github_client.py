@@ -50,7 +50,7 @@ def test_pagination_past_100_everywhere(big):
     sim_run = big.history.run(newest.id)
     assert len(arts) == len(sim_run.artifacts) > 100 and len({a.id for a in arts}) == len(arts)
     assert len(jobs) == len(sim_run.jobs) > 100
-    assert big.stats.by_route["/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts 200"] >= 2
+    assert big.stats.by_route["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts 200"] >= 2
 
 
 def test_server_side_filters(github_server):
@@ -109,6 +109,16 @@ def test_faults_are_retried_or_waited_out(github_factory, kind):
     else:
         assert not waits
     assert server.stats.faults == (2 if kind in ("502", "reset") else 1)
+
+
+def test_a_hanging_answer_times_out_and_is_retried(github_factory):
+    server = github_factory(generate_history(small_models()[:1], runs=3, special_runs=False))
+    server.hang_seconds = 0.6
+    server.faults.at = {1: "timeout"}
+    session = make_session(retry=make_retry(backoff_factor=0.01), timeout=(2.0, 0.3))
+    gh = GitHubClient(api_url=server.api_url, token=Secret(TOKEN), session=session)
+    assert gh.get_workflow(REPO, "on-nightly.yml").id == server.history.workflow_id
+    assert server.stats.faults == 1 and server.stats.api == 2
 
 
 def test_exhausted_primary_limit_holds_the_next_request(github_factory):

@@ -10,11 +10,12 @@ Authorization header. Features for tests and benchmarks:
 - `x-ratelimit-*` headers; injected faults by request number (502, 429 + Retry-After, 403 primary rate limit,
   403 secondary rate limit, connection reset);
 - injected latency; request counting per route and status;
-- an optional `validator(route, status, body)` hook called for every JSON answer (tests plug in GitHub's
+- an optional `validator(method, route, status, body)` hook called for every JSON answer (tests plug in GitHub's
   OpenAPI description there).
 
-Routes are keyed by their OpenAPI path template, so other endpoint families (pulls, releases, refs) can be
-added with `GitHubServer.add_route`.
+Routes are keyed by method and OpenAPI path template, so other endpoint families (pulls, releases, refs) can
+be added with `GitHubServer.add_route("POST", "/repos/{owner}/{repo}/pulls", fn)`; `fn(server, request)`
+gets a `SimRequest` (path params, query, headers, parsed JSON body) and returns a `Reply`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from release.sim.history import SimArtifact, SimHistory, SimJob, SimRun
 
-Validator = Callable[[str, int, Any], None]
+Validator = Callable[[str, str, int, Any], None]  # (method, path template, status, JSON body)
 DOCS = "https://docs.github.com/rest"
 
 
@@ -65,8 +66,9 @@ def error(status: int, message: str) -> Reply:
 
 @dataclass
 class Faults:
-    """Faults injected by request sequence number (1-based) or period: 502, 429, 403-primary, 403-secondary
-    and reset on the API host; reset and corrupt (a byte in the middle flipped) on the blob host."""
+    """Faults injected by request sequence number (1-based) or period: 502, 429, 403-primary, 403-secondary,
+    reset and timeout (answer held `hang_seconds`) on the API host; reset, timeout and corrupt (a byte in the
+    middle flipped) on the blob host."""
 
     at: dict[int, str] = field(default_factory=dict)  # request number → kind
     every: dict[int, str] = field(default_factory=dict)  # period → kind (request number % period == 0)
@@ -97,7 +99,19 @@ class Stats:
         self.log.clear()
 
 
-Route = Callable[["GitHubServer", dict[str, str], dict[str, str]], Reply]
+@dataclass(frozen=True)
+class SimRequest:
+    """What a route sees: the method, the path parameters of its template, the query, headers and JSON body."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any = None  # parsed JSON body (POST/PATCH/PUT), or None
+
+
+Route = Callable[["GitHubServer", SimRequest], Reply]
 
 
 class GitHubServer:
@@ -109,6 +123,7 @@ class GitHubServer:
         latency: float = 0.0,
         validator: Validator | None = None,
         require_auth: bool = True,
+        port: int = 0,
     ) -> None:
         self.history = history
         self.token = token
@@ -120,13 +135,14 @@ class GitHubServer:
         self.validation_errors: list[str] = []
         self.rate_remaining = 5000
         self.rate_reset_in = 3600.0  # seconds from now announced in x-ratelimit-reset
+        self.hang_seconds = 1.0  # how long a "timeout" fault holds the answer
         self._lock = threading.Lock()
-        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
-        self._api = _make_server(self, blob=False)
+        self._routes: list[tuple[str, str, re.Pattern[str], Route]] = []
+        self._api = _make_server(self, blob=False, port=port)
         self._blob = _make_server(self, blob=True)
         self._threads: list[threading.Thread] = []
         for template, fn in _ACTIONS_ROUTES:
-            self.add_route(template, fn)
+            self.add_route("GET", template, fn)
 
     # lifecycle
     @property
@@ -155,10 +171,13 @@ class GitHubServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def add_route(self, template: str, fn: Route) -> None:
-        """Register `GET template` (an OpenAPI path template such as /repos/{owner}/{repo}/pulls)."""
+    def add_route(self, method: str, template: str, fn: Route) -> None:
+        """Register `METHOD template` (an OpenAPI path template such as /repos/{owner}/{repo}/pulls).
+
+        Answers are validated as the operation `method template` of the OpenAPI slice; GET answers get ETags.
+        """
         pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
-        self._routes.append((template, pattern, fn))
+        self._routes.append((method.upper(), template, pattern, fn))
 
     # request handling
     def _next(self, blob: bool) -> int:
@@ -169,13 +188,19 @@ class GitHubServer:
             self.stats.api += 1
             return self.stats.api
 
-    def handle(self, handler: BaseHTTPRequestHandler, blob: bool) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, blob: bool, method: str = "GET") -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw_body = handler.rfile.read(length) if length else b""
         if self.latency:
             time.sleep(self.latency)
         n = self._next(blob)
         split = urlsplit(handler.path)
         auth = handler.headers.get("Authorization")
         fault = self.faults.pick(n, blob=blob)
+        if fault == "timeout":
+            with self._lock:
+                self.stats.faults += 1
+            time.sleep(self.hang_seconds)
         if fault == "reset":
             with self._lock:
                 self.stats.faults += 1
@@ -191,30 +216,44 @@ class GitHubServer:
                 mid = len(reply.raw) // 2
                 reply.raw = reply.raw[:mid] + bytes([reply.raw[mid] ^ 0xFF]) + reply.raw[mid + 1 :]
         else:
-            route, reply = self._api_reply(handler, split.path, split.query, auth, fault)
+            route, reply = self._api_reply(handler, method, split.path, split.query, raw_body, auth, fault)
         with self._lock:
             self.stats.by_route[f"{route} {reply.status}"] += 1
             self.stats.log.append(("blob" if blob else "api", split.path, reply.status, bool(auth)))
         self._send(handler, route, reply, blob=blob)
 
     def _api_reply(
-        self, handler: BaseHTTPRequestHandler, path: str, query: str, auth: str | None, fault: str | None
+        self,
+        handler: BaseHTTPRequestHandler,
+        method: str,
+        path: str,
+        query: str,
+        raw_body: bytes,
+        auth: str | None,
+        fault: str | None,
     ) -> tuple[str, Reply]:
-        if fault is not None:
+        if fault is not None and fault != "timeout":
             with self._lock:
                 self.stats.faults += 1
-            return "fault", _fault_reply(fault)
+            return f"{method} fault", _fault_reply(fault)
         if self.require_auth:
             if not auth:
-                return "auth", error(401, "Requires authentication")
+                return f"{method} auth", error(401, "Requires authentication")
             if auth != f"Bearer {self.token}":
-                return "auth", error(401, "Bad credentials")
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
-        for template, pattern, fn in self._routes:
+                return f"{method} auth", error(401, "Bad credentials")
+        query_params = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            body = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            return f"{method} unknown", error(400, "Problems parsing JSON")
+        for route_method, template, pattern, fn in self._routes:
             m = pattern.match(path)
-            if m:
-                reply = fn(self, m.groupdict(), params)
-                if reply.status == 200 and reply.body is not None and reply.raw is None:
+            if m and route_method == method:
+                headers = {k: v for k, v in handler.headers.items()}
+                request = SimRequest(method, path, m.groupdict(), query_params, headers, body)
+                reply = fn(self, request)
+                template = f"{method} {template}"
+                if method == "GET" and reply.status == 200 and reply.body is not None and reply.raw is None:
                     etag = 'W/"' + hashlib.sha256(_dumps(reply.body)).hexdigest()[:40] + '"'
                     reply.headers["ETag"] = etag
                     if handler.headers.get("If-None-Match") == etag:
@@ -222,7 +261,7 @@ class GitHubServer:
                             self.stats.not_modified += 1
                         return template, Reply(304, None, headers={"ETag": etag})
                 return template, reply
-        return "unknown", error(404, "Not Found")
+        return f"{method} unknown", error(404, "Not Found")
 
     def _blob_reply(self, path: str, auth: str | None) -> Reply:
         if auth:
@@ -252,7 +291,8 @@ class GitHubServer:
             data = _dumps(reply.body)
             if self.validator is not None and not blob:
                 try:
-                    self.validator(route, reply.status, reply.body)
+                    method, _, template = route.partition(" ")
+                    self.validator(method, template, reply.status, reply.body)
                 except Exception as e:
                     with self._lock:
                         self.validation_errors.append(f"{route} {reply.status}: {e}")
@@ -501,7 +541,8 @@ def _repo_ok(srv: GitHubServer, p: dict[str, str]) -> bool:
     return p.get("owner") == srv.history.owner and p.get("repo") == srv.history.repo
 
 
-def _workflow(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _workflow(srv: GitHubServer, r: SimRequest) -> Reply:
+    p = r.params
     h = srv.history
     wid = p["workflow_id"]
     if not _repo_ok(srv, p) or wid not in (str(h.workflow_id), h.workflow_path.rsplit("/", 1)[-1]):
@@ -512,7 +553,8 @@ def _workflow(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
 _STATUSES = {"completed", "in_progress", "queued", "requested", "waiting", "pending", "action_required"}
 
 
-def _runs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _runs(srv: GitHubServer, r: SimRequest) -> Reply:
+    p, q = r.params, r.query
     h = srv.history
     if not _repo_ok(srv, p) or p["workflow_id"] not in (str(h.workflow_id), h.workflow_path.rsplit("/", 1)[-1]):
         return error(404, "Not Found")
@@ -530,14 +572,16 @@ def _runs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
     return srv.paginate(runs, q, path, "workflow_runs", srv.run_json)
 
 
-def _run(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _run(srv: GitHubServer, r: SimRequest) -> Reply:
+    p = r.params
     run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
     if not _repo_ok(srv, p) or run is None:
         return error(404, "Not Found")
     return Reply(200, srv.run_json(run))
 
 
-def _jobs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _jobs(srv: GitHubServer, r: SimRequest) -> Reply:
+    p, q = r.params, r.query
     run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
     if not _repo_ok(srv, p) or run is None:
         return error(404, "Not Found")
@@ -548,7 +592,8 @@ def _jobs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
     return srv.paginate(jobs, q, path, "jobs", lambda j: srv.job_json(run, j))
 
 
-def _artifacts(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _artifacts(srv: GitHubServer, r: SimRequest) -> Reply:
+    p, q = r.params, r.query
     run = srv.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
     if not _repo_ok(srv, p) or run is None:
         return error(404, "Not Found")
@@ -560,14 +605,16 @@ def _artifacts(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply
     return srv.paginate(arts, q, path, "artifacts", lambda a: srv.artifact_json(run, a))
 
 
-def _job_logs(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _job_logs(srv: GitHubServer, r: SimRequest) -> Reply:
+    p = r.params
     found = srv.history.job(int(p["job_id"])) if p["job_id"].isdigit() else None
     if not _repo_ok(srv, p) or found is None:
         return error(404, "Not Found")
     return Reply(302, None, headers={"Location": f"{srv.blob_url}/blob/log/{found[1].id}?sig=s3cr3t&se=1"})
 
 
-def _artifact_zip(srv: GitHubServer, p: dict[str, str], q: dict[str, str]) -> Reply:
+def _artifact_zip(srv: GitHubServer, r: SimRequest) -> Reply:
+    p = r.params
     found = srv.history.artifact(int(p["artifact_id"])) if p["artifact_id"].isdigit() else None
     if not _repo_ok(srv, p) or found is None or p["archive_format"] != "zip":
         return error(404, "Not Found")
@@ -623,40 +670,69 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _make_server(owner: GitHubServer, *, blob: bool) -> ThreadingHTTPServer:
+def _make_server(owner: GitHubServer, *, blob: bool, port: int = 0) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:
+        def _dispatch(self, method: str) -> None:
             try:
-                owner.handle(self, blob)
+                owner.handle(self, blob, method)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     return srv
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m release.sim.github_server --runs 40`: serve a generated Models CI until interrupted."""
+    """Serve a generated Models CI on 127.0.0.1 until interrupted (a "Models CI simulator" for demos).
+
+    python -m release.sim.github_server --catalogue workflows/model_specs.toml --runs 40 --port 8765
+    """
     import argparse
+    from pathlib import Path
 
-    from release.sim.history import generate_history
+    from release.sim.history import SimModel, default_models, generate_history
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap = argparse.ArgumentParser(description="Serve a generated Models CI history through a fake GitHub API.")
+    ap.add_argument(
+        "--catalogue", type=Path, help="model_specs.toml whose model_ids the CI runs (default: a small list)"
+    )
+    ap.add_argument("--version", default=None, help="VERSION for the catalogue (default: the VERSION file next to it)")
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     ap.add_argument("--token", default="ghp_demo_token")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     args = ap.parse_args(argv)
-    server = GitHubServer(
-        generate_history(runs=args.runs, seed=args.seed), token=args.token, latency=args.latency
-    ).start()
-    print(f"GITHUB_API_URL={server.api_url} GH_PAT={args.token}", flush=True)
+    models = default_models()
+    if args.catalogue:
+        from workflows.model_spec import load_catalogue
+
+        version = args.version or (args.catalogue.resolve().parents[1] / "VERSION").read_text().strip()
+        models = [SimModel.from_spec(s) for s in load_catalogue(args.catalogue, version=version).specs.values()]
+    history = generate_history(models, runs=args.runs, seed=args.seed)
+    server = GitHubServer(history, token=args.token, latency=args.latency, port=args.port).start()
+    print(f"export GITHUB_API_URL={server.api_url} GH_PAT={args.token}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
     python tests/openapi/slice_openapi.py /tmp/oa/package/generated/api.github.com.json
 
-Writes tests/openapi/github-api-slice.json: for each (path template, GET) we use, the JSON schema of every
+Writes tests/openapi/github-api-slice.json: for each (method, path template) we use, the JSON schema of every
 response status, plus the transitive closure of `#/components/schemas/*` they reference (refs unchanged).
 Add an operation to OPERATIONS and run the script again when the fake server grows an endpoint.
 """
@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OPERATIONS = [
-    "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
-    "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
-    "/repos/{owner}/{repo}/actions/runs/{run_id}",
-    "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
-    "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
-    "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
-    "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
+OPERATIONS = [  # (method, path template)
+    ("get", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}"),
+    ("get", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"),
+    ("get", "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs"),
+    ("get", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"),
 ]
 OUT = Path(__file__).with_name("github-api-slice.json")
 
@@ -47,14 +47,14 @@ def _resolve_response(doc: dict[str, Any], response: dict[str, Any]) -> dict[str
 def main(source: str) -> None:
     doc = json.loads(Path(source).read_text(encoding="utf-8"))
     paths: dict[str, Any] = {}
-    for template in OPERATIONS:
-        responses = doc["paths"][template]["get"]["responses"]
+    for method, template in OPERATIONS:
+        responses = doc["paths"][template][method]["responses"]
         out = {}
         for status, response in responses.items():
             response = _resolve_response(doc, response)
             schema = response.get("content", {}).get("application/json", {}).get("schema")
             out[status] = schema  # None: the answer has no JSON body (e.g. 302, 204)
-        paths[template] = {"get": out}
+        paths.setdefault(template, {})[method] = out
     wanted: set[str] = set()
     _refs(paths, wanted)
     schemas = doc["components"]["schemas"]
@@ -74,7 +74,7 @@ def main(source: str) -> None:
         "components": {"schemas": dict(sorted(closure.items()))},
     }
     OUT.write_text(json.dumps(sliced, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(paths)} operations, {len(closure)} schemas")
+    print(f"{OUT}: {len(OPERATIONS)} operations, {len(closure)} schemas")
 
 
 if __name__ == "__main__":

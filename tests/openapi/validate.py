@@ -41,11 +41,13 @@ def _document() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(route: str, status: int) -> jsonschema.protocols.Validator | None:
+def _validator(method: str, route: str, status: int) -> jsonschema.protocols.Validator | None:
     doc = _document()
-    op = doc["paths"].get(route, {}).get("get")
+    op = doc["paths"].get(route, {}).get(method.lower())
     if op is None:
-        raise AssertionError(f"route {route} is not in the OpenAPI slice: add it to tests/openapi/slice_openapi.py")
+        raise AssertionError(
+            f"{method} {route} is not in the OpenAPI slice: add it to OPERATIONS in tests/openapi/slice_openapi.py"
+        )
     if str(status) in op:
         schema = op[str(status)]
         if schema is None:
@@ -54,7 +56,7 @@ def _validator(route: str, status: int) -> jsonschema.protocols.Validator | None
     elif status >= 400:
         schema = {"$ref": "#/components/schemas/basic-error"}
     else:
-        raise AssertionError(f"{route} answered {status}, which GitHub does not document")
+        raise AssertionError(f"{method} {route} answered {status}, which GitHub does not document")
     root = (
         {**copy.deepcopy(schema), "components": doc["components"]}
         if "$ref" not in schema
@@ -63,19 +65,19 @@ def _validator(route: str, status: int) -> jsonschema.protocols.Validator | None
     return jsonschema.Draft7Validator(root)
 
 
-def validate(route: str, status: int, body: Any) -> None:
+def validate(method: str, route: str, status: int, body: Any) -> None:
     """Raise AssertionError naming the first schema violation (hook for GitHubServer(validator=...))."""
     if route in ("auth", "fault", "unknown"):
         route_doc = {"$ref": "#/components/schemas/basic-error"}
         jsonschema.Draft7Validator({**route_doc, "components": _document()["components"]}).validate(body)
         return
-    v = _validator(route, status)
+    v = _validator(method, route, status)
     if v is None:
         if body is not None:
-            raise AssertionError(f"{route} {status} must have no JSON body")
+            raise AssertionError(f"{method} {route} {status} must have no JSON body")
         return
     errors = sorted(v.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
         where = "/".join(str(p) for p in e.absolute_path)
-        raise AssertionError(f"{route} {status} at {where or '(root)'}: {e.message[:300]}")
+        raise AssertionError(f"{method} {route} {status} at {where or '(root)'}: {e.message[:300]}")
