@@ -67,6 +67,7 @@ class CiReadResult:
     build_runners: Mapping[int, str | None] = field(default_factory=dict)  # run id → build job's runner
     skipped: tuple[SkippedArtifact, ...] = ()
     unknown_model_ids: tuple[str, ...] = ()
+    missing_logs: tuple[int, ...] = ()  # last-good jobs whose log GitHub no longer has (404/410)
 
     @property
     def run_range(self) -> tuple[int, int] | None:

@@ -178,6 +178,14 @@ def _pick_last(names: list[str]) -> str | None:
     return max(names) if names else None
 
 
+PARSED_FILES = re.compile(r"run_specs/[^/]+\.json|reports_output/[^/]+/data/report_data_.+\.json")
+
+
+def is_parsed_file(path: str) -> bool:
+    """The artifact files `parse_artifact` reads (the rest is kept on disk for people, never read back)."""
+    return PARSED_FILES.fullmatch(path) is not None
+
+
 def parse_artifact(dir_name: str, files: Mapping[str, bytes]) -> ArtifactParse:
     """Parse the files of one `workflow_logs_*` artifact (paths relative to its root)."""
 

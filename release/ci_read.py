@@ -33,13 +33,14 @@ from typing import Any, Protocol
 from release import ci_parse, ci_report, fsio, last_good
 from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, SkippedArtifact
 from release.ci_parse import ArtifactParse, JobLogInfo
-from release.errors import ConfigError, GitHubError, PartialFailure
+from release.errors import ConfigError, GitHubError, GitHubStatusError, PartialFailure
 from release.github_types import Artifact, Job, RepoRef, Workflow, WorkflowRun
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "ci_run_logs"
 MARKER_VERSION = 1
+EXPIRED = "expired"
 
 
 class GitHubReader(Protocol):
@@ -178,6 +179,8 @@ class CiCache:
         folder = self.artifact_dir(run, artifact)
         files: dict[str, bytes] = {}
         for rel, digest in marker.get("files", {}).items():
+            if not ci_parse.is_parsed_file(rel):
+                continue
             try:
                 data = (folder / rel).read_bytes()
             except OSError:
@@ -355,6 +358,7 @@ def read_ci(
         build_runners=build_runners,
         skipped=tuple(skipped),
         unknown_model_ids=tuple(last_good.unknown_model_ids(entries, models)),
+        missing_logs=tuple(sorted(reader.missing_logs)),
     )
 
 
@@ -374,6 +378,7 @@ class _RunReader:
         self.emit = emit
         self._lock = threading.Lock()
         self._done = 0
+        self.missing_logs: list[int] = []
 
     def _tick(self, stage: str, total: int, detail: str = "") -> None:
         with self._lock:
@@ -457,6 +462,9 @@ class _RunReader:
                 if result is None:
                     skipped.append(SkippedArtifact(run.run_number, art.name, "not-cached"))
                     continue
+                if result.reason == EXPIRED:
+                    skipped.append(SkippedArtifact(run.run_number, art.name, "expired"))
+                    continue
                 match = ci_parse.match_job(art.name, jobs)
                 job_meta = _job_metadata(match[0], match[1]) if match else None  # type: ignore[arg-type]
                 entry = CiEntry(run.id, run.run_number, art.id, art.name, result, job_meta)
@@ -483,6 +491,11 @@ class _RunReader:
             if isinstance(files, str):
                 return ArtifactParse(art.name, None, None, None, None, files)
             return ci_parse.parse_artifact(art.name, files)
+        except GitHubStatusError as e:
+            if e.status in (404, 410):  # expired or deleted since it was listed: cannot be read, does not count
+                return ArtifactParse(art.name, None, None, None, None, EXPIRED)
+            self.failures.add(f"{what}: {e}")
+            return None
         except GitHubError as e:
             self.failures.add(f"{what}: {e}")
             return None
@@ -528,6 +541,14 @@ class _RunReader:
                 )
                 self.cache.store_log(run, job, data)
             return ci_parse.parse_job_log(data)
+        except GitHubStatusError as e:
+            if e.status in (404, 410):  # the log is gone (retention): firmware/KMD stay unknown
+                log.warning("log of job %s in run %s is no longer available", job.id, run.run_number)
+                with self._lock:
+                    self.missing_logs.append(job.id)
+                return None
+            self.failures.add(f"log of job {job.id} in run {run.run_number}: {e}")
+            return None
         except GitHubError as e:
             self.failures.add(f"log of job {job.id} in run {run.run_number}: {e}")
             return None

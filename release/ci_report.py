@@ -192,6 +192,11 @@ def summary(result: CiReadResult) -> dict[str, Any]:
         "commits_unknown": [g["model_id"] for g in good if not g["commits_known"]],
         "not_in_catalogue": list(result.unknown_model_ids),
         "failing_after_last_good": failing_after,
+        "job_logs_unavailable": [
+            m.model_id
+            for m in result.models
+            if (e := result.last_good.get(m.model_id)) is not None and e.job_id in result.missing_logs
+        ],
         "unparseable": [
             {"run_number": e.run_number, "artifact": e.artifact_name, "reason": e.parse.reason}
             for e in result.entries
@@ -259,6 +264,8 @@ def summary_table(data: dict[str, Any]) -> str:
     for f in data["failing_after_last_good"]:
         runs = ", ".join(str(n) for n in f["failing_runs"])
         notes.append(f"failing since its last good run {f['last_good_run']}: {f['model_id']} (runs {runs})")
+    if data["job_logs_unavailable"]:
+        notes.append(f"job log gone, firmware/KMD unknown: {', '.join(data['job_logs_unavailable'])}")
     if data["not_in_catalogue"]:
         notes.append(f"in CI but not in the catalogue (not kept): {', '.join(data['not_in_catalogue'])}")
     for u in data["unparseable"]:

@@ -40,6 +40,14 @@ class GitHubError(ReleaseError):
     """The GitHub API answered with an error the kit cannot recover from."""
 
 
+class GitHubStatusError(GitHubError):
+    """GitHub answered an unexpected HTTP status; `status` lets callers decide (e.g. 410 Gone = expired)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class AuthError(GitHubError):
     """A missing or rejected token."""
 

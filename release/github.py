@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from release.config import Secret
-from release.errors import AuthError, GitHubError
+from release.errors import AuthError, GitHubError, GitHubStatusError
 from release.github_types import Artifact, Job, RateLimitWait, RepoRef, Workflow, WorkflowRun
 
 log = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ class GitHubClient:
                 "permission; it needs Actions: read and Metadata: read on the CI repo (classic: repo scope)"
             )
         message = _error_message(resp)
-        raise GitHubError(f"GET {path} ({what}) answered {resp.status_code}{message}")
+        raise GitHubStatusError(f"GET {path} ({what}) answered {resp.status_code}{message}", status=resp.status_code)
 
 
 def _path(url: str) -> str:

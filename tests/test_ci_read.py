@@ -145,6 +145,29 @@ def test_corrupt_download_is_reported_and_nothing_is_written(github_factory, mod
     assert len(list(tmp_path.glob("models_ci_*.json"))) == 2
 
 
+def test_artifacts_and_logs_gone_since_listed(github_factory, models, tmp_path):
+    srv = github_factory(history(runs=8))
+    first, _, _ = read(srv, tmp_path, models, max_runs=6)
+    # an artifact not downloaded yet expires; the cached listing (completed run) still says it is there
+    older = srv.history.runs[-2]
+    target = next(a for a in older.artifacts if a.name.startswith("workflow_logs_"))
+    target.expired = True
+    # a last-good job's log disappears (retention), after its cached copy is removed
+    entry = next(e for e in first.last_good.values() if e is not None and e.job_id is not None)
+    run = srv.history.run(entry.run_id)
+    job = next(j for j in run.jobs if j.id == entry.job_id)
+    run.jobs.remove(job)
+    for path in tmp_path.rglob(f"*_{job.id}.txt"):
+        path.unlink()
+    result, paths, _ = read(srv, tmp_path, models, max_runs=6, full_history=True)
+    assert any(s.artifact_name == target.name and s.reason == "expired" for s in result.skipped)
+    assert result.missing_logs == (job.id,)
+    summary = ci_report.summary(result)
+    assert summary["job_logs_unavailable"] == [entry.model_id]
+    good = json.loads(paths[1].read_text())[entry.model_id]
+    assert good["ci_job_id"] == job.id and good["firmware_bundle"] is None
+
+
 def test_range_and_content_follow_the_flags_not_the_cache(server, models, tmp_path):
     read(server, tmp_path, models, max_runs=8)
     _, paths, _ = read(server, tmp_path, models, max_runs=3)
