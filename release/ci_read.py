@@ -334,7 +334,7 @@ def read_ci(
 
     with ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="ci-read") as pool:
         listings = reader.artifact_listings(pool, runs)
-        entries, skipped, jobs_by_run = reader.walk(pool, runs, listings)
+        entries, skipped, jobs_by_run = reader.walk(pool, runs, listings, models)
         chosen = last_good.select_last_good(entries, models)
         logs = reader.job_logs(pool, runs, chosen, jobs_by_run)
 
@@ -427,11 +427,21 @@ class _RunReader:
 
     # artifacts
     def walk(
-        self, pool: ThreadPoolExecutor, runs: Sequence[WorkflowRun], listings: dict[int, list[Artifact]]
+        self,
+        pool: ThreadPoolExecutor,
+        runs: Sequence[WorkflowRun],
+        listings: dict[int, list[Artifact]],
+        models: Sequence[ModelRef],
     ) -> tuple[list[CiEntry], list[SkippedArtifact], dict[int, list[Job]]]:
-        """Runs newest first; each run's needed artifacts in parallel; decisions depend only on newer runs."""
+        """Runs newest first; each run's needed artifacts in parallel; decisions depend only on newer runs.
+
+        An artifact is skipped (unless full_history) when every model it may carry already has its last good:
+        the model_ids it carried in newer runs, plus the catalogue model_ids ending in its `{model}_{hardware}`
+        part (so an artifact name shared by two impls keeps being read until both are resolved).
+        """
         resolved: set[str] = set()
         models_by_name: dict[str, set[str]] = {}
+        catalogue_ids = [m.model_id for m in models]
         entries: list[CiEntry] = []
         skipped: list[SkippedArtifact] = []
         jobs_by_run: dict[int, list[Job]] = {}
@@ -443,6 +453,8 @@ class _RunReader:
                 if not art.name.startswith(ci_parse.ARTIFACT_PREFIX):
                     continue
                 seen = models_by_name.get(art.name)
+                if seen:
+                    seen = seen | _catalogue_candidates(art.name, catalogue_ids)
                 if art.expired:
                     skipped.append(SkippedArtifact(run.run_number, art.name, "expired"))
                     self._tick("artifacts", todo_total)
@@ -554,6 +566,15 @@ class _RunReader:
             return None
         finally:
             self._tick("logs", total, job.name)
+
+
+def _catalogue_candidates(artifact_name: str, model_ids: Sequence[str]) -> set[str]:
+    """Catalogue model_ids an artifact `workflow_logs_{type}_{model}_{hardware}` may carry (any impl)."""
+    rest = artifact_name.removeprefix(ci_parse.ARTIFACT_PREFIX)
+    _, _, tail = rest.partition("_")
+    if not tail:
+        return set()
+    return {m for m in model_ids if m.endswith(f"_{tail}")}
 
 
 def _job_metadata(job: Job, key: ci_parse.JobKey) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from release.github import GitHubClient
 from release.github_types import RepoRef
 from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
-from release.sim.history import SimModel, generate_history
+from release.sim.history import CI_IMAGE, SimModel, _artifact_zip, generate_history
 from tests.services.github_server import TOKEN, small_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +168,36 @@ def test_artifacts_and_logs_gone_since_listed(github_factory, models, tmp_path):
     assert summary["job_logs_unavailable"] == [entry.model_id]
     good = json.loads(paths[1].read_text())[entry.model_id]
     assert good["ci_job_id"] == job.id and good["firmware_bundle"] is None
+
+
+def test_an_artifact_name_shared_by_two_impls_is_read_until_both_are_known(github_factory, tmp_path):
+    a = SimModel(
+        "id_tt-transformers_Llama-3.3-70B-Instruct_galaxy", "tt-transformers", "Llama-3.3-70B-Instruct", "GALAXY"
+    )
+    b = SimModel(
+        "id_llama3-70b-galaxy_Llama-3.3-70B-Instruct_galaxy", "llama3-70b-galaxy", "Llama-3.3-70B-Instruct", "GALAXY"
+    )
+    hist = generate_history([a], runs=4, special_runs=False, expired_runs=0)
+    for idx, run in enumerate(reversed(hist.runs)):  # oldest first: b, b, a, a — every entry passes
+        model = b if idx < 2 else a
+        art = next(x for x in run.artifacts if x.name == a.artifact_name)
+        created = datetime.fromisoformat(run.created_at.replace("Z", "+00:00"))
+        art._content = functools.partial(
+            _artifact_zip,
+            model=model,
+            outcome="target",
+            quirk=None,
+            image=f"{CI_IMAGE}:0.0.5-{'a' * 40}-bbbbbbb-1",
+            idx=idx,
+            created=created,
+        )
+    srv = github_factory(hist)
+    refs = [ModelRef(a.model_id, "GALAXY", a.impl_name), ModelRef(b.model_id, "GALAXY", b.impl_name)]
+    result, _, _ = read(srv, tmp_path, refs, max_runs=4)
+    chosen = result.last_good
+    assert chosen[a.model_id] is not None and chosen[a.model_id].run_number == 103
+    assert chosen[b.model_id] is not None and chosen[b.model_id].run_number == 101
+    assert [s.run_number for s in result.skipped if s.reason == "known-good"] == [100]
 
 
 def test_range_and_content_follow_the_flags_not_the_cache(server, models, tmp_path):
