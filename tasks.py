@@ -502,7 +502,7 @@ def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
     flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
     files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
     out = gitflow.prerelease_flow(
-        flow, _version(version), files, source=from_, ci_repo=(cfg.ci_owner, cfg.ci_repo), show=say
+        flow, _version(version), files, source=from_, ci_repo=RepoRef(cfg.ci_owner, cfg.ci_repo), show=say
     )
     _git_done(out, dry_run)
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from release import fsio, notes, release_inputs
 from release.errors import GitError, GitStateError, InputError, TagConflict
+from release.github_types import RepoRef
 from release.version import Version
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,25 +277,20 @@ class ReleaseLike(Protocol):
 
 
 class GitHubClient(Protocol):
-    """The pulls, releases and runs part of `release.github.GitHubClient`."""
+    """The part of `release.github.GitHubClient` the git flow uses (runs, pulls, commits, releases)."""
 
-    def get_run(self, owner: str, repo: str, run_id: int) -> Any: ...
-
-    def list_pulls(self, owner: str, repo: str, *, head: str, base: str, state: str = "all") -> Sequence[Any]: ...
-    def get_pull(self, owner: str, repo: str, number: int) -> Any: ...
-    def create_pull(
-        self, owner: str, repo: str, *, head: str, base: str, title: str, body: str, draft: bool
-    ) -> Any: ...
-    def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> Any: ...
-    def find_release(self, owner: str, repo: str, tag: str) -> Any | None: ...
-    def create_release(
-        self, owner: str, repo: str, *, tag: str, target: str, name: str, body: str, draft: bool
-    ) -> Any: ...
-    def update_release(self, owner: str, repo: str, release_id: int, *, name: str, body: str) -> Any: ...
-    def upload_release_asset(
-        self, owner: str, repo: str, release: Any, *, name: str, data: bytes, content_type: str
-    ) -> Any: ...
-    def delete_release_asset(self, owner: str, repo: str, asset_id: int) -> None: ...
+    def get_run(self, repo: RepoRef, run_id: int) -> Any: ...
+    def list_pulls(self, repo: RepoRef, *, head: str, base: str, state: str = "all") -> Sequence[Any]: ...
+    def get_pull(self, repo: RepoRef, number: int) -> Any: ...
+    def create_pull(self, repo: RepoRef, *, head: str, base: str, title: str, body: str, draft: bool) -> Any: ...
+    def update_pull(self, repo: RepoRef, number: int, *, title: str, body: str) -> Any: ...
+    def get_commit(self, repo: RepoRef, ref: str) -> Any: ...
+    def get_ref(self, repo: RepoRef, ref: str) -> Any | None: ...
+    def find_release(self, repo: RepoRef, tag: str) -> Any | None: ...
+    def create_release(self, repo: RepoRef, *, tag: str, target: str, name: str, body: str, draft: bool) -> Any: ...
+    def update_release(self, repo: RepoRef, release_id: int, *, name: str, body: str) -> Any: ...
+    def upload_release_asset(self, release: Any, *, name: str, data: bytes, content_type: str) -> Any: ...
+    def delete_release_asset(self, repo: RepoRef, asset_id: int) -> None: ...
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -783,8 +779,7 @@ def apply_git_plan(
     *,
     git: GitClient,
     github: GitHubClient | None = None,
-    owner: str = "",
-    repo: str = "",
+    project: RepoRef | None = None,
     on_event: Callable[[str], None] = lambda _: None,
 ) -> ApplyResult:
     """Run the plan's steps in order; each is announced through `on_event` before it runs."""
@@ -803,12 +798,11 @@ def apply_git_plan(
                     raise GitError(f"{e}\n  {step.advice}", stderr=e.stderr, returncode=e.returncode) from None
                 raise
         else:
-            if github is None:
+            if github is None or project is None:
                 raise GitStateError("this step needs GitHub: set GH_PAT (or GITHUB_TOKEN)")
             if isinstance(step, OpenPull):
                 pr = github.create_pull(
-                    owner,
-                    repo,
+                    project,
                     head=step.head,
                     base=step.base,
                     title=step.title,
@@ -817,12 +811,11 @@ def apply_git_plan(
                 )
                 urls.append(pr.html_url)
             elif isinstance(step, UpdatePull):
-                pr = github.update_pull(owner, repo, step.number, title=step.title, body=step.body)
+                pr = github.update_pull(project, step.number, title=step.title, body=step.body)
                 urls.append(pr.html_url)
             elif isinstance(step, CreateRelease):
                 rel = github.create_release(
-                    owner,
-                    repo,
+                    project,
                     tag=step.tag,
                     target=step.target,
                     name=step.name,
@@ -832,18 +825,16 @@ def apply_git_plan(
                 releases[step.tag] = rel
                 urls.append(rel.html_url)
             elif isinstance(step, UpdateRelease):
-                rel = github.update_release(owner, repo, step.release_id, name=step.name, body=step.body)
+                rel = github.update_release(project, step.release_id, name=step.name, body=step.body)
                 releases[step.tag] = rel
                 urls.append(rel.html_url)
             elif isinstance(step, UploadAsset):
-                rel = releases.get(step.tag) or github.find_release(owner, repo, step.tag)
+                rel = releases.get(step.tag) or github.find_release(project, step.tag)
                 if rel is None:
                     raise GitStateError(f"release {step.tag} vanished while uploading {step.name}; run again")
                 if step.replaces is not None:
-                    github.delete_release_asset(owner, repo, step.replaces)
-                github.upload_release_asset(
-                    owner, repo, rel, name=step.name, data=step.data, content_type=step.content_type
-                )
+                    github.delete_release_asset(project, step.replaces)
+                github.upload_release_asset(rel, name=step.name, data=step.data, content_type=step.content_type)
         done.append(step.describe())
     return ApplyResult(tuple(done), tuple(urls))
 
@@ -862,8 +853,7 @@ class Flow:
     remote: str
     dev: str
     main: str
-    owner: str
-    repo: str
+    project: RepoRef
     dry_run: bool
     on_event: Callable[[str], None] = lambda _: None
 
@@ -885,9 +875,7 @@ def converge(flow: Flow, make_plan: Callable[[], GitPlan], *, show: Callable[[st
     show(plan.render())
     if flow.dry_run or plan.converged:
         return FlowOutcome(plan, None)
-    result = apply_git_plan(
-        plan, git=flow.git, github=flow.github, owner=flow.owner, repo=flow.repo, on_event=flow.on_event
-    )
+    result = apply_git_plan(plan, git=flow.git, github=flow.github, project=flow.project, on_event=flow.on_event)
     again = make_plan()
     if not again.converged:
         raise GitStateError(
@@ -910,14 +898,14 @@ def prerelease_flow(
     files: ReleaseFiles,
     *,
     source: str | None,
-    ci_repo: tuple[str, str],
+    ci_repo: RepoRef,
     show: Callable[[str], None],
 ) -> FlowOutcome:
     """`inv git.prerelease`: `source` is the --from commit; None takes the head of the newest last-good CI run."""
     if source:
         ref, label = source, f"--from {source}"
     else:
-        ref, label = ci_source(files, flow.github, *ci_repo)
+        ref, label = ci_source(files, flow.github, ci_repo)
 
     def make() -> GitPlan:
         repo = _observe(flow)
@@ -1017,7 +1005,7 @@ def apply_hotfix_flow(flow: Flow, target: str, version: Version | None, *, show:
     m = _PR_REF.match(target.strip())
     if m:
         number = int(m[1])
-        pr = flow.need_github(f"--apply {target}").get_pull(flow.owner, flow.repo, number)
+        pr = flow.need_github(f"--apply {target}").get_pull(flow.project, number)
         if not pr.merged:
             raise GitStateError(
                 f"PR #{number} ({pr.html_url}) is not merged: merge it into {flow.dev} with 'Create a merge commit', "
@@ -1029,6 +1017,12 @@ def apply_hotfix_flow(flow: Flow, target: str, version: Version | None, *, show:
             )
         if not pr.merge_commit_sha:
             raise GitStateError(f"GitHub reports no merge commit for PR #{number}; run again in a minute")
+        if not flow.need_github("--apply").get_commit(flow.project, pr.merge_commit_sha).is_merge:
+            raise GitStateError(
+                f"PR #{number} was squash- or rebase-merged ({pr.merge_commit_sha[:12]} has one parent); the runbook "
+                "needs 'Create a merge commit' so dev and the RC branch share commit ids. Apply it by hand "
+                f"(git cherry-pick -x {pr.merge_commit_sha[:12]}) if that is acceptable"
+            )
         sha_ref, source = pr.merge_commit_sha, f"PR #{number}"
     else:
         sha_ref, source = target.strip(), target.strip()[:12]
@@ -1104,7 +1098,7 @@ def waivers_for(files: ReleaseFiles, git: GitClient, rev: str | None) -> list[no
     return notes.find_waivers(results, specs)
 
 
-def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci_owner: str, ci_repo: str) -> tuple[str, str]:
+def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci: RepoRef) -> tuple[str, str]:
     """The default `--from`: head_sha of the newest Models CI run that supplied a last-good record."""
     last_good = files.last_good_data()
     if last_good is None:
@@ -1124,7 +1118,7 @@ def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci_owner: str, c
         raise GitStateError(
             f"finding the commit of Models CI run {run.run_id} needs the GitHub API: set GH_PAT, or pass --from SHA"
         )
-    return str(github.get_run(ci_owner, ci_repo, int(run.run_id)).head_sha), label
+    return str(github.get_run(ci, int(run.run_id)).head_sha), label
 
 
 def pr_flow(
@@ -1157,7 +1151,7 @@ def pr_flow(
                 ci_runs=notes.ci_runs_used(last_good),
             )
         )
-        existing = gh.list_pulls(flow.owner, flow.repo, head=f"{flow.owner}:{head}", base=base, state="all")
+        existing = gh.list_pulls(flow.project, head=f"{flow.project.owner}:{head}", base=base, state="all")
         return plan_pull_request(head=head, base=base, title=title, body=body, draft=draft, existing=existing)
 
     return converge(flow, make, show=show)
@@ -1170,7 +1164,7 @@ def _rc_merge(flow: Flow, repo: RepoFacts, version: Version) -> MergeFacts | Non
         merged = [
             p
             for p in flow.github.list_pulls(
-                flow.owner, flow.repo, head=f"{flow.owner}:{rc}", base=flow.main, state="closed"
+                flow.project, head=f"{flow.project.owner}:{rc}", base=flow.main, state="closed"
             )
             if p.merged
         ]
@@ -1244,6 +1238,12 @@ def notes_flow(
                 f"{rc_branch(version)} was found neither on {flow.remote}, locally nor as a merged PR, or "
                 f"{flow.remote}/{flow.main} is missing: run `inv git.rc` and merge the release PR first"
             )
+        remote_tag = repo.remote_tags.get(tag)
+        if remote_tag is not None and gh.get_ref(flow.project, f"tags/{tag}") is None:
+            raise GitStateError(
+                f"{flow.remote} has tag {tag} but GitHub's {flow.project} does not: check that [project] owner/repo "
+                f"in release.toml is the repository behind {flow.remote}"
+            )
         record = files.release_logs / f"release_record_v{version}.json"
         assets = ((record.name, record.read_bytes(), "application/json"),) if record.exists() else ()
         facts = PublishFacts(
@@ -1252,8 +1252,8 @@ def notes_flow(
             target=merged.merge_commit or "",
             merged=merged,
             local_tag=flow.git.tag_target(tag),
-            remote_tag=repo.remote_tags.get(tag),
-            release=gh.find_release(flow.owner, flow.repo, tag),
+            remote_tag=remote_tag,
+            release=gh.find_release(flow.project, tag),
             assets=assets,
         )
         return plan_publish(repo, facts, notes=current, problem=notes.unfinished(current), draft=draft)

@@ -27,7 +27,19 @@ import requests
 
 from release.config import Secret
 from release.errors import AuthError, GitHubError, GitHubStatusError
-from release.github_types import Artifact, Job, RateLimitWait, RepoRef, Workflow, WorkflowRun
+from release.github_types import (
+    Artifact,
+    CommitInfo,
+    GitRef,
+    Job,
+    PullRequest,
+    RateLimitWait,
+    Release,
+    ReleaseAsset,
+    RepoRef,
+    Workflow,
+    WorkflowRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +167,101 @@ class GitHubClient:
             f"{repo.path}/actions/artifacts/{artifact.id}/zip", what=what or f"artifact {artifact.name}"
         )
 
+    # ----------------------------------------------------------------------------------------- pulls
+
+    def list_pulls(self, repo: RepoRef, *, head: str, base: str, state: str = "all") -> list[PullRequest]:
+        """PRs from `head` (`owner:branch`) into `base`, every page; state: open, closed or all."""
+        params = {"head": head, "base": base, "state": state, "per_page": PER_PAGE}
+        what = f"PRs {head} → {base}"
+        return [PullRequest.from_api(p) for page in self._paginate(f"{repo.path}/pulls", params, what=what)
+                for p in page]  # fmt: skip
+
+    def get_pull(self, repo: RepoRef, number: int) -> PullRequest:
+        body = self._get_json(f"{repo.path}/pulls/{number}", what=f"PR #{number}",
+                              not_found=f"PR #{number} not found in {repo}: check the number")  # fmt: skip
+        return PullRequest.from_api(body)
+
+    def pull_merged(self, repo: RepoRef, number: int) -> bool:
+        """GitHub's "is merged" check: 204 merged, 404 not merged."""
+        resp = self._send("GET", f"{repo.path}/pulls/{number}/merge", what=f"merge state of PR #{number}")
+        self._check_sent(resp, (204, 404), "GET", what=f"merge state of PR #{number}")
+        return resp.status_code == 204
+
+    def create_pull(
+        self, repo: RepoRef, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        what = f"open PR {head} → {base}"
+        payload = {"head": head, "base": base, "title": title, "body": body, "draft": draft}
+        resp = self._send("POST", f"{repo.path}/pulls", what=what, json_body=payload)
+        self._check_sent(resp, (201,), "POST", what=what, permission="Pull requests: write")
+        return PullRequest.from_api(resp.json())
+
+    def update_pull(self, repo: RepoRef, number: int, *, title: str, body: str) -> PullRequest:
+        what = f"update PR #{number}"
+        resp = self._send("PATCH", f"{repo.path}/pulls/{number}", what=what, json_body={"title": title, "body": body})
+        self._check_sent(resp, (200,), "PATCH", what=what, permission="Pull requests: write")
+        return PullRequest.from_api(resp.json())
+
+    # ----------------------------------------------------------------------------------------- git data
+
+    def get_commit(self, repo: RepoRef, ref: str) -> CommitInfo:
+        """A commit with its parents (a merge commit has two)."""
+        return CommitInfo.from_api(self._get_json(f"{repo.path}/commits/{ref}", what=f"commit {ref}"))
+
+    def get_ref(self, repo: RepoRef, ref: str) -> GitRef | None:
+        """`heads/main` or `tags/v1.0.0`; None when GitHub does not have it."""
+        resp = self._send("GET", f"{repo.path}/git/ref/{ref}", what=f"ref {ref}")
+        self._check_sent(resp, (200, 404), "GET", what=f"ref {ref}")
+        return GitRef.from_api(resp.json()) if resp.status_code == 200 else None
+
+    # ----------------------------------------------------------------------------------------- releases
+
+    def list_releases(self, repo: RepoRef) -> list[Release]:
+        """Every release, drafts included (GitHub shows drafts to users who can push)."""
+        params = {"per_page": PER_PAGE}
+        return [Release.from_api(r) for page in self._paginate(f"{repo.path}/releases", params, what="releases")
+                for r in page]  # fmt: skip
+
+    def find_release(self, repo: RepoRef, tag: str) -> Release | None:
+        """The release of `tag`, draft or not (`GET /releases/tags/{tag}` would not show a draft)."""
+        return next((r for r in self.list_releases(repo) if r.tag_name == tag), None)
+
+    def create_release(
+        self, repo: RepoRef, *, tag: str, target: str, name: str, body: str, draft: bool = True
+    ) -> Release:
+        what = f"create release {tag}"
+        payload = {"tag_name": tag, "target_commitish": target, "name": name, "body": body, "draft": draft}
+        resp = self._send("POST", f"{repo.path}/releases", what=what, json_body=payload)
+        self._check_sent(resp, (201,), "POST", what=what, permission="Contents: write")
+        return Release.from_api(resp.json())
+
+    def update_release(self, repo: RepoRef, release_id: int, *, name: str, body: str) -> Release:
+        what = f"update release {release_id}"
+        resp = self._send("PATCH", f"{repo.path}/releases/{release_id}", what=what,
+                          json_body={"name": name, "body": body})  # fmt: skip
+        self._check_sent(resp, (200,), "PATCH", what=what, permission="Contents: write")
+        return Release.from_api(resp.json())
+
+    def upload_release_asset(
+        self, release: Release, *, name: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> ReleaseAsset:
+        """Upload to the release's `upload_url` (uploads.github.com on github.com)."""
+        base = release.upload_url.split("{", 1)[0]
+        host = urlsplit(base).netloc
+        if host != self._api_host and not (self._api_host == "api.github.com" and host == "uploads.github.com"):
+            raise GitHubError(f"release {release.tag_name}: upload URL host {host} is not GitHub's; refusing to "
+                              "send the token there")  # fmt: skip
+        what = f"upload {name} to release {release.tag_name}"
+        resp = self._send("POST", base + "?" + urlencode({"name": name}), what=what, data=data,
+                          content_type=content_type)  # fmt: skip
+        self._check_sent(resp, (201,), "POST", what=what, permission="Contents: write")
+        return ReleaseAsset.from_api(resp.json())
+
+    def delete_release_asset(self, repo: RepoRef, asset_id: int) -> None:
+        what = f"delete release asset {asset_id}"
+        resp = self._send("DELETE", f"{repo.path}/releases/assets/{asset_id}", what=what)
+        self._check_sent(resp, (204,), "DELETE", what=what, permission="Contents: write")
+
     # ----------------------------------------------------------------------------------------- plumbing
 
     def _url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
@@ -249,6 +356,72 @@ class GitHubClient:
             log.info("rate limited (%s) on %s; waiting %.0fs", reason, path, seconds)
         raise GitHubError(
             f"GET {path} ({what}): still rate limited after {_MAX_RATE_LIMIT_WAITS} waits; try again later"
+        )
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+    ) -> requests.Response:
+        """One request of any method (no cache): waits out rate limits like `_request`, returns the answer."""
+        url = path_or_url if "://" in path_or_url else self._url(path_or_url)
+        headers = self._api_headers()
+        if content_type:
+            headers["Content-Type"] = content_type
+        path = _path(url)
+        for _ in range(_MAX_RATE_LIMIT_WAITS):
+            self._wait_if_blocked(path)
+            try:
+                resp = self._session.request(method, url, headers=headers, json=json_body, data=data)
+            except requests.RequestException as e:
+                raise GitHubError(
+                    f"{method} {path} ({what}) failed after retries: {type(e).__name__}. Check the network and run "
+                    "the same command again: it picks up where it stopped"
+                ) from None
+            self.stats.add(api=1)
+            wait = self._rate_limit_wait(resp)
+            if wait is None:
+                self._note_remaining(resp)
+                return resp
+            resp.close()
+            self.stats.add(waits=1)
+            with self._block_lock:
+                self._blocked_until = max(self._blocked_until, self._clock() + wait[0])
+        raise GitHubError(f"{method} {path} ({what}): still rate limited after {_MAX_RATE_LIMIT_WAITS} waits")
+
+    def _check_sent(
+        self, resp: requests.Response, ok: tuple[int, ...], method: str, *, what: str, permission: str = ""
+    ) -> None:
+        if resp.status_code in ok:
+            return
+        path = _path(resp.url) if resp.url else "?"
+        need = permission or "read access"
+        if resp.status_code == 401:
+            raise AuthError(
+                f"GitHub rejected the token in {self._token_variable} ({method} {path}: 401): set GH_PAT to a valid "
+                f"token with {need} on the project repository"
+            )
+        if resp.status_code == 403:
+            raise AuthError(
+                f"GitHub refused {method} {path} ({what}) with 403: the token in {self._token_variable} needs "
+                f"{need} on the project repository"
+            )
+        details = ""
+        try:
+            body = resp.json()
+            if isinstance(body, dict):
+                errors = [e.get("message") or f"{e.get('field', '')} {e.get('code', '')}".strip()
+                          for e in body.get("errors") or () if isinstance(e, dict)]  # fmt: skip
+                details = ": " + "; ".join([str(body.get("message") or ""), *errors]).strip("; ")
+        except ValueError:
+            pass
+        raise GitHubStatusError(
+            f"{method} {path} ({what}) answered {resp.status_code}{details}", status=resp.status_code
         )
 
     def _wait_if_blocked(self, path: str) -> None:

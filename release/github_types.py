@@ -143,3 +143,116 @@ class RateLimitWait:
     seconds: float
     reason: str
     path: str
+
+
+# ---------------------------------------------------------------------------------------- project: PRs, releases
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    state: str  # "open" | "closed"
+    merged: bool
+    draft: bool
+    title: str
+    body: str
+    html_url: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    merge_commit_sha: str | None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> PullRequest:
+        return cls(
+            number=int(d["number"]),
+            state=str(d["state"]),
+            # the list endpoint has no `merged`; `merged_at` is set exactly when the PR was merged
+            merged=bool(d.get("merged")) or d.get("merged_at") is not None,
+            draft=bool(d.get("draft", False)),
+            title=str(d["title"]),
+            body=str(d.get("body") or ""),
+            html_url=str(d["html_url"]),
+            head_ref=str(d["head"]["ref"]),
+            head_sha=str(d["head"]["sha"]),
+            base_ref=str(d["base"]["ref"]),
+            merge_commit_sha=d.get("merge_commit_sha"),
+        )
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    id: int
+    name: str
+    size: int
+    content_type: str
+    browser_download_url: str
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> ReleaseAsset:
+        return cls(
+            id=int(d["id"]),
+            name=str(d["name"]),
+            size=int(d["size"]),
+            content_type=str(d.get("content_type") or ""),
+            browser_download_url=str(d.get("browser_download_url") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Release:
+    id: int
+    tag_name: str
+    name: str
+    body: str
+    draft: bool
+    prerelease: bool
+    html_url: str
+    upload_url: str  # an RFC 6570 template: .../assets{?name,label}
+    target_commitish: str
+    assets: tuple[ReleaseAsset, ...]
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Release:
+        return cls(
+            id=int(d["id"]),
+            tag_name=str(d["tag_name"]),
+            name=str(d.get("name") or ""),
+            body=str(d.get("body") or ""),
+            draft=bool(d["draft"]),
+            prerelease=bool(d.get("prerelease", False)),
+            html_url=str(d["html_url"]),
+            upload_url=str(d["upload_url"]),
+            target_commitish=str(d.get("target_commitish") or ""),
+            assets=tuple(ReleaseAsset.from_api(a) for a in d.get("assets") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class GitRef:
+    ref: str  # refs/tags/v0.6.0
+    sha: str  # the object the ref points at (a tag object for annotated tags)
+    type: str  # "commit" | "tag"
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> GitRef:
+        return cls(ref=str(d["ref"]), sha=str(d["object"]["sha"]), type=str(d["object"]["type"]))
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> CommitInfo:
+        return cls(
+            sha=str(d["sha"]),
+            parents=tuple(str(p["sha"]) for p in d.get("parents") or ()),
+            message=str((d.get("commit") or {}).get("message") or ""),
+        )

@@ -15,7 +15,7 @@ from release.docker_engine import DockerEngine
 from release.git import Git
 from release.gitflow import Flow
 from release.github import GitHubClient
-from release.github_types import RateLimitWait
+from release.github_types import RateLimitWait, RepoRef
 from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.recipes import OfflineRecipe, RealRecipe, make_recipe
@@ -57,12 +57,11 @@ def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> 
     """Everything the git tasks need: the git client, GitHub when a token is set, and the branch names."""
     return Flow(
         git=git_client(cfg),
-        github=None,
+        github=github_client(cfg) if cfg.github_token is not None else None,
         remote=cfg.git_remote,
         dev=cfg.dev_branch,
         main=cfg.main_branch,
-        owner=cfg.project_owner,
-        repo=cfg.project_repo,
+        project=RepoRef(cfg.project_owner, cfg.project_repo),
         dry_run=dry_run,
         on_event=on_event,
     )

@@ -17,6 +17,7 @@ pytest_plugins: list[str] = [
     "tests.services.dockerd",
     "tests.services.tt_metal_origin",
     "tests.services.github_server",
+    "tests.services.github_project",
 ]
 
 

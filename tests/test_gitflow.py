@@ -12,6 +12,7 @@ import pytest
 from release import gitflow
 from release.errors import GitError, GitStateError, InputError
 from release.git import Git
+from release.github_types import RepoRef
 from release.version import Version
 from tests.conftest import REPO_ROOT
 from tests.services.git_world import GitWorld, git_env, sh
@@ -33,8 +34,7 @@ def flow(
         remote="origin",
         dev="dev",
         main="main",
-        owner="tenstorrent",
-        repo="tt-inference-server",
+        project=RepoRef("tenstorrent", "tt-inference-server"),
         dry_run=dry_run,
         on_event=(events.append if events is not None else lambda _: None),
     )
@@ -50,7 +50,7 @@ def prerelease(world: GitWorld, source: str | None, *, show=None, **kw: object) 
         V,
         files(world),
         source=source,
-        ci_repo=("tenstorrent", "tt-shield"),
+        ci_repo=RepoRef("tenstorrent", "tt-shield"),
         show=show or (lambda _: None),
     )
 

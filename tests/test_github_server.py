@@ -26,7 +26,7 @@ def test_the_openapi_check_rejects_drift():
     with pytest.raises(AssertionError, match="workflow_runs/0"):
         validate("GET", RUNS, 200, {"total_count": 1, "workflow_runs": [{"id": "not-an-int"}]})
     with pytest.raises(AssertionError, match="not in the OpenAPI slice"):
-        validate("POST", "/repos/{owner}/{repo}/pulls", 201, {})
+        validate("POST", "/repos/{owner}/{repo}/issues", 201, {})
     validate(
         "GET",
         "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",

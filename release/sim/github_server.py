@@ -109,6 +109,7 @@ class SimRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any = None  # parsed JSON body (POST/PATCH/PUT), or None
+    raw: bytes = b""  # the body as sent (release asset uploads are not JSON)
 
 
 Route = Callable[["GitHubServer", SimRequest], Reply]
@@ -175,9 +176,12 @@ class GitHubServer:
         """Register `METHOD template` (an OpenAPI path template such as /repos/{owner}/{repo}/pulls).
 
         Answers are validated as the operation `method template` of the OpenAPI slice; GET answers get ETags.
+        A trailing `{ref}` also matches slashes (`/git/ref/{ref}` serves `/git/ref/tags/v1.0.0`).
         """
-        pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
-        self._routes.append((method.upper(), template, pattern, fn))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        if template.endswith("/{ref}"):  # git refs contain slashes: git/ref/tags/v1.0.0
+            regex = regex.removesuffix("(?P<ref>[^/]+)") + "(?P<ref>.+)"
+        self._routes.append((method.upper(), template, re.compile("^" + regex + "$"), fn))
 
     # request handling
     def _next(self, blob: bool) -> int:
@@ -242,15 +246,16 @@ class GitHubServer:
             if auth != f"Bearer {self.token}":
                 return f"{method} auth", error(401, "Bad credentials")
         query_params = {k: v[-1] for k, v in parse_qs(query).items()}
+        content_type = handler.headers.get("Content-Type") or "application/json"
         try:
-            body = json.loads(raw_body) if raw_body else None
+            body = json.loads(raw_body) if raw_body and "json" in content_type else None
         except ValueError:
             return f"{method} unknown", error(400, "Problems parsing JSON")
         for route_method, template, pattern, fn in self._routes:
             m = pattern.match(path)
             if m and route_method == method:
                 headers = {k: v for k, v in handler.headers.items()}
-                request = SimRequest(method, path, m.groupdict(), query_params, headers, body)
+                request = SimRequest(method, path, m.groupdict(), query_params, headers, body, raw_body)
                 reply = fn(self, request)
                 template = f"{method} {template}"
                 if method == "GET" and reply.status == 200 and reply.body is not None and reply.raw is None:

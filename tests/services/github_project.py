@@ -1,0 +1,58 @@
+"""The fake GitHub serving the project repository of a `git_world`: pulls, releases, refs and commits.
+
+`github_project` (function-scoped, like `git_world`) starts `release.sim.github_server.GitHubServer` on
+127.0.0.1 with `release.sim.github_project` installed over the world's bare origin, validates every JSON answer
+against GitHub's OpenAPI description (tests/openapi), and gives a `GitHubClient` pointed at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from release.config import Config
+from release.github import GitHubClient
+from release.github_types import RepoRef
+from release.sim.github_project import ProjectSim, install
+from release.sim.github_server import GitHubServer
+from release.sim.history import generate_history
+from release.wiring import github_client
+from tests.openapi.validate import validate
+from tests.services.git_world import GitWorld
+
+TOKEN = "ghp_project_test_token"
+PROJECT = RepoRef("tenstorrent", "tt-inference-server")
+
+
+@dataclass
+class GitHubProject:
+    server: GitHubServer
+    project: ProjectSim
+    client: GitHubClient
+    repo: RepoRef = PROJECT
+
+    def merge(self, number: int, method: str = "merge") -> str:
+        """Merge PR `number` through the API, as a maintainer clicking the button would."""
+        url = f"{self.server.api_url}/repos/{self.repo.owner}/{self.repo.name}/pulls/{number}/merge"
+        resp = self.client._session.put(url, json={"merge_method": method},
+                                        headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["sha"])
+
+    def open_pr(self, head: str, base: str, title: str = "a fix") -> int:
+        return self.client.create_pull(self.repo, head=f"{self.repo.owner}:{head}", base=base, title=title,
+                                       body="").number  # fmt: skip
+
+
+@pytest.fixture
+def github_project(git_world: GitWorld) -> Iterator[GitHubProject]:
+    server = GitHubServer(generate_history(runs=2, seed=5), token=TOKEN, validator=validate).start()
+    project = install(server, ProjectSim(PROJECT.owner, PROJECT.name, git_world.origin))
+    cfg = Config.from_env({"GITHUB_API_URL": server.api_url, "GH_PAT": TOKEN}, repo_root=git_world.work)
+    try:
+        yield GitHubProject(server, project, github_client(cfg))
+    finally:
+        server.stop()
+    assert not server.validation_errors, "\n".join(server.validation_errors[:20])
