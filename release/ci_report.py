@@ -278,7 +278,8 @@ def summary_table(data: dict[str, Any]) -> str:
 def progress_text(event: object) -> str | None:
     """One progress line for an event of ci_read / the GitHub client (None: nothing to show)."""
     if isinstance(event, RateLimitWait):
-        return f"rate limited by GitHub ({event.reason}): waiting {event.seconds:.0f}s before {event.path}"
+        where = f" before {event.path}" if event.path else ""
+        return f"rate limited by GitHub ({event.reason}): waiting {event.seconds:.0f}s{where}"
     if isinstance(event, Progress):
         width = 24
         filled = int(width * event.done / event.total) if event.total else width

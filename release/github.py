@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
@@ -101,6 +101,7 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._blocked_until = 0.0
+        self._block_reason = "rate limit"
         self._block_lock = threading.Lock()
         self.stats = RequestStats()
 
@@ -318,6 +319,7 @@ class GitHubClient:
             location = resp.headers.get("Location")
             if not location:
                 raise GitHubError(f"GET {_path(url)} ({what}): redirect without a Location header")
+            location = urljoin(url, location)
             resp.close()
             blob = self._request(location, headers={}, what=what, blob=True)
             self._check(blob, (200,), what=what)
@@ -351,8 +353,7 @@ class GitHubClient:
             seconds, reason = wait
             resp.close()
             self.stats.add(waits=1)
-            with self._block_lock:
-                self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            self._block(seconds, reason)
             log.info("rate limited (%s) on %s; waiting %.0fs", reason, path, seconds)
         raise GitHubError(
             f"GET {path} ({what}): still rate limited after {_MAX_RATE_LIMIT_WAITS} waits; try again later"
@@ -390,8 +391,7 @@ class GitHubClient:
                 return resp
             resp.close()
             self.stats.add(waits=1)
-            with self._block_lock:
-                self._blocked_until = max(self._blocked_until, self._clock() + wait[0])
+            self._block(wait[0], wait[1])
         raise GitHubError(f"{method} {path} ({what}): still rate limited after {_MAX_RATE_LIMIT_WAITS} waits")
 
     def _check_sent(
@@ -424,11 +424,17 @@ class GitHubClient:
             f"{method} {path} ({what}) answered {resp.status_code}{details}", status=resp.status_code
         )
 
+    def _block(self, seconds: float, reason: str) -> None:
+        with self._block_lock:
+            until = self._clock() + seconds
+            if until > self._blocked_until:
+                self._blocked_until, self._block_reason = until, reason
+
     def _wait_if_blocked(self, path: str) -> None:
         with self._block_lock:
-            delay = self._blocked_until - self._clock()
+            delay, reason = self._blocked_until - self._clock(), self._block_reason
         if delay > 0:
-            self._on_event(RateLimitWait(seconds=delay, reason="rate limit", path=path))
+            self._on_event(RateLimitWait(seconds=delay, reason=reason, path=path))
             self._sleep(delay)
 
     def _rate_limit_wait(self, resp: requests.Response) -> tuple[float, str] | None:
@@ -458,9 +464,7 @@ class GitHubClient:
     def _note_remaining(self, resp: requests.Response) -> None:
         """Primary limit used up by this answer: hold the next request until the reset."""
         if resp.headers.get("x-ratelimit-remaining") == "0" and resp.headers.get("x-ratelimit-reset"):
-            seconds = self._until_reset(resp.headers["x-ratelimit-reset"])
-            with self._block_lock:
-                self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            self._block(self._until_reset(resp.headers["x-ratelimit-reset"]), "primary")
 
     def _check(self, resp: requests.Response, ok: tuple[int, ...], *, what: str) -> None:
         if resp.status_code in ok:

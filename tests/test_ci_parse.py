@@ -411,3 +411,20 @@ def test_last_good_ties_go_to_the_job_completed_last_in_any_order():
     for order in ([a, b, c], [c, b, a], [b, a, c]):
         chosen = last_good.select_last_good(order, MODELS)["id_a_n150"]
         assert chosen is b
+
+
+def test_progress_text():
+    from release import ci_report
+    from release.ci_model import Progress
+    from release.github_types import RateLimitWait
+
+    assert ci_report.progress_text(Progress("artifacts", 5, 10, "workflow_logs_x")) == (
+        "[############............] artifacts 5/10 workflow_logs_x"
+    )
+    assert ci_report.progress_text(RateLimitWait(61.2, "primary", "/repos/o/r/actions/runs")) == (
+        "rate limited by GitHub (primary): waiting 61s before /repos/o/r/actions/runs"
+    )
+    assert ci_report.progress_text(RateLimitWait(2, "retry-after", "")) == (
+        "rate limited by GitHub (retry-after): waiting 2s"
+    )
+    assert ci_report.progress_text(object()) is None

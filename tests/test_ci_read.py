@@ -246,6 +246,7 @@ def test_in_progress_run_is_read_again_once_completed(github_factory, models, tm
     assert srv.stats.api - api == 2  # workflow + run, both 304
 
 
+@pytest.mark.slow
 def test_pagination_past_100_runs_jobs_and_artifacts(github_factory, catalogue_sim_models, models, tmp_path):
     srv = github_factory(generate_history(catalogue_sim_models, runs=104, seed=5, expired_runs=0))
     result, paths, _ = read(srv, tmp_path, models, max_runs=101)
@@ -306,6 +307,7 @@ def test_task_bad_or_missing_token(server, tmp_path, token, needle):
     assert not list(tmp_path.glob("models_ci_*.json"))
 
 
+@pytest.mark.slow
 def test_kill_and_resume_converges(github_factory, models, tmp_path):
     clean = tmp_path / "clean"
     read(github_factory(history()), clean, models, full_history=True)

@@ -129,7 +129,7 @@ def test_exhausted_primary_limit_holds_the_next_request(github_factory):
     gh.get_workflow(REPO, "on-nightly.yml")
     server.rate_remaining = 4999
     gh.get_workflow(REPO, "on-nightly.yml")
-    assert [type(e) for e in events] == [RateLimitWait]
+    assert [(type(e), e.reason) for e in events] == [(RateLimitWait, "primary")]
 
 
 def test_bad_and_missing_tokens(github_server):
