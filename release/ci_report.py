@@ -256,14 +256,20 @@ def summary_table(data: dict[str, Any]) -> str:
             ],
         )
     )
+    if data["failing_after_last_good"]:
+        rows_f = [
+            (f["model_id"], f["last_good_run"], ", ".join(str(n) for n in f["failing_runs"]))
+            for f in data["failing_after_last_good"]
+        ]
+        parts.append(
+            "Failing in runs newer than their last good run:\n"
+            + tabulate(rows_f, headers=["model_id", "last good", "failing in runs"])
+        )
     notes = []
     if data["perf_unknown"]:
         notes.append(f"perf unknown (reports without tput_user_check): {', '.join(data['perf_unknown'])}")
     if data["commits_unknown"]:
         notes.append(f"passing, but the image tag gives no commits: {', '.join(data['commits_unknown'])}")
-    for f in data["failing_after_last_good"]:
-        runs = ", ".join(str(n) for n in f["failing_runs"])
-        notes.append(f"failing since its last good run {f['last_good_run']}: {f['model_id']} (runs {runs})")
     if data["job_logs_unavailable"]:
         notes.append(f"job log gone, firmware/KMD unknown: {', '.join(data['job_logs_unavailable'])}")
     if data["not_in_catalogue"]:

@@ -165,8 +165,9 @@ class CopyProgress:
 class ProgressLine:
     """A progress line on stderr: rewritten in place on a terminal, a line every few seconds otherwise.
 
-    `update(text)` is safe to call from worker threads; a new `stage` or `important=True` (e.g. a rate-limit
-    wait) always shows.
+    `update(text)` is safe to call from worker threads. On a terminal the line follows every update (at most
+    every `interval`); in logs a line is written at most every `plain_interval`, plus the first and the last
+    line of each `stage`; `important=True` (e.g. a rate-limit wait) always shows.
     """
 
     def __init__(self, *, stream: Any = None, interval: float = 0.1, plain_interval: float = 5.0) -> None:
@@ -178,6 +179,7 @@ class ProgressLine:
         self._interval = interval if self._tty else plain_interval
         self._last = 0.0
         self._stage: str | None = None
+        self._pending: str | None = None  # the latest line not written yet
         self._width = 0
         self._lock = threading.Lock()
         self._clock = time.monotonic
@@ -188,21 +190,30 @@ class ProgressLine:
         with self._lock:
             now = self._clock()
             new_stage = stage is not None and stage != self._stage
-            if not (important or new_stage) and now - self._last < self._interval:
-                return
+            if new_stage and self._pending is not None and not self._tty:
+                self._write(self._pending)  # how the previous stage ended
             if stage is not None:
                 self._stage = stage
+            if not (important or new_stage) and now - self._last < self._interval:
+                self._pending = text
+                return
             self._last = now
-            if self._tty:
-                pad = max(self._width - len(text), 0)
-                self._stream.write("\r" + text + " " * pad)
-                self._width = len(text)
-            else:
-                self._stream.write(text + "\n")
-            self._stream.flush()
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        if self._tty:
+            pad = max(self._width - len(text), 0)
+            self._stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+        else:
+            self._stream.write(text + "\n")
+        self._stream.flush()
+        self._pending = None
 
     def done(self) -> None:
         with self._lock:
+            if not self._tty and self._pending is not None:
+                self._write(self._pending)
             if self._tty and self._width:
                 self._stream.write("\r" + " " * self._width + "\r")
                 self._stream.flush()

@@ -428,3 +428,23 @@ def test_progress_text():
         "rate limited by GitHub (retry-after): waiting 2s"
     )
     assert ci_report.progress_text(object()) is None
+
+
+def test_progress_line_in_logs_shows_first_and_last_line_of_each_stage():
+    import io
+
+    from release.cli import ProgressLine
+
+    buf = io.StringIO()
+    line = ProgressLine(stream=buf)
+    for stage in ("listings", "artifacts"):
+        for i in range(1, 4):
+            line.update(f"{stage} {i}/3", stage=stage)
+    line.update("rate limited", important=True)
+    line.done()
+    assert buf.getvalue().splitlines() == [
+        "listings 1/3",
+        "listings 3/3",
+        "artifacts 1/3",
+        "rate limited",
+    ]
