@@ -22,6 +22,16 @@ def test_history_is_deterministic():
     assert ("in_progress", None, "dev", "schedule") in statuses and ("queued", None, "dev", "schedule") in statuses
 
 
+def test_outcomes_and_ci_images_for_demos():
+    hist = generate_history(small_models(), runs=4, special_runs=False, outcomes=[("target", 1)])
+    images = hist.ci_images()
+    assert images and all(
+        i.startswith(("ghcr.io/tenstorrent/tt-shield/", "ghcr.io/tenstorrent/tt-media")) for i in images
+    )
+    assert all(a.content for r in hist.runs for a in r.artifacts)
+    assert len(hist.runs[0].artifacts) == len(small_models()) + 2  # nobody skipped: "not_run" has weight 0
+
+
 def test_the_openapi_check_rejects_drift():
     with pytest.raises(AssertionError, match="workflow_runs/0"):
         validate("GET", RUNS, 200, {"total_count": 1, "workflow_runs": [{"id": "not-an-int"}]})

@@ -140,6 +140,7 @@ class SimRun:
     run_attempt: int = 1
     jobs: list[SimJob] = field(default_factory=list)
     artifacts: list[SimArtifact] = field(default_factory=list)
+    images: set[str] = field(default_factory=set)  # CI images named by this run's artifacts and logs
 
 
 @dataclass
@@ -161,6 +162,10 @@ class SimHistory:
                 if job.id == job_id:
                     return run, job
         return None
+
+    def ci_images(self) -> list[str]:
+        """Every CI image the runs of the workflow name (override images of quirks excluded), sorted."""
+        return sorted({image for run in self.runs for image in run.images})
 
     def artifact(self, artifact_id: int) -> tuple[SimRun, SimArtifact] | None:
         for run in [*self.runs, *self.other_runs]:
@@ -186,9 +191,9 @@ OUTCOMES: tuple[tuple[str, int], ...] = (
 )
 
 
-def _outcome(rng: random.Random) -> str:
-    names = [n for n, _ in OUTCOMES]
-    weights = [w for _, w in OUTCOMES]
+def _outcome(rng: random.Random, outcomes: Sequence[tuple[str, int]] = OUTCOMES) -> str:
+    names = [n for n, _ in outcomes]
+    weights = [w for _, w in outcomes]
     return rng.choices(names, weights)[0]
 
 
@@ -327,8 +332,13 @@ def generate_history(
     filler_artifacts: int = 2,
     filler_jobs: int = 2,
     special_runs: bool = True,
+    outcomes: Sequence[tuple[str, int]] = OUTCOMES,
 ) -> SimHistory:
-    """`runs` runs of the nightly workflow, newest first (see the module docstring)."""
+    """`runs` runs of the nightly workflow, newest first (see the module docstring).
+
+    `outcomes` weighs the report variants of OUTCOMES (e.g. `[("target", 1)]` for a history where every
+    model passes at target); `SimHistory.ci_images()` lists the CI images the runs name, to seed a registry.
+    """
     models = list(models if models is not None else default_models())
     seen: set[str] = set()
     unique = []
@@ -355,6 +365,7 @@ def generate_history(
                 special=special_runs,
                 owner=owner,
                 repo=repo,
+                outcomes=outcomes,
             )
         )
     out.reverse()
@@ -387,6 +398,7 @@ def _make_run(
     special: bool,
     owner: str,
     repo: str,
+    outcomes: Sequence[tuple[str, int]],
 ) -> SimRun:
     created = BASE_TIME + timedelta(days=idx)
     status, branch, event = "completed", "dev", "schedule"
@@ -458,7 +470,7 @@ def _make_run(
     in_progress = status == "in_progress"
     for pos, model in enumerate(models):
         rng = random.Random(f"{seed}:{idx}:{model.model_id}")
-        outcome = _outcome(rng)
+        outcome = _outcome(rng, outcomes)
         quirk = _quirk(special, offset, pos)
         if outcome == "not_run" or (in_progress and pos % 2 == 1):
             continue
@@ -471,6 +483,7 @@ def _make_run(
         variant = ["plain", "plain", "none", "malformed_then_good", "two_blocks"][pos % 5]
         job_id = job_base + 1 + pos
         image = f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else ci_image
+        run.images.add(image)
         log = functools.partial(make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start)
         run.jobs.append(
             SimJob(
