@@ -24,6 +24,7 @@ from release import (
     wiring,
 )
 from release.cli import (
+    BuildProgress,
     CopyProgress,
     OptionalPositionalTask,
     ProgressLine,
@@ -35,7 +36,7 @@ from release.cli import (
     say,
     shown,
 )
-from release.errors import BuildError, ConfigError, InputError, PartialFailure, RegistryError, TagConflict
+from release.errors import ConfigError, InputError, PartialFailure, RegistryError, TagConflict
 from release.fsio import dump_json
 from release.github_types import RateLimitWait, RepoRef
 from release.version import Version
@@ -373,97 +374,57 @@ def images_build_task(
     recipe=None,
 ):
     """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
-    import dataclasses
-    import sys
-    import threading
     from datetime import datetime, timezone
 
-    from release import build_report, builder, fsio, wiring
+    from release import build_report, build_run, builder
 
     cfg = load_config(
         ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host) if docker_host else None
     )
-    flags = builder.BuildFlags(force_build=force_build, release=release, push=push, ubuntu_version=cfg.ubuntu_version)
     only = None
     if only_missing_from:
         only = builder.images_to_build(fsio.read_json(Path(only_missing_from)), source=only_missing_from)
-    cat = catalogue.load(cfg)
-    selection = builder.work_units(
-        cat.specs.values(),
-        ubuntu_version=cfg.ubuntu_version,
-        registry_map=cfg.registry_rewrite,
+    request = build_run.BuildRequest(
+        flags=builder.BuildFlags(
+            force_build=force_build, release=release, push=push, ubuntu_version=cfg.ubuntu_version
+        ),
+        only=tuple(only) if only is not None else None,
         build_metal_commit=build_metal_commit,
-        only=only,
-        release=release,
     )
     recipe_impl = wiring.build_recipe(cfg)
-    engines = wiring.docker_engines(cfg)
-    for engine in engines.values():
-        engine.ping()
-    registry = wiring.registry_client(cfg)
-    plan = builder.observe_and_plan(selection, flags, engines=engines, registry=registry)
-    failed_listed = [f"{u.image}: {u.reason}" for u in plan.unbuildable if u.failed]
+    prep = build_run.prepare_build(
+        catalogue.load(cfg).specs.values(),
+        request,
+        registry_map=cfg.registry_rewrite,
+        engines=wiring.docker_engines(cfg),
+        registry=wiring.registry_client(cfg),
+    )
     if dry_run:
         if json:
-            print_json(build_report.plan_json(plan))
+            print_json(build_report.plan_json(prep.plan))
         else:
-            say(build_report.decision_table(plan))
-        if failed_listed:
-            raise PartialFailure.from_items("listed images", failed_listed)
+            say(build_report.decision_table(prep.plan))
+        if prep.listed_failures:
+            raise PartialFailure.from_items("listed images", prep.listed_failures)
         return
     if not json:
-        say(build_report.decision_table(plan))
-    if any(u.builds for u in plan.units):
-        recipe_impl.check()
-    lock = threading.Lock()
-    board = build_report.ProgressBoard(list(engines))
-    live = sys.stderr.isatty()
-    shown_lines = 0
-
-    def on_event(event: builder.BuildEvent) -> None:
-        nonlocal shown_lines
-        with lock:
-            keep = board.update(event)
-            if not live:
-                progress(build_report.progress_line(event))
-                return
-            block = board.lines()
-            clear = f"\x1b[{shown_lines}F\x1b[J" if shown_lines else ""
-            sys.stderr.write(clear + (keep + "\n" if keep else "") + "\n".join(block) + "\n")
-            sys.stderr.flush()
-            shown_lines = len(block)
-
+        say(build_report.decision_table(prep.plan))
     timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    log_dir = cfg.workflow_logs / "docker_build_logs"
-    result = builder.apply_builds(
-        plan,
-        engines=engines,
-        registry=registry,
+    run = build_run.execute_build(
+        prep,
         recipe=recipe_impl,
         resolver=wiring.commit_resolver(cfg),
-        log_dir=log_dir,
+        log_dir=cfg.workflow_logs / "docker_build_logs",
         timestamp=timestamp,
-        open_log=fsio.open_log,
         jobs=int(jobs),
-        on_event=on_event,
+        on_event=BuildProgress(list(prep.engines)),
     )
-    summary = build_report.build_summary(result, timestamp=timestamp, recipe=recipe_impl.name)
-    summary_path = log_dir / f"build_summary_{timestamp}.json"
-    fsio.write_json(summary_path, summary)
     if json:
-        print_json(summary)
+        print_json(run.summary)
     else:
-        say(build_report.result_table(result))
-        say(f"summary: {shown(cfg, summary_path)}")
-    if result.failure_lines():
-        raise PartialFailure.from_items("image units", result.failure_lines())
-    # Converge: planned again, nothing may be left to build or push.
-    again = builder.observe_and_plan(
-        selection, dataclasses.replace(flags, force_build=False), engines=engines, registry=registry
-    )
-    left = builder.unconverged(result, again)
-    if left:
-        raise BuildError("after building, the engines and the registry still differ from the plan: " + "; ".join(left))
+        say(build_report.result_table(run.result))
+        say(f"summary: {shown(cfg, run.summary_path)}")
+    build_run.check_build(run, prep)
 
 
 # ------------------------------------------------------------------------------------------------ git

@@ -456,6 +456,7 @@ class RecipeLike(Protocol):
 
     name: str
 
+    def check(self) -> None: ...
     def context(self, kind: str, tt_metal_sha: str) -> AbstractContextManager[tuple[Path, str, str | None]]: ...
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -218,3 +219,28 @@ class ProgressLine:
                 self._stream.write("\r" + " " * self._width + "\r")
                 self._stream.flush()
                 self._width = 0
+
+
+class BuildProgress:
+    """Build events on stderr: a live per-engine board on a terminal, one line per event otherwise."""
+
+    def __init__(self, engines: list[str]) -> None:
+        from release import build_report
+
+        self._report = build_report
+        self._board = build_report.ProgressBoard(engines)
+        self._lock = threading.Lock()
+        self._live = sys.stderr.isatty()
+        self._shown = 0
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            keep = self._board.update(event)
+            if not self._live:
+                progress(self._report.progress_line(event))
+                return
+            block = self._board.lines()
+            clear = f"\x1b[{self._shown}F\x1b[J" if self._shown else ""
+            sys.stderr.write(clear + (keep + "\n" if keep else "") + "\n".join(block) + "\n")
+            sys.stderr.flush()
+            self._shown = len(block)
