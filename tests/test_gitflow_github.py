@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from release import gitflow, notes
-from release.errors import GitStateError
+from release.errors import GitStateError, InputError
 from release.git import Git
 from release.github_types import RepoRef
 from release.version import Version
@@ -189,3 +189,20 @@ def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProj
     assert TOKEN not in first.stdout + first.stderr + second.stdout + second.stderr
     both = inv("git.pr", "--prerelease", "--rc", "--version", "0.6.0")
     assert both.returncode == 2 and "exactly one of --prerelease" in both.stderr
+
+
+def test_default_from_asks_github_for_the_runs_head(git_world: GitWorld, github_project: GitHubProject) -> None:
+    gh = github_project
+    run = gh.server.history.runs[0]
+    logs = git_world.work / "release_logs"
+    logs.mkdir()
+    record = {"ci_run_id": run.id, "ci_run_number": run.run_number, "ci_run_url": "https://example/run"}
+    (logs / "models_ci_last_good_1_to_9.json").write_text(json.dumps({"m": record}))
+    ci = RepoRef(gh.server.history.owner, gh.server.history.repo)
+    # the simulated tt-shield run tested a commit this repository does not have: refused, with advice
+    with pytest.raises(InputError, match="head of Models CI run .* is not a commit of this repository"):
+        gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
+    run.head_sha = sh(git_world.work, "rev-parse", "HEAD~1")
+    out = gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
+    assert ("from", f"{run.head_sha[:12]} (head of Models CI run {run.run_number})") in out.plan.facts
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == run.head_sha
