@@ -920,7 +920,11 @@ def rc_flow(flow: Flow, version: Version, *, show: Callable[[str], None]) -> Flo
     def make() -> GitPlan:
         repo = _observe(flow)
         pre = prerelease_branch(version)
-        pre_sha = repo.remote_heads.get(pre) or flow.git.rev_parse(f"refs/heads/{pre}")
+        pre_sha = (
+            repo.remote_heads.get(pre)
+            or flow.git.rev_parse(f"refs/heads/{pre}")
+            or _merged_pr_head(flow, pre, flow.dev)  # GitHub may have deleted the branch after the merge
+        )
         if pre_sha is None:
             raise GitStateError(
                 f"{pre} exists neither on {flow.remote} nor locally: run `inv git.prerelease --version {version}`"
@@ -1157,18 +1161,18 @@ def pr_flow(
     return converge(flow, make, show=show)
 
 
+def _merged_pr_head(flow: Flow, head: str, base: str) -> str | None:
+    """The head commit of the merged PR `head` → `base`, when GitHub is configured."""
+    if flow.github is None:
+        return None
+    pulls = flow.github.list_pulls(flow.project, head=f"{flow.project.owner}:{head}", base=base, state="closed")
+    merged = [p for p in pulls if p.merged]
+    return str(merged[0].head_sha) if merged else None
+
+
 def _rc_merge(flow: Flow, repo: RepoFacts, version: Version) -> MergeFacts | None:
     rc = rc_branch(version)
-    rc_sha = repo.remote_heads.get(rc) or flow.git.rev_parse(f"refs/heads/{rc}")
-    if rc_sha is None and flow.github is not None:
-        merged = [
-            p
-            for p in flow.github.list_pulls(
-                flow.project, head=f"{flow.project.owner}:{rc}", base=flow.main, state="closed"
-            )
-            if p.merged
-        ]
-        rc_sha = merged[0].head_sha if merged else None
+    rc_sha = repo.remote_heads.get(rc) or flow.git.rev_parse(f"refs/heads/{rc}") or _merged_pr_head(flow, rc, flow.main)
     main_sha = repo.remote_heads.get(flow.main)
     if rc_sha is None or main_sha is None or not flow.git.has_commit(rc_sha):
         return None

@@ -15,7 +15,14 @@ from release.errors import ConfigError, InputError
 from release.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE_MODULES = ["workflows.model_spec", "release.version", "release.spec_outputs", "release.config"]
+PURE_MODULES = [
+    "workflows.model_spec",
+    "release.version",
+    "release.spec_outputs",
+    "release.config",
+    "release.notes",
+    "release.gitflow",
+]
 IO_MODULES = {"requests", "docker", "urllib3", "release.github", "release.registry", "release.docker_engine",
               "release.git"}  # fmt: skip
 

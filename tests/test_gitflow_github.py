@@ -206,3 +206,15 @@ def test_default_from_asks_github_for_the_runs_head(git_world: GitWorld, github_
     out = gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
     assert ("from", f"{run.head_sha[:12]} (head of Models CI run {run.run_number})") in out.plan.facts
     assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == run.head_sha
+
+
+def test_rc_after_github_deleted_the_merged_branch(git_world: GitWorld, github_project: GitHubProject) -> None:
+    gh, w = github_project, git_world
+    prerelease_with_outputs(w, gh)
+    pre_tip = str(w.remote_sha("refs/heads/pre-release-v0.6.0"))
+    gh.merge(gh.open_pr("pre-release-v0.6.0", "dev"))
+    sh(w.maint, "push", "-q", "origin", "--delete", "pre-release-v0.6.0")  # "Automatically delete head branches"
+    sh(w.work, "switch", "-q", "dev")
+    sh(w.work, "branch", "-q", "-D", "pre-release-v0.6.0")
+    gitflow.rc_flow(flow(w, gh), V, show=quiet)
+    assert w.remote_sha("refs/heads/rc-v0.6.0") == pre_tip
