@@ -135,9 +135,11 @@ class UpdateRelease:
     release_id: int
     name: str
     body: str
+    publish: bool = False  # turn a draft into a published release
 
     def describe(self) -> str:
-        return f"GitHub: update the notes of release {self.tag} (id {self.release_id})"
+        what = "publish the draft release" if self.publish else "update the notes of release"
+        return f"GitHub: {what} {self.tag} (id {self.release_id})"
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,9 @@ class GitHubClient(Protocol):
     def get_ref(self, repo: RepoRef, ref: str) -> Any | None: ...
     def find_release(self, repo: RepoRef, tag: str) -> Any | None: ...
     def create_release(self, repo: RepoRef, *, tag: str, target: str, name: str, body: str, draft: bool) -> Any: ...
-    def update_release(self, repo: RepoRef, release_id: int, *, name: str, body: str) -> Any: ...
+    def update_release(
+        self, repo: RepoRef, release_id: int, *, name: str, body: str, draft: bool | None = None
+    ) -> Any: ...
     def upload_release_asset(self, release: Any, *, name: str, data: bytes, content_type: str) -> Any: ...
     def delete_release_asset(self, repo: RepoRef, asset_id: int) -> None: ...
 
@@ -743,10 +747,11 @@ def plan_publish(repo: RepoFacts, f: PublishFacts, *, notes: str, problem: str |
         existing_assets: dict[str, Any] = {}
     else:
         existing_assets = {a.name: a for a in rel.assets}
-        if rel.name == name and (rel.body or "") == notes:
+        publish = bool(rel.draft) and not draft  # --no-draft on a draft publishes it; a release never goes back
+        if rel.name == name and (rel.body or "") == notes and not publish:
             steps.append(Skip(f"release {tag} is up to date ({rel.html_url})"))
         else:
-            steps.append(UpdateRelease(tag, rel.id, name, notes))
+            steps.append(UpdateRelease(tag, rel.id, name, notes, publish=publish))
     for asset_name, data, ctype in f.assets:
         have = existing_assets.get(asset_name)
         if have is not None and have.size == len(data):
@@ -825,7 +830,9 @@ def apply_git_plan(
                 releases[step.tag] = rel
                 urls.append(rel.html_url)
             elif isinstance(step, UpdateRelease):
-                rel = github.update_release(project, step.release_id, name=step.name, body=step.body)
+                rel = github.update_release(
+                    project, step.release_id, name=step.name, body=step.body, draft=False if step.publish else None
+                )
                 releases[step.tag] = rel
                 urls.append(rel.html_url)
             elif isinstance(step, UploadAsset):

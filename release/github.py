@@ -236,10 +236,15 @@ class GitHubClient:
         self._check_sent(resp, (201,), "POST", what=what, permission="Contents: write")
         return Release.from_api(resp.json())
 
-    def update_release(self, repo: RepoRef, release_id: int, *, name: str, body: str) -> Release:
+    def update_release(
+        self, repo: RepoRef, release_id: int, *, name: str, body: str, draft: bool | None = None
+    ) -> Release:
+        """New name and notes; `draft=False` publishes a draft."""
         what = f"update release {release_id}"
-        resp = self._send("PATCH", f"{repo.path}/releases/{release_id}", what=what,
-                          json_body={"name": name, "body": body})  # fmt: skip
+        payload: dict[str, Any] = {"name": name, "body": body}
+        if draft is not None:
+            payload["draft"] = draft
+        resp = self._send("PATCH", f"{repo.path}/releases/{release_id}", what=what, json_body=payload)
         self._check_sent(resp, (200,), "PATCH", what=what, permission="Contents: write")
         return Release.from_api(resp.json())
 

@@ -160,6 +160,14 @@ def test_the_whole_release_choreography(git_world: GitWorld, github_project: Git
     again = gitflow.notes_flow(flow(w, gh), V, files(w), publish=True, draft=True, show=quiet)
     assert again.publish is not None and again.publish.plan.converged
     assert len(gh.project.releases) == 1
+    # --no-draft publishes the draft, once
+    final = gitflow.notes_flow(flow(w, gh), V, files(w), publish=True, draft=False, show=quiet)
+    assert final.publish is not None and [s.describe() for s in final.publish.plan.actions] == [
+        f"GitHub: publish the draft release v0.6.0 (id {rel.id})"
+    ]
+    assert not rel.draft and rel.published_at
+    last = gitflow.notes_flow(flow(w, gh), V, files(w), publish=True, draft=True, show=quiet)
+    assert last.publish is not None and last.publish.plan.converged  # a published release is never a draft again
 
 
 def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProject) -> None:
