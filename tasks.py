@@ -35,8 +35,9 @@ from release.cli import (
     release_task,
     say,
     shown,
+    write_step_summary,
 )
-from release.errors import ConfigError, InputError, PartialFailure, RegistryError, TagConflict
+from release.errors import ConfigError, InputError, PartialFailure
 from release.fsio import dump_json
 from release.github_types import RateLimitWait, RepoRef
 from release.version import Version
@@ -149,24 +150,6 @@ def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
         say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if record else ""))
 
 
-def _promotion_exit(result: promotion.PromotionResult) -> None:
-    """Conflicts (exit 3) first, then failed copies (exit 1), then a registry that did not converge."""
-    if result.plan.conflicts:
-        lines = [f"{c.dst} has {c.dst_digest}, CI image {c.src} is {c.src_digest}" for c in result.plan.conflicts]
-        raise TagConflict(
-            f"{len(lines)} destination tag(s) exist with another digest; the kit never moves a tag. Bump VERSION "
-            "or delete the tag, then run again:\n  " + "\n  ".join(lines)
-        )
-    if result.failures:
-        raise PartialFailure.from_items("copies", [promotion_report.outcome_line(o) for o in result.failures])
-    if result.unconverged:
-        raise RegistryError(
-            "after copying, these destinations still do not hold the planned digest: "
-            + ", ".join(result.unconverged)
-            + "; run again"
-        )
-
-
 @task(
     name="promote",
     positional=["last_good"],
@@ -239,7 +222,7 @@ def images_promote(
                 f"VERSION {prep.decision.current} → {prep.decision.target}; regenerate the outputs with "
                 "`inv spec.update --output-only`"
             )
-    _promotion_exit(result)
+    promotion.check_result(result)
 
 
 def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
@@ -337,7 +320,7 @@ def images_copy(
     missing = plan.of(promotion.NeedsBuild)
     if missing:
         raise InputError("; ".join(reason for b in missing for _, reason in b.reasons) + ": check SRC")
-    _promotion_exit(result)
+    promotion.check_result(result)
 
 
 @task(
@@ -648,9 +631,95 @@ def ci_read_task(
         say(f"wrote {shown(cfg, path)}")
 
 
+# ------------------------------------------------------------------------------------------------ composites
+
+
+def _run_composite(cfg, title: str, run, steps, *, command: str, arguments: dict, dry_run: bool) -> None:
+    from release import pipeline
+
+    progress(f"{title}{' (dry run: plans only, nothing is written)' if dry_run else ''}")
+    try:
+        reports = pipeline.run_steps(
+            steps,
+            release_logs=cfg.release_logs,
+            command=command,
+            version=str(run.version),
+            arguments=arguments,
+            dry_run=dry_run,
+            on_event=progress,
+        )
+    except pipeline.StepFailed as e:
+        say(pipeline.report_table(e.reports))
+        write_step_summary(pipeline.report_markdown(f"{title}: failed", e.reports))
+        raise
+    finally:
+        run.close()
+    say(pipeline.report_table(reports))
+    write_step_summary(pipeline.report_markdown(title, reports))
+    if not dry_run:
+        say(f"\nstate: {shown(cfg, pipeline.state_path(cfg.release_logs, str(run.version)))}")
+
+
+@task(
+    name="prerelease",
+    help={
+        "increment": "VERSION increment: major|minor|patch (patch: only server code changed)",
+        "max_runs": "Models CI runs to read (default 90)",
+        "from": "commit to cut the pre-release branch from (default: head of the newest CI run with a last good)",
+        "branch": "only CI runs on this branch (e.g. dev)",
+        "event": "only CI runs of this event (e.g. schedule)",
+        "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
+    },
+)
+@release_task
+def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, dry_run=False):
+    """The pre-release in one command: CI → branch → catalogue → dev images → builds → commit → PR to dev."""
+    from release import composite, pipeline
+    from release.version import INCREMENTS
+
+    if increment not in INCREMENTS:
+        raise ConfigError("--increment must be one of major, minor, patch")
+    cfg = load_config()
+    arguments = {"increment": increment, "max_runs": int(max_runs), "from": from_, "branch": branch, "event": event}
+    current = catalogue.read_version(cfg.version_file)
+    resumable = pipeline.find_resumable(cfg.release_logs, "prerelease", arguments)
+    finished = pipeline.find_finished(cfg.release_logs, "prerelease", arguments, version=str(current))
+    version = Version.parse(resumable or finished or str(current.bump(increment)), source="release state")
+    if resumable:
+        progress(f"resuming the unfinished pre-release of v{version}")
+    run = composite.Run(cfg, composite.Clients(cfg, progress), version)
+    opts = composite.PrereleaseOptions(increment, int(max_runs), from_, branch, event)
+    title = f"pre-release v{version}"
+    steps = composite.prerelease_steps(run, opts)
+    _run_composite(cfg, title, run, steps, command="prerelease", arguments=arguments, dry_run=dry_run)
+
+
+@task(
+    name="release",
+    help={
+        "version": "the release, X.Y.Z (default: VERSION, as the merged pre-release left it)",
+        "last_good": "last-good JSON the pre-release used (default: from its state file, else the newest)",
+        "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
+    },
+)
+@release_task
+def release(c, version=None, last_good=None, dry_run=False):
+    """The release in one command: rc branch → release images → builds → diff vs main → PR to main → notes → record."""
+    from release import composite, pipeline
+
+    cfg = load_config()
+    v = Version.parse(version, source="--version") if version else catalogue.read_version(cfg.version_file)
+    pre_outputs = pipeline.read_outputs(cfg.release_logs, str(v), "prerelease")
+    given = Path(last_good) if last_good else None
+    run = composite.Run(cfg, composite.Clients(cfg, progress), v, prerelease_outputs=pre_outputs)
+    steps = composite.release_steps(run, last_good=composite.release_last_good(cfg, v, given, pre_outputs))
+    arguments = {"version": str(v), "last_good": last_good}
+    _run_composite(cfg, f"release v{v}", run, steps, command="release", arguments=arguments, dry_run=dry_run)
+
+
 ci = Collection("ci", ci_read_task)
 spec = Collection("spec", spec_update_task)
 images = Collection("images", images_audit_task, images_promote, images_copy, images_build_task)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
-ns = Collection(ci, spec, images, git)
+ns = Collection(ci, spec, images, git, prerelease, release)

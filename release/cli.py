@@ -63,6 +63,14 @@ def shown(cfg: Config, path: Path) -> str:
         return str(path)
 
 
+def write_step_summary(markdown: str) -> None:
+    """Append to $GITHUB_STEP_SUMMARY when running in GitHub Actions (a file GitHub renders on the run page)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 

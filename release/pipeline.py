@@ -95,6 +95,17 @@ def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any
     return best[1] if best else None
 
 
+def find_finished(release_logs: Path, command: str, arguments: Mapping[str, Any], *, version: str) -> str | None:
+    """`version` if its run of `command` with these arguments has finished (so running it again repeats nothing)."""
+    path = state_path(release_logs, version)
+    if not path.exists():
+        return None
+    run = fsio.read_json(path).get("runs", {}).get(command)
+    if run and run.get("arguments") == dict(arguments) and run.get("finished"):
+        return version
+    return None
+
+
 def read_outputs(release_logs: Path, version: str, command: str) -> dict[str, Mapping[str, Any]]:
     """The outputs of another command's steps for this version (e.g. `release` reads `prerelease`'s)."""
     path = state_path(release_logs, version)

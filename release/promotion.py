@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 from release import catalogue, fsio
 from release.config import Config
-from release.errors import InputError, ReleaseError
+from release.errors import InputError, PartialFailure, RegistryError, ReleaseError, TagConflict
 from release.imageref import ImageRef, ImageRefError
 from release.imagetags import parse_commit_tag, same_commit
 from release.version import Version
@@ -710,3 +710,21 @@ def apply_copies(
     result = apply_promotion(plan, registry, concurrency=concurrency, on_event=on_event, force=force_same_digest)
     refs = [r for p in pairs for r in (p.src, p.dst)]
     return result.with_check(plan_copies(pairs, observe(refs, registry, concurrency=concurrency)))
+
+
+def check_result(result: PromotionResult) -> None:
+    """Conflicts (exit 3) first, then failed copies (exit 1), then a registry that did not converge."""
+    if result.plan.conflicts:
+        lines = [f"{c.dst} has {c.dst_digest}, CI image {c.src} is {c.src_digest}" for c in result.plan.conflicts]
+        raise TagConflict(
+            f"{len(lines)} destination tag(s) exist with another digest; the kit never moves a tag. Bump VERSION "
+            "or delete the tag, then run again:\n  " + "\n  ".join(lines)
+        )
+    if result.failures:
+        raise PartialFailure.from_items("copies", [f"{o.step.dst}: {o.error}" for o in result.failures])
+    if result.unconverged:
+        raise RegistryError(
+            "after copying, these destinations still do not hold the planned digest: "
+            + ", ".join(result.unconverged)
+            + "; run again"
+        )

@@ -1,0 +1,563 @@
+"""`inv prerelease` and `inv release`: the runbook as one command each, resumable (see release/pipeline.py).
+
+prerelease: ci.read → git.prerelease → spec.update → images.promote --dev --increment → images.build --push (what
+promotion could not provide) → spec.update --output-only → commit → push → PR pre-release → dev.
+(ci.read runs first: the pre-release branch starts from the commit of the newest CI run that supplied a last good
+record, so the run must be read before the branch can be cut.)
+
+release: git.rc → images.promote --release → images.build --push --release → spec diff against main → commit →
+push → PR rc → main → release notes draft → release record.
+
+Every step has an `apply` and a `plan`; a dry run plans every step and writes nothing anywhere (a dry-run ci.read
+reads into a temporary folder that is deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from release import (
+    __version__,
+    build_run,
+    builder,
+    catalogue,
+    ci_read,
+    ci_report,
+    fsio,
+    gitflow,
+    notes,
+    promotion,
+    promotion_report,
+    release_inputs,
+    spec_update,
+    wiring,
+)
+from release.config import Config
+from release.errors import ConfigError, InputError, PartialFailure
+from release.github_types import RateLimitWait, RepoRef
+from release.pipeline import RunContext, Step, StepOutcome
+from release.version import Version
+
+Say = Callable[[str], None]
+
+
+class Clients:
+    """The clients a composite run needs, built on first use through release/wiring.py."""
+
+    def __init__(self, cfg: Config, on_event: Say) -> None:
+        self.cfg = cfg
+        self.on_event = on_event
+
+    @cached_property
+    def registry(self) -> Any:
+        return wiring.registry_client(self.cfg)
+
+    @cached_property
+    def git(self) -> Any:
+        return wiring.git_client(self.cfg)
+
+    def flow(self, *, dry_run: bool) -> gitflow.Flow:
+        return wiring.git_flow(self.cfg, dry_run=dry_run, on_event=self.on_event)
+
+    def github_for_ci(self, cache_root: Path) -> Any:
+        repo = RepoRef(self.cfg.ci_owner, self.cfg.ci_repo)
+        self.cfg.require_github_token(f"Actions: read and Metadata: read on {repo} (classic token: repo scope)")
+        return wiring.github_client(self.cfg, cache_root=cache_root, on_event=self._ci_event)
+
+    def _ci_event(self, event: object) -> None:
+        if isinstance(event, RateLimitWait):
+            self.on_event(ci_report.progress_text(event) or "waiting for the GitHub rate limit")
+
+
+@dataclass
+class Run:
+    """One composite invocation: settings, clients, and scratch space for a dry run."""
+
+    cfg: Config
+    clients: Clients
+    version: Version
+    prerelease_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def scratch_dir(self) -> Path:
+        if self.scratch is None:
+            self.scratch = tempfile.TemporaryDirectory(prefix="release-dry-run-")
+        return Path(self.scratch.name)
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+
+# --------------------------------------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class PrereleaseOptions:
+    increment: str
+    max_runs: int = 90
+    source: str | None = None  # --from
+    branch: str | None = None  # CI run filters
+    event: str | None = None
+
+
+def _rel(cfg: Config, path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(cfg.repo_root))
+    except ValueError:
+        return str(path)
+
+
+def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
+    def read(ctx: RunContext, root: Path) -> StepOutcome:
+        cfg = run.cfg
+        models = ci_read.models_from_specs(catalogue.load(cfg).specs.values())
+        read_opts = ci_read.ReadOptions(
+            repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
+            workflow_file=cfg.ci_workflow_file,
+            max_runs=opts.max_runs,
+            branch=opts.branch,
+            event=opts.event,
+        )
+        github = run.clients.github_for_ci(root)
+        result = ci_read.read_ci(read_opts, github=github, models=models, out_root=root)
+        all_path, good_path = ci_read.write_outputs(result, root)
+        data = ci_report.summary(result)
+        good = sum(1 for m in result.models if m.model_id in result.last_good)
+        runs = [r.run_number for r in result.runs]
+        span = f"runs {min(runs)}–{max(runs)}" if runs else "no runs"
+        return StepOutcome(
+            f"{good}/{len(result.models)} models have a last good run ({span}, {len(runs)} read)",
+            {"last_good": str(good_path), "all_results": str(all_path), "summary": data.get("totals", {})},
+        )
+
+    return Step(
+        "ci.read",
+        f"read the newest {opts.max_runs} completed Models CI runs",
+        apply=lambda ctx: read(ctx, run.cfg.release_logs),
+        plan=lambda ctx: read(ctx, run.scratch_dir()),
+    )
+
+
+def _last_good(ctx: RunContext, run: Run) -> Path:
+    path = ctx.output("ci.read", "last_good") or ctx.output("inputs", "last_good")
+    if not path:
+        raise InputError("no last-good JSON from ci.read: run `inv ci.read` or give --last-good")
+    return Path(path)
+
+
+def _files(run: Run, ctx: RunContext) -> gitflow.ReleaseFiles:
+    return gitflow.ReleaseFiles.from_config(run.cfg, last_good=_last_good(ctx, run))
+
+
+def git_prerelease_step(run: Run, opts: PrereleaseOptions) -> Step:
+    branch = gitflow.prerelease_branch(run.version)
+
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        flow = run.clients.flow(dry_run=dry_run)
+        ci_repo = RepoRef(run.cfg.ci_owner, run.cfg.ci_repo)
+        out = gitflow.prerelease_flow(
+            flow, run.version, _files(run, ctx), source=opts.source, ci_repo=ci_repo, show=ctx.on_event
+        )
+        if dry_run:
+            return StepOutcome(f"would create {branch}: " + "; ".join(s.describe() for s in out.plan.actions))
+        sha = run.clients.git.rev_parse(f"refs/heads/{branch}") or ""
+        return StepOutcome(f"{branch} at {sha[:7]}, checked out and pushed", {"branch": branch, "sha": sha})
+
+    return Step(
+        "git.prerelease",
+        f"cut {branch} from the commit that passed Models CI",
+        lambda ctx: go(ctx, False),
+        lambda ctx: go(ctx, True),
+    )
+
+
+def spec_update_step(run: Run, *, against: str | None = None) -> Step:
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        cfg = run.cfg
+        show_file = run.clients.git.show_file if against else None
+        files = spec_update.update_from_last_good(
+            cfg,
+            _last_good(ctx, run),
+            allow_downgrade=False,
+            only=(),
+            against=against,
+            show_file=show_file,
+            diff_out=cfg.release_logs / "release_models_diff.md",
+        )
+        if not dry_run:
+            spec_update.apply_file_changes(files.changes)
+        plan = files.plan
+        verb = "would write" if dry_run else "wrote"
+        written = ", ".join(_rel(cfg, c.path) for c in files.changes) or "nothing"
+        extra = []
+        if plan.rejected:
+            extra.append(f"{len(plan.rejected)} record(s) not applied")
+        if any(u.proposed_status for u in plan.updates):
+            extra.append("status downgrades proposed")
+        what = f"diff against {against}" if against else f"{len(plan.changed)} template(s) updated"
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        return StepOutcome(f"{what}; {verb} {written}{tail}", {"changed_templates": len(plan.changed)})
+
+    name = "spec.diff" if against else "spec.update"
+    what = f"render release_models_diff.md against {against}" if against else "apply the last good CI results"
+    return Step(name, what, lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
+
+
+def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None) -> Step:
+    def files(ctx: RunContext) -> list[Path]:
+        return [_last_good(ctx, run)]
+
+    def apply(ctx: RunContext) -> StepOutcome:
+        registry = run.clients.registry
+        prep = promotion.prepare(run.cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        ctx.on_event(prep.decision.note)
+        result = promotion.execute(prep, registry, render=_render_promotion)
+        promotion.check_result(result)
+        summary = prep.output_dir / f"{mode}_artifacts_summary.json"
+        data = promotion_report.summary_json(result)
+        counts = data["summary"]
+        return StepOutcome(
+            f"{counts['total_copied']} copied, {counts['total_existing_with_ci']} already there, "
+            f"{counts['total_to_build']} to build; VERSION {prep.decision.target}",
+            {"summary": str(summary), "to_build": list(data["images_to_build"]), "version": str(prep.decision.target)},
+        )
+
+    def plan(ctx: RunContext) -> StepOutcome:
+        registry = run.clients.registry
+        prep = promotion.prepare(run.cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        counts = promotion.plan_summary_counts(prep.plan)
+        to_build = [str(s.dst) for s in prep.plan.of(promotion.NeedsBuild)]
+        return StepOutcome(
+            f"would copy {len(prep.plan.copies)}, build {len(to_build)}, conflicts {len(prep.plan.conflicts)} "
+            f"(VERSION {prep.decision.current} → {prep.decision.target}); {counts}",
+            {"to_build": to_build},
+        )
+
+    return Step(
+        "images.promote",
+        f"copy the Models CI images to their -{mode}- names",
+        apply,
+        plan,
+    )
+
+
+def _render_promotion(result: promotion.PromotionResult) -> tuple[str, str]:
+    return fsio.dump_json(promotion_report.summary_json(result)), promotion_report.summary_markdown(result)
+
+
+def build_step(run: Run, *, release: bool) -> Step:
+    def apply(ctx: RunContext) -> StepOutcome:
+        to_build = list(ctx.output("images.promote", "to_build", []))
+        if not to_build:
+            return StepOutcome("nothing to build: promotion provided every image")
+        cfg = run.cfg
+        request = build_run.BuildRequest(
+            flags=builder.BuildFlags(release=release, push=True, ubuntu_version=cfg.ubuntu_version),
+            only=tuple(to_build),
+        )
+        prep = build_run.prepare_build(
+            catalogue.load(cfg).specs.values(),
+            request,
+            registry_map=cfg.registry_rewrite,
+            engines=wiring.docker_engines(cfg),
+            registry=run.clients.registry,
+        )
+        if prep.listed_failures:
+            raise PartialFailure.from_items("listed images", prep.listed_failures)
+        timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+        result = build_run.execute_build(
+            prep,
+            recipe=wiring.build_recipe(cfg),
+            resolver=wiring.commit_resolver(cfg),
+            log_dir=cfg.workflow_logs / "docker_build_logs",
+            timestamp=timestamp,
+            jobs=1,
+            on_event=lambda ev: None,
+        )
+        build_run.check_build(result, prep)
+        built = result.summary.get("build_succeeded", {})
+        count = sum(len(v) for v in built.values()) if isinstance(built, dict) else 0
+        return StepOutcome(
+            f"{count} image(s) built and pushed for {len(to_build)} listed",
+            {"summary": str(result.summary_path), "built": built},
+            (_rel(cfg, result.summary_path),),
+        )
+
+    def plan(ctx: RunContext) -> StepOutcome:
+        to_build = list(ctx.output("images.promote", "to_build", []))
+        if not to_build:
+            return StepOutcome("nothing to build")
+        return StepOutcome(f"would build and push {len(to_build)} image(s): " + ", ".join(to_build))
+
+    kind = "release" if release else "dev"
+    return Step("images.build", f"build and push the {kind} images promotion could not provide", apply, plan)
+
+
+def outputs_step(run: Run) -> Step:
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        cfg = run.cfg
+        version = ctx.output("images.promote", "version") or str(catalogue.read_version(cfg.version_file))
+        cat = catalogue.load(cfg, version=version)
+        changes = spec_update.plan_outputs_for(cfg, cat)
+        if not dry_run:
+            spec_update.apply_file_changes(changes)
+        names = ", ".join(_rel(cfg, c.path) for c in changes) or "nothing (up to date)"
+        return StepOutcome(f"{'would regenerate' if dry_run else 'regenerated'} {names} for VERSION {version}")
+
+    return Step(
+        "spec.outputs",
+        "regenerate model_specs_output.json and the README table with the new VERSION",
+        lambda ctx: go(ctx, False),
+        lambda ctx: go(ctx, True),
+    )
+
+
+def commit_step(run: Run, *, branch: str, step_label: str, summary_prefix: str) -> Step:
+    def paths() -> list[str]:
+        cfg = run.cfg
+        candidates = [
+            cfg.catalogue_path,
+            cfg.output_json_path,
+            cfg.readme_path,
+            cfg.version_file,
+            cfg.release_logs / "release_models_diff.md",
+            cfg.release_logs / f"{summary_prefix}_artifacts_summary.md",
+            cfg.release_logs / f"{summary_prefix}_artifacts_summary.json",
+        ]
+        return [_rel(cfg, p) for p in candidates if p.exists()]
+
+    def apply(ctx: RunContext) -> StepOutcome:
+        git = run.clients.git
+        gitflow.branch_guard(git, branch, step=step_label)
+        git.run("add", "--", *paths())
+        staged = [line for line in git.run("diff", "--cached", "--name-only").splitlines() if line.strip()]
+        if not staged:
+            return StepOutcome("nothing to commit", {"sha": git.rev_parse("HEAD")})
+        message = notes.kit_commit_message(step_label, f"v{run.version}: {', '.join(staged)}")
+        git.run("commit", "-q", "-m", message)
+        sha = git.rev_parse("HEAD") or ""
+        return StepOutcome(f"committed {len(staged)} file(s) as {sha[:7]}", {"sha": sha, "files": staged})
+
+    def plan(ctx: RunContext) -> StepOutcome:
+        return StepOutcome(f"would commit on {branch}: " + ", ".join(paths()))
+
+    return Step("commit", f"commit the release changes on {branch}", apply, plan)
+
+
+def push_step(run: Run, *, branch: str) -> Step:
+    remote = run.cfg.git_remote
+
+    def apply(ctx: RunContext) -> StepOutcome:
+        git = run.clients.git
+        gitflow.branch_guard(git, branch, step="push")
+        git.run("push", "-q", remote, f"{branch}:refs/heads/{branch}")
+        return StepOutcome(f"pushed {branch} to {remote}", {"sha": git.rev_parse("HEAD")})
+
+    def plan(ctx: RunContext) -> StepOutcome:
+        return StepOutcome(f"would push {branch} to {remote}")
+
+    return Step("push", f"push {branch}", apply, plan)
+
+
+def pr_step(run: Run, *, kind: str) -> Step:
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        out = gitflow.pr_flow(
+            run.clients.flow(dry_run=dry_run), kind, run.version, _files(run, ctx), draft=False, show=ctx.on_event
+        )
+        if dry_run:
+            return StepOutcome("would " + "; ".join(s.describe() for s in out.plan.actions) or "PR up to date")
+        urls = tuple(out.result.urls) if out.result else ()
+        return StepOutcome("PR opened or updated" if urls else "PR up to date", {"urls": list(urls)}, urls)
+
+    base = "dev" if kind == "prerelease" else "main"
+    return Step(
+        "pr", f"open or update the {kind} PR into {base}", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True)
+    )
+
+
+def notes_step(run: Run) -> Step:
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        flow = run.clients.flow(dry_run=dry_run)
+        out = gitflow.notes_flow(flow, run.version, _files(run, ctx), publish=False, draft=True, show=ctx.on_event)
+        path = _rel(run.cfg, out.path)
+        if dry_run:
+            return StepOutcome(f"would write {path}")
+        todo = notes.unfinished(out.text)
+        hint = f"; before publishing: {todo}" if todo else ""
+        return StepOutcome(f"wrote {path} (draft){hint}", {"notes": str(out.path)}, (path,))
+
+    return Step("notes", "draft the release notes", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
+
+
+def record_step(run: Run) -> Step:
+    def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        cfg = run.cfg
+        path = cfg.release_logs / f"release_record_v{run.version}.json"
+        if dry_run:
+            return StepOutcome(f"would write {_rel(cfg, path)}")
+        record = build_record(run, ctx)
+        fsio.write_json(path, record)
+        return StepOutcome(
+            f"{len(record['images'])} image(s) recorded in {_rel(cfg, path)}",
+            {"record": str(path)},
+            (_rel(cfg, path),),
+        )
+
+    return Step("record", "write the release record", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
+
+
+# --------------------------------------------------------------------------------------------------------- record
+
+
+def build_record(run: Run, ctx: RunContext) -> dict[str, Any]:
+    """release_record_vX.Y.Z.json: what was released, where it came from, and how to check it."""
+    cfg = run.cfg
+    git = run.clients.git
+    version = str(run.version)
+    pre, rc = gitflow.prerelease_branch(run.version), gitflow.rc_branch(run.version)
+    summary = release_inputs.read_json(cfg.release_logs / "release_artifacts_summary.json") or {}
+    build_summary_path = ctx.output("images.build", "summary")
+    built = (release_inputs.read_json(Path(build_summary_path)) if build_summary_path else None) or {}
+    images = []
+    for dst, info in sorted((summary.get("images") or {}).items()):
+        if not isinstance(info, Mapping) or info.get("action") not in ("copy", "skip"):
+            continue
+        images.append(
+            {
+                "destination": dst,
+                "digest": info.get("digest"),
+                "source": info.get("src"),
+                "how": "promoted",
+                "models": list(info.get("models") or []),
+                "ci_run_number": info.get("ci_run_number"),
+                "ci_run_url": info.get("ci_run_url"),
+                "ci_job_url": info.get("ci_job_url"),
+            }
+        )
+    for combo in built.get("combinations", []) if isinstance(built, Mapping) else []:
+        image = (combo.get("images") or {}).get("release")
+        if isinstance(image, Mapping) and image.get("pushed") and image.get("digest"):
+            images.append(
+                {
+                    "destination": image.get("tag"),
+                    "digest": image.get("digest"),
+                    "source": None,
+                    "how": "built",
+                    "models": list(combo.get("model_ids") or []),
+                    "tt_metal_sha": combo.get("tt_metal_sha"),
+                    "build_log": image.get("log_file"),
+                }
+            )
+    catalogue_bytes = cfg.catalogue_path.read_bytes()
+    prs = {
+        "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),
+        "rc": ctx.output("pr", "urls"),
+    }
+    return {
+        "schema": 1,
+        "tool": {"name": "tt-release-kit", "version": __version__},
+        "version": version,
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git": {
+            "remote": cfg.git_remote,
+            "remote_url": git.remote_url(cfg.git_remote),
+            "tag": gitflow.release_tag(run.version),
+            "branches": {
+                pre: git.rev_parse(f"refs/remotes/{cfg.git_remote}/{pre}") or git.rev_parse(f"refs/heads/{pre}"),
+                rc: git.rev_parse("HEAD"),
+            },
+        },
+        "catalogue": {
+            "path": _rel(cfg, cfg.catalogue_path),
+            "sha256": hashlib.sha256(catalogue_bytes).hexdigest(),
+        },
+        "ci": {
+            "last_good": _rel(cfg, _last_good(ctx, run)),
+            "runs": [dataclasses.asdict(r) for r in notes.ci_runs_used(_files(run, ctx).last_good_data() or {})],
+        },
+        "images": images,
+        "pull_requests": prs,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------- plans
+
+
+def prerelease_steps(run: Run, opts: PrereleaseOptions) -> list[Step]:
+    branch = gitflow.prerelease_branch(run.version)
+    return [
+        ci_read_step(run, opts),
+        git_prerelease_step(run, opts),
+        spec_update_step(run),
+        promote_step(run, mode="dev", increment=opts.increment),
+        build_step(run, release=False),
+        outputs_step(run),
+        commit_step(run, branch=branch, step_label="prerelease", summary_prefix="dev"),
+        push_step(run, branch=branch),
+        pr_step(run, kind="prerelease"),
+    ]
+
+
+def inputs_step(last_good: Path) -> Step:
+    def go(ctx: RunContext) -> StepOutcome:
+        if not Path(last_good).exists():
+            raise InputError(f"{last_good}: last-good JSON not found")
+        return StepOutcome(f"last good results from {last_good.name}", {"last_good": str(last_good)})
+
+    return Step("inputs", "find the last-good JSON of the pre-release", go, go)
+
+
+def release_steps(run: Run, *, last_good: Path) -> list[Step]:
+    branch = gitflow.rc_branch(run.version)
+    against = f"{run.cfg.git_remote}/{run.cfg.main_branch}"
+    return [
+        inputs_step(last_good),
+        Step(
+            "git.rc",
+            f"cut {branch} from {gitflow.prerelease_branch(run.version)} (after its merge into dev)",
+            lambda ctx: _rc(run, ctx, False),
+            lambda ctx: _rc(run, ctx, True),
+        ),
+        promote_step(run, mode="release", increment=None),
+        build_step(run, release=True),
+        spec_update_step(run, against=against),
+        commit_step(run, branch=branch, step_label="release", summary_prefix="release"),
+        push_step(run, branch=branch),
+        pr_step(run, kind="rc"),
+        notes_step(run),
+        record_step(run),
+    ]
+
+
+def _rc(run: Run, ctx: RunContext, dry_run: bool) -> StepOutcome:
+    branch = gitflow.rc_branch(run.version)
+    out = gitflow.rc_flow(run.clients.flow(dry_run=dry_run), run.version, show=ctx.on_event)
+    if dry_run:
+        return StepOutcome(f"would create {branch}: " + "; ".join(s.describe() for s in out.plan.actions))
+    sha = run.clients.git.rev_parse(f"refs/heads/{branch}") or ""
+    return StepOutcome(f"{branch} at {sha[:7]}, checked out and pushed", {"branch": branch, "sha": sha})
+
+
+def release_last_good(cfg: Config, version: Version, given: Path | None, prerelease_outputs: Mapping[str, Any]) -> Path:
+    """--last-good, else the pre-release run's ci.read output, else the newest models_ci_last_good_*.json."""
+    if given is not None:
+        return given
+    recorded = (prerelease_outputs.get("ci.read") or {}).get("last_good")
+    if recorded and Path(recorded).exists():
+        return Path(recorded)
+    newest = release_inputs.newest_ci_file(cfg.release_logs, "last_good")
+    if newest is None:
+        raise ConfigError(
+            f"no last-good JSON for v{version}: give --last-good release_logs/models_ci_last_good_*.json "
+            "(the one the pre-release used)"
+        )
+    return newest
