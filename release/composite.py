@@ -92,6 +92,45 @@ class Run:
             self.scratch = tempfile.TemporaryDirectory(prefix="release-dry-run-")
         return Path(self.scratch.name)
 
+    @cached_property
+    def dry_cfg(self) -> Config:
+        """For a dry run: the same settings over scratch copies of the files the steps edit.
+
+        File-level steps (spec.update, the VERSION bump, spec.outputs) run for real on these copies, so each
+        planned step sees what the steps before it would have done; git, registries and GitHub are only read.
+        """
+        root = self.scratch_dir() / "checkout"
+        cfg = self.cfg
+        files = (cfg.catalogue_path, cfg.version_file, cfg.readme_path, cfg.output_json_path)
+        copies = {}
+        for path in files:
+            target = root / _rel(cfg, path).lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                target.write_bytes(path.read_bytes())
+            copies[path] = target
+        return dataclasses.replace(
+            cfg,
+            catalogue_path=copies[cfg.catalogue_path],
+            version_file=copies[cfg.version_file],
+            readme_path=copies[cfg.readme_path],
+            output_json_path=copies[cfg.output_json_path],
+            release_logs=root / "release_logs",
+            workflow_logs=root / "workflow_logs",
+        )
+
+    def files_cfg(self, dry_run: bool) -> Config:
+        return self.dry_cfg if dry_run else self.cfg
+
+    def shown(self, path: Path) -> str:
+        """A path relative to the checkout (scratch copies of a dry run are shown as the files they stand for)."""
+        if self.scratch is not None:
+            try:
+                return str(Path(path).relative_to(Path(self.scratch.name) / "checkout"))
+            except ValueError:
+                pass
+        return _rel(self.cfg, path)
+
     def close(self) -> None:
         if self.scratch is not None:
             self.scratch.cleanup()
@@ -131,19 +170,23 @@ def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
         result = ci_read.read_ci(read_opts, github=github, models=models, out_root=root)
         all_path, good_path = ci_read.write_outputs(result, root)
         data = ci_report.summary(result)
-        good = sum(1 for m in result.models if m.model_id in result.last_good)
-        runs = [r.run_number for r in result.runs]
-        span = f"runs {min(runs)}–{max(runs)}" if runs else "no runs"
+        rng = data.get("run_range")
+        span = f"runs {rng[0]}–{rng[1]}" if rng else "no runs"
         return StepOutcome(
-            f"{good}/{len(result.models)} models have a last good run ({span}, {len(runs)} read)",
-            {"last_good": str(good_path), "all_results": str(all_path), "summary": data.get("totals", {})},
+            f"{data['models_with_last_good']}/{data['models_total']} models have a last good run ({span}, "
+            f"{len(data['runs'])} read)",
+            {
+                "last_good": str(good_path),
+                "all_results": str(all_path),
+                "without_last_good": data["without_last_good"],
+            },
         )
 
     return Step(
         "ci.read",
         f"read the newest {opts.max_runs} completed Models CI runs",
         apply=lambda ctx: read(ctx, run.cfg.release_logs),
-        plan=lambda ctx: read(ctx, run.scratch_dir()),
+        plan=lambda ctx: read(ctx, run.dry_cfg.release_logs),
     )
 
 
@@ -182,7 +225,7 @@ def git_prerelease_step(run: Run, opts: PrereleaseOptions) -> Step:
 
 def spec_update_step(run: Run, *, against: str | None = None) -> Step:
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
-        cfg = run.cfg
+        cfg = run.files_cfg(dry_run)
         show_file = run.clients.git.show_file if against else None
         files = spec_update.update_from_last_good(
             cfg,
@@ -193,11 +236,10 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
             show_file=show_file,
             diff_out=cfg.release_logs / "release_models_diff.md",
         )
-        if not dry_run:
-            spec_update.apply_file_changes(files.changes)
+        spec_update.apply_file_changes(files.changes)  # on scratch copies in a dry run
         plan = files.plan
         verb = "would write" if dry_run else "wrote"
-        written = ", ".join(_rel(cfg, c.path) for c in files.changes) or "nothing"
+        written = ", ".join(run.shown(c.path) for c in files.changes) or "nothing"
         extra = []
         if plan.rejected:
             extra.append(f"{len(plan.rejected)} record(s) not applied")
@@ -233,12 +275,14 @@ def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None) -> St
 
     def plan(ctx: RunContext) -> StepOutcome:
         registry = run.clients.registry
-        prep = promotion.prepare(run.cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        cfg = run.dry_cfg
+        prep = promotion.prepare(cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        fsio.atomic_write(cfg.version_file, f"{prep.decision.target}\n")  # scratch copy: later plans see it
         counts = promotion.plan_summary_counts(prep.plan)
         to_build = [str(s.dst) for s in prep.plan.of(promotion.NeedsBuild)]
         return StepOutcome(
-            f"would copy {len(prep.plan.copies)}, build {len(to_build)}, conflicts {len(prep.plan.conflicts)} "
-            f"(VERSION {prep.decision.current} → {prep.decision.target}); {counts}",
+            f"would copy {len(prep.plan.copies)}, build {len(to_build)}, conflicts {len(prep.plan.conflicts)}, "
+            f"skip {counts.get('skip', 0)} (VERSION {prep.decision.current} → {prep.decision.target})",
             {"to_build": to_build},
         )
 
@@ -304,13 +348,12 @@ def build_step(run: Run, *, release: bool) -> Step:
 
 def outputs_step(run: Run) -> Step:
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
-        cfg = run.cfg
+        cfg = run.files_cfg(dry_run)
         version = ctx.output("images.promote", "version") or str(catalogue.read_version(cfg.version_file))
         cat = catalogue.load(cfg, version=version)
         changes = spec_update.plan_outputs_for(cfg, cat)
-        if not dry_run:
-            spec_update.apply_file_changes(changes)
-        names = ", ".join(_rel(cfg, c.path) for c in changes) or "nothing (up to date)"
+        spec_update.apply_file_changes(changes)  # on scratch copies in a dry run
+        names = ", ".join(run.shown(c.path) for c in changes) or "nothing (up to date)"
         return StepOutcome(f"{'would regenerate' if dry_run else 'regenerated'} {names} for VERSION {version}")
 
     return Step(
@@ -369,19 +412,20 @@ def push_step(run: Run, *, branch: str) -> Step:
 
 
 def pr_step(run: Run, *, kind: str) -> Step:
+    head = gitflow.prerelease_branch(run.version) if kind == "prerelease" else gitflow.rc_branch(run.version)
+    base = run.cfg.dev_branch if kind == "prerelease" else run.cfg.main_branch
+
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
-        out = gitflow.pr_flow(
-            run.clients.flow(dry_run=dry_run), kind, run.version, _files(run, ctx), draft=False, show=ctx.on_event
-        )
+        flow = run.clients.flow(dry_run=dry_run)
+        if dry_run and not flow.git.ls_remote(run.cfg.git_remote, f"refs/heads/{head}"):
+            return StepOutcome(f"would open the PR {head} → {base} once the branch is pushed")
+        out = gitflow.pr_flow(flow, kind, run.version, _files(run, ctx), draft=False, show=ctx.on_event)
         if dry_run:
-            return StepOutcome("would " + "; ".join(s.describe() for s in out.plan.actions) or "PR up to date")
+            return StepOutcome("would " + ("; ".join(s.describe() for s in out.plan.actions) or "leave the PR as is"))
         urls = tuple(out.result.urls) if out.result else ()
         return StepOutcome("PR opened or updated" if urls else "PR up to date", {"urls": list(urls)}, urls)
 
-    base = "dev" if kind == "prerelease" else "main"
-    return Step(
-        "pr", f"open or update the {kind} PR into {base}", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True)
-    )
+    return Step("pr", f"open or update the PR {head} → {base}", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
 
 
 def notes_step(run: Run) -> Step:

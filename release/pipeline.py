@@ -247,10 +247,16 @@ def run_steps(
 
 
 def _plan_all(steps: Sequence[Step], ctx: RunContext) -> list[StepReport]:
-    reports = []
-    for step in steps:
+    reports: list[StepReport] = []
+    for index, step in enumerate(steps):
+        ctx.on_event(f"[{index + 1}/{len(steps)}] plan {step.name}: {step.description}")
         start = time.monotonic()
-        outcome = step.plan(ctx)
+        try:
+            outcome = step.plan(ctx)
+        except ReleaseError as e:
+            reports.append(StepReport(step.name, "failed", str(e).splitlines()[0], time.monotonic() - start))
+            reports.extend(StepReport(s.name, "not reached", "", None) for s in steps[index + 1 :])
+            raise StepFailed(step.name, e, reports, dry_run=True) from e
         ctx.outputs[step.name] = dict(outcome.outputs)
         reports.append(StepReport(step.name, "planned", outcome.result, time.monotonic() - start, outcome.links))
     return reports
@@ -259,11 +265,9 @@ def _plan_all(steps: Sequence[Step], ctx: RunContext) -> list[StepReport]:
 class StepFailed(ReleaseError):
     """A step of a composite run failed; the state file lets the same command resume there."""
 
-    def __init__(self, step: str, cause: ReleaseError, reports: list[StepReport]) -> None:
-        super().__init__(
-            f"step {step} failed: {cause}. Fix the cause and run the same command again to resume at {step}.",
-            exit_code=cause.exit_code,
-        )
+    def __init__(self, step: str, cause: ReleaseError, reports: list[StepReport], *, dry_run: bool = False) -> None:
+        advice = "" if dry_run else f" Fix the cause and run the same command again to resume at {step}."
+        super().__init__(f"step {step} failed: {cause}.{advice}", exit_code=cause.exit_code)
         self.step = step
         self.reports = reports
 

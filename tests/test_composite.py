@@ -1,0 +1,257 @@
+"""`inv prerelease` and `inv release` end to end on real services: a bare git origin with a fake GitHub over it,
+the Models CI simulator, a distribution registry and a private dockerd (one image is built, not promoted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from release.imageref import ImageRef
+from release.sim.github_project import ProjectSim, install
+from release.sim.github_server import GitHubServer
+from release.sim.history import SimModel, generate_history
+from tests.openapi.validate import validate
+from tests.services.registry import Registry, random_layer
+from workflows.model_spec import load_catalogue
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "ghp_composite_test_token"
+MEDIA = "ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-e95ffa59adbe39237525161272141cbbb603c686"
+
+
+def catalogue_text(built_tm: str) -> str:
+    return f"""# composite test catalogue
+[[impls]]
+impl_id = "tt_transformers"
+impl_name = "tt-transformers"
+repo_url = "https://github.com/tenstorrent/tt-metal"
+code_path = "models/tt_transformers"
+
+[[impls]]
+impl_id = "media"
+impl_name = "tt-media"
+repo_url = "https://github.com/tenstorrent/tt-metal"
+code_path = "models/media"
+
+[[templates]]
+weights = ["org/Alpha-8B"]
+impl = "tt_transformers"
+tt_metal_commit = "aaaaaaa"
+vllm_commit = "1111111"
+inference_engine = "vLLM"
+status = "FUNCTIONAL"
+
+[[templates.devices]]
+device = "N150"
+max_concurrency = 32
+max_context = 8192
+
+[[templates.devices]]
+device = "N300"
+max_concurrency = 32
+max_context = 8192
+
+# no CI record: built from the offline recipe
+[[templates]]
+weights = ["org/Beta-70B"]
+impl = "tt_transformers"
+tt_metal_commit = "{built_tm}"
+vllm_commit = "2222222"
+inference_engine = "vLLM"
+status = "EXPERIMENTAL"
+
+[[templates.devices]]
+device = "T3K"
+max_concurrency = 32
+max_context = 8192
+
+[[templates]]
+weights = ["org/Gamma-image"]
+impl = "media"
+tt_metal_commit = "e95ffa5"
+inference_engine = "media"
+status = "COMPLETE"
+model_type = "IMAGE"
+docker_image = "{MEDIA}"
+
+[[templates.devices]]
+device = "N150"
+max_concurrency = 1
+max_context = 1024
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}  # fmt: skip
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+@dataclass
+class World:
+    work: Path
+    origin: Path
+    env: dict[str, str]
+    registry: Registry
+    server: GitHubServer
+    project: ProjectSim
+    dev_sha: str
+
+    def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args], cwd=self.work, env=self.env, capture_output=True, text=True
+        )
+
+    def remote_refs(self) -> str:
+        return git(self.origin, "for-each-ref", "--format=%(refname) %(objectname)")
+
+    def merge(self, number: int) -> None:
+        url = f"{self.server.api_url}/repos/tenstorrent/tt-inference-server/pulls/{number}/merge"
+        resp = requests.put(
+            url, json={"merge_method": "merge"}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+        assert resp.status_code == 200, resp.text
+
+
+@pytest.fixture
+def world(tmp_path: Path, fresh_registry: Registry, dockerd, tt_metal_origin) -> Iterator[World]:
+    built_tm = tt_metal_origin.short(0)
+    seed = tmp_path / "seed"
+    (seed / "workflows").mkdir(parents=True)
+    for name in ("tasks.py", ".gitignore", "release_logs/README.md", "workflow_logs/README.md"):
+        (seed / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, seed / name)
+    (seed / "workflows" / "model_specs.toml").write_text(catalogue_text(built_tm))
+    (seed / "VERSION").write_text("0.5.0\n")
+    (seed / "README.md").write_text(
+        "# tt-inference-server\n\n## Model Support\n\n"
+        "| Model Weights | Hardware | Status | tt-metal commit | vLLM commit | Docker Image |\n"
+        "|---------------|----------|--------|-----------------|-------------|--------------|\n"
+    )
+    base_env = {k: v for k, v in os.environ.items() if k not in ("GH_PAT", "GITHUB_TOKEN", "DOCKER_HOST")}
+    base_env["PYTHONPATH"] = str(ROOT)
+    subprocess.run([sys.executable, "-m", "invoke", "spec.update", "--output-only"], cwd=seed, env=base_env, check=True)
+    git(seed, "init", "-q", "-b", "main")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "tt-inference-server at 0.5.0")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    git(origin, "branch", "dev", "main")
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", "-b", "dev", str(origin), str(work))
+    git(work, "config", "user.name", "Release Engineer")
+    git(work, "config", "user.email", "re@example.com")
+
+    cat = load_catalogue(work / "workflows" / "model_specs.toml", version="0.5.0")
+    ci_models = [SimModel.from_spec(s) for s in cat.specs.values() if "Alpha" in s.model_id]
+    history = generate_history(ci_models, runs=3, seed=7, outcomes=[("target", 1)], expired_runs=0)
+    server = GitHubServer(history, token=TOKEN, validator=validate).start()
+    project = install(server, ProjectSim("tenstorrent", "tt-inference-server", origin))
+
+    rewrite = (("ghcr.io", fresh_registry.host),)
+    client = fresh_registry.client()
+    from tests.services.registry import Seeder
+
+    seeder = Seeder(client)
+    base = random_layer(256, seed="shared-base")
+    for image in [*history.ci_images(), MEDIA]:
+        seeder.image(ImageRef.parse(image).rewrite(rewrite), [base, random_layer(64)])
+    env = {
+        **base_env,
+        "GITHUB_API_URL": server.api_url,
+        "GH_PAT": TOKEN,
+        "RELEASE_REGISTRY_REWRITE": f"ghcr.io={fresh_registry.host}",
+        **fresh_registry.env,
+        "DOCKER_HOST": dockerd.url,
+        "RELEASE_BUILD_RECIPE": "offline",
+        "RELEASE_TT_METAL_REPO": tt_metal_origin.url,
+    }
+    try:
+        yield World(work, origin, env, fresh_registry, server, project, git(work, "rev-parse", "HEAD"))
+    finally:
+        server.stop()
+    assert not server.validation_errors, "\n".join(server.validation_errors[:10])
+
+
+def snapshot(w: World) -> tuple:
+    files = {
+        str(p.relative_to(w.work)): p.read_bytes() for p in w.work.rglob("*") if ".git" not in p.parts and p.is_file()
+    }
+    return files, w.remote_refs(), w.registry.snapshot(), len(w.project.pulls), w.registry.writes_logged()
+
+
+def test_prerelease_then_release_end_to_end(world: World) -> None:
+    w = world
+    args = ("--increment", "minor", "--max-runs", "3", "--from", w.dev_sha)
+
+    # A dry run plans every step and writes nothing anywhere.
+    before = snapshot(w)
+    dry = w.inv("prerelease", *args, "--dry-run")
+    assert dry.returncode == 0, dry.stderr + dry.stdout
+    assert dry.stdout.count(" planned ") == 9
+    assert "2/4 models have a last good run" in dry.stdout
+    assert "would copy 1, build 1, conflicts 0, skip 1 (VERSION 0.5.0 → 0.6.0)" in dry.stdout
+    assert "would build and push 1 image" in dry.stdout
+    assert snapshot(w) == before
+
+    # The build engine is down: the run stops at images.build and keeps its state.
+    broken = dict(w.env, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    failed = subprocess.run([sys.executable, "-m", "invoke", "prerelease", *args], cwd=w.work, env=broken,
+                            capture_output=True, text=True)  # fmt: skip
+    assert failed.returncode != 0
+    assert "step images.build failed" in failed.stderr
+    assert "done" in failed.stdout and "not reached" in failed.stdout
+    state = json.loads((w.work / "release_logs" / "release_state_v0.6.0.json").read_text())
+    steps = state["runs"]["prerelease"]["steps"]
+    assert [s for s, v in steps.items() if v["status"] == "done"] == [
+        "ci.read",
+        "git.prerelease",
+        "spec.update",
+        "images.promote",
+    ]
+
+    # Started again with the same arguments, it resumes at images.build.
+    ok = w.inv("prerelease", *args)
+    assert ok.returncode == 0, ok.stderr + ok.stdout
+    assert ok.stdout.count("done earlier") == 4
+    assert git(w.work, "rev-parse", "--abbrev-ref", "HEAD") == "pre-release-v0.6.0"
+    assert (w.work / "VERSION").read_text() == "0.6.0\n"
+    assert "0.6.0-" in (w.work / "README.md").read_text()
+    summary = json.loads((w.work / "release_logs" / "dev_artifacts_summary.json").read_text())
+    assert len(summary["images_to_build"]) == 1 and summary["summary"]["total_copied"] == 1
+    assert "refs/heads/pre-release-v0.6.0" in w.remote_refs()
+    assert len(w.project.pulls) == 1
+    tags = w.registry.tags("tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64")
+    assert len([t for t in tags if t.startswith("0.6.0-")]) == 2  # one promoted, one built
+
+    # Running it again repeats nothing.
+    again = w.inv("prerelease", *args)
+    assert again.returncode == 0 and again.stdout.count("done earlier") == 9
+
+    # The maintainer merges the pre-release PR into dev with a merge commit, then the release runs.
+    (number,) = list(w.project.pulls)
+    w.merge(number)
+    rel = w.inv("release")
+    assert rel.returncode == 0, rel.stderr + rel.stdout
+    assert "refs/heads/rc-v0.6.0" in w.remote_refs()
+    assert len(w.project.pulls) == 2
+    record = json.loads((w.work / "release_logs" / "release_record_v0.6.0.json").read_text())
+    assert record["version"] == "0.6.0"
+    hows = sorted(i["how"] for i in record["images"])
+    assert hows.count("promoted") >= 1 and "built" in hows
+    assert (w.work / "release_logs" / "release_notes_v0.6.0.md").exists()
+    audit = w.inv("images.audit", "--record", "release_logs/release_record_v0.6.0.json")
+    assert audit.returncode == 0, audit.stderr + audit.stdout
+    again = w.inv("release")
+    assert again.returncode == 0 and again.stdout.count("done earlier") == 10
