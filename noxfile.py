@@ -73,6 +73,20 @@ def lock(session: nox.Session) -> None:
         )
 
 
+@nox.session(python=PYTHON, reuse_venv=False, default=False)
+def release(session: nox.Session) -> None:
+    """Run a release task in a fresh locked environment: nox -s release -- prerelease --increment minor.
+
+    Only the variables a release needs reach the task (tokens, registry, Docker, git identity); a markdown summary
+    goes to $GITHUB_STEP_SUMMARY when it is set. .github/workflows/release.yml runs this same session.
+    """
+    if not session.posargs:
+        session.error("usage: nox -s release -- prerelease --increment minor   (or: release, images.audit, ...)")
+    session.install("--require-hashes", "-r", "requirements/runtime.txt")
+    session.install("--no-deps", ".")
+    session.run("python", "-m", "invoke", *session.posargs, env=passthrough_env(), include_outer_env=False)
+
+
 def passthrough_env() -> dict[str, str]:
     """The variables a release needs, and no others."""
     names = (
@@ -88,6 +102,11 @@ def passthrough_env() -> dict[str, str]:
         "RELEASE_BUILD_RECIPE",
         "RELEASE_TT_METAL_REPO",
         "GITHUB_STEP_SUMMARY",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "SSH_AUTH_SOCK",
         "HOME",
         "PATH",
     )
