@@ -566,6 +566,7 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
         "event": "only runs triggered by this event (server-side filter), e.g. schedule",
         "concurrency": "parallel downloads over one pooled connection set (default 8)",
         "json": "print the machine-readable summary instead of the tables",
+        "dry_run": "list the runs it would read and which are cached; download and write nothing",
     },
 )
 @release_task
@@ -583,6 +584,7 @@ def ci_read_task(
     event=None,
     concurrency=8,
     json=False,
+    dry_run=False,
 ):
     """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json."""
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
@@ -599,6 +601,18 @@ def ci_read_task(
         download=not no_download,
         concurrency=int(concurrency),
     )
+    if dry_run:
+        github = None
+        if opts.download:
+            cfg.require_github_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
+            github = wiring.github_client(cfg, cache_root=root, read_only_cache=True)
+        read_plan = ci_read.plan_read(opts, github=github, out_root=root)
+        if json:
+            print_json({"runs": [r.to_json() for r in read_plan.runs], "cached": sorted(read_plan.cached)})
+        else:
+            say(ci_report.read_plan_table(read_plan))
+            say("\ndry run: nothing was downloaded or written")
+        return
     line = ProgressLine()
 
     def on_event(ev: object) -> None:

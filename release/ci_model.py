@@ -85,3 +85,16 @@ class Progress:
     done: int
     total: int
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What `inv ci.read --dry-run` shows: the runs it would examine and which are cached already."""
+
+    runs: tuple[WorkflowRun, ...]
+    cached: frozenset[int]
+
+    @property
+    def span(self) -> str:
+        numbers = [r.run_number for r in self.runs]
+        return f"{min(numbers)}_to_{max(numbers)}" if numbers else "none"

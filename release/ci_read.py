@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from release import ci_parse, ci_report, fsio, last_good
-from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, SkippedArtifact
+from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, ReadPlan, SkippedArtifact
 from release.ci_parse import ArtifactParse, JobLogInfo
 from release.errors import ConfigError, GitHubError, GitHubStatusError, PartialFailure
 from release.github_types import Artifact, Job, RepoRef, Workflow, WorkflowRun
@@ -271,8 +271,10 @@ class _Failures:
         return sorted(self._items)
 
 
-def select_runs(opts: ReadOptions, *, github: GitHubReader | None, cache: CiCache) -> list[WorkflowRun]:
-    """The runs this invocation examines, newest first."""
+def select_runs(
+    opts: ReadOptions, *, github: GitHubReader | None, cache: CiCache, save: bool = True
+) -> list[WorkflowRun]:
+    """The runs this invocation examines, newest first (`save=False`: a dry run, nothing cached)."""
     if not opts.download:
         cached = cache.cached_runs()
         if opts.run_id is not None:
@@ -309,9 +311,18 @@ def select_runs(opts: ReadOptions, *, github: GitHubReader | None, cache: CiCach
                 runs.append(run)
             if len(runs) >= opts.max_runs:
                 break
-    for run in runs:
-        cache.save_run(run, opts.repo, opts.workflow_file)
+    if save:
+        for run in runs:
+            cache.save_run(run, opts.repo, opts.workflow_file)
     return sorted(runs, key=lambda r: (r.run_number, r.id), reverse=True)
+
+
+def plan_read(opts: ReadOptions, *, github: GitHubReader | None, out_root: Path) -> ReadPlan:
+    """Select the runs (GitHub reads only, nothing written) and note which the cache already has."""
+    cache = CiCache(out_root)
+    runs = select_runs(opts, github=github, cache=cache, save=False)
+    cached = frozenset(r.id for r in cache.cached_runs())
+    return ReadPlan(tuple(runs), cached)
 
 
 def read_ci(

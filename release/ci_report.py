@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from release.ci_model import CiEntry, CiReadResult, Progress
+from release.ci_model import CiEntry, CiReadResult, Progress, ReadPlan
 from release.github_types import RateLimitWait, WorkflowRun
 
 UNIDENTIFIED = "_unidentified"
@@ -298,3 +298,16 @@ def progress_text(event: object) -> str | None:
         }.get(event.stage, event.stage)
         return f"[{bar}] {label} {event.done}/{event.total} {event.detail}".rstrip()
     return None
+
+
+def read_plan_table(plan: ReadPlan) -> str:
+    """The dry-run view of `inv ci.read`."""
+    rows = [
+        (r.run_number, r.id, r.head_branch, r.event, r.conclusion, "cached" if r.id in plan.cached else "download")
+        for r in plan.runs
+    ]
+    table = tabulate(rows, headers=["run", "run id", "branch", "event", "conclusion", "cache"])
+    return (
+        f"{table}\n\nwould write models_ci_all_results_{plan.span}.json and models_ci_last_good_{plan.span}.json "
+        f"({sum(r.id not in plan.cached for r in plan.runs)} run(s) to download)"
+    )

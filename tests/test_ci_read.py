@@ -292,6 +292,18 @@ def test_task_prints_tables_or_json(server, tmp_path):
     assert "models_ci_last_good_106_to_109.json" in done.stdout
 
 
+def test_task_dry_run_lists_runs_and_writes_nothing(server, tmp_path):
+    out = tmp_path / "out"
+    done = inv(["--max-runs", "4", "--out-root", str(out), "--dry-run"], env=task_env(server))
+    assert done.returncode == 0, done.stderr
+    assert "would write models_ci_all_results_106_to_109.json" in done.stdout
+    assert "(4 run(s) to download)" in done.stdout
+    assert not out.exists()
+    assert inv(["--max-runs", "4", "--out-root", str(out)], env=task_env(server)).returncode == 0
+    again = inv(["--max-runs", "4", "--out-root", str(out), "--dry-run"], env=task_env(server))
+    assert "(0 run(s) to download)" in again.stdout
+
+
 @pytest.mark.parametrize(
     ("token", "needle"), [("ghp_wrong_0123456789", "rejected the token in GH_PAT"), (None, "set GH_PAT")]
 )
