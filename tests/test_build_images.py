@@ -33,23 +33,10 @@ from release.tt_metal import CommitResolver, checkout
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry
 from tests.services.tt_metal_origin import Origin
+from tests.spec_stubs import REL, Spec
 
 ROOT = Path(__file__).resolve().parent.parent
-REL = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
 _versions = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Spec:
-    model_id: str
-    tt_metal_commit: str
-    vllm_commit: str | None
-    docker_image: str
-    has_explicit_image: bool = False
-
-    @property
-    def dev_image(self) -> str:
-        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
 
 
 def specs_for(version: str, *pairs: tuple[str, str]) -> list[Spec]:

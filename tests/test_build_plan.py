@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,23 +27,10 @@ from release.builder import (
 )
 from release.errors import ConfigError
 from release.imageref import ImageRef
+from tests.spec_stubs import REL, Spec
 from workflows.model_spec import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
-REL = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
-
-
-@dataclass(frozen=True)
-class Spec:
-    model_id: str
-    tt_metal_commit: str
-    vllm_commit: str | None
-    docker_image: str
-    has_explicit_image: bool = False
-
-    @property
-    def dev_image(self) -> str:
-        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
 
 
 def spec(model: str, tm: str, vllm: str | None, *, version: str = "0.5.0", image: str | None = None) -> Spec:

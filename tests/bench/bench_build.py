@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,7 @@ from tests.bench.__main__ import Row
 from tests.services.dockerd import start_dockerd, stop_dockerd
 from tests.services.registry import start_registry, stop_registry
 from tests.services.tt_metal_origin import Origin, make_origin
-
-REL = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
-
-
-@dataclass(frozen=True)
-class Spec:
-    model_id: str
-    tt_metal_commit: str
-    vllm_commit: str | None
-    docker_image: str
-    has_explicit_image: bool = False
-
-    @property
-    def dev_image(self) -> str:
-        return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
+from tests.spec_stubs import REL, Spec
 
 
 class Slow:
