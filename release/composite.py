@@ -513,7 +513,7 @@ def build_record(run: Run, ctx: RunContext) -> dict[str, Any]:
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git": {
             "remote": cfg.git_remote,
-            "remote_url": git.remote_url(cfg.git_remote),
+            "remote_url": _without_credentials(git.remote_url(cfg.git_remote)),
             "tag": gitflow.release_tag(run.version),
             "branches": {
                 pre: git.rev_parse(f"refs/remotes/{cfg.git_remote}/{pre}") or git.rev_parse(f"refs/heads/{pre}"),
@@ -531,6 +531,15 @@ def build_record(run: Run, ctx: RunContext) -> dict[str, Any]:
         "images": images,
         "pull_requests": prs,
     }
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """`https://user:token@host/path` → `https://host/path`: a record never carries a credential."""
+    if not url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    host_and_path = rest.split("@", 1)[1] if "@" in rest.split("/", 1)[0] else rest
+    return f"{scheme}://{host_and_path}"
 
 
 # --------------------------------------------------------------------------------------------------------- plans

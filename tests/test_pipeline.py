@@ -136,3 +136,18 @@ def test_kill_9_in_any_step_then_rerun_converges(tmp_path, killed_in):
     state = json.loads((tmp_path / "release_state_v1.0.0.json").read_text())
     run_state = state["runs"]["release"]
     assert run_state["finished"] and all(s["status"] == "done" for s in run_state["steps"].values())
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://x-access-token:ghs_secret@github.com/t/r.git", "https://github.com/t/r.git"),
+        ("https://github.com/t/r.git", "https://github.com/t/r.git"),
+        ("/tmp/origin.git", "/tmp/origin.git"),
+        ("git@github.com:t/r.git", "git@github.com:t/r.git"),
+    ],
+)
+def test_release_record_never_carries_remote_credentials(url, expected):
+    from release.composite import _without_credentials
+
+    assert _without_credentials(url) == expected
