@@ -127,3 +127,7 @@ class RegistryAuthError(RegistryError):
 
 class DigestMismatch(RegistryError):
     """Content arrived (or landed) with another digest than the one asked for."""
+
+
+class ServiceError(ReleaseError):
+    """A local service for a rehearsal (registry, dockerd, simulator) is missing or did not start."""

@@ -1,158 +1,46 @@
-"""Real OCI registries for the tests: Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1.
+"""Real OCI registries for the tests (release/sim/registry.py): Debian's `docker-registry` on 127.0.0.1.
 
 Session fixtures:
 - `registry`: htpasswd (Basic) auth, storage in a temporary folder, a free port.
 - `registry2`: a second, independent one, for copies between registries (no mount possible).
+- `token_registry`: a registry with the distribution token flow, and its token server.
 - `seeder`: pushes small random images (shared base layers, a multi-arch index) through the kit's own client.
+Function fixtures: `fresh_registry` (a registry of its own), `unique_repo` (a repository-name prefix).
 
 Each test uses its own repository names (`unique_repo`), so the session-wide registries need no cleaning.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import hashlib
-import json
-import os
-import re
-import secrets
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
-from release.config import Secret
-from release.http import make_session
 from release.imageref import ImageRef
-from release.registry import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, Manifest, RegistryClient, sha256_digest
-from release.registry_auth import Keychain
+from release.registry import sha256_digest
+from release.sim.registry import (
+    Registry,
+    Seeder,
+    TokenServer,
+    random_layer,
+    start_registry,
+    start_token_registry,
+    stop_registry,
+)
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
-USERNAME = "releaser"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def bcrypt_hash(password: str) -> str:
-    """bcrypt through the system's libcrypt (libxcrypt), as `htpasswd -B` would write it."""
-    lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-    lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    lib.crypt.restype = ctypes.c_char_p
-    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    setting = lib.crypt_gensalt(b"$2b$", 5, None, 0)
-    hashed = lib.crypt(password.encode(), setting)
-    if not hashed or not hashed.startswith(b"$2"):
-        raise RuntimeError("libcrypt cannot compute bcrypt hashes")
-    return str(hashed.decode())
-
-
-@dataclass
-class Registry:
-    """A running registry: `host` is `127.0.0.1:PORT`; `env` gives the kit its credentials."""
-
-    host: str
-    username: str
-    password: str
-    root: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"REGISTRY_USERNAME": self.username, "REGISTRY_PASSWORD": self.password}
-
-    def keychain(self) -> Keychain:
-        return Keychain(username=self.username, password=Secret(self.password))
-
-    def client(self, **kwargs: object) -> RegistryClient:
-        return RegistryClient(make_session(), self.keychain(), **kwargs)  # type: ignore[arg-type]
-
-    def ref(self, text: str) -> ImageRef:
-        return ImageRef.parse(f"{self.host}/{text}")
-
-    def raw_get(self, path: str) -> requests.Response:
-        return requests.get(f"http://{self.host}{path}", auth=(self.username, self.password), timeout=10)
-
-    def raw_delete(self, path: str) -> requests.Response:
-        return requests.delete(f"http://{self.host}{path}", auth=(self.username, self.password), timeout=10)
-
-    def catalog(self) -> list[str]:
-        return list(self.raw_get("/v2/_catalog?n=10000").json().get("repositories") or [])
-
-    def tags(self, repository: str) -> list[str]:
-        resp = self.raw_get(f"/v2/{repository}/tags/list")
-        return [] if resp.status_code == 404 else sorted(resp.json().get("tags") or [])
-
-    def snapshot(self) -> dict[str, list[str]]:
-        """Every repository and its tags."""
-        return {repo: self.tags(repo) for repo in sorted(self.catalog())}
-
-    def requests_logged(self) -> list[str]:
-        """The request lines of the access log ("PUT /v2/... HTTP/1.1"), oldest first."""
-        text = (self.root / "registry.log").read_text(errors="replace")
-        return re.findall(r'"((?:GET|HEAD|POST|PUT|PATCH|DELETE) [^"]*)"', text)
-
-    def writes_logged(self) -> list[str]:
-        return [r for r in self.requests_logged() if r.split(" ", 1)[0] in ("POST", "PUT", "PATCH", "DELETE")]
-
-
-def start_registry(workdir: Path, name: str, *, password: str | None = None) -> Registry:
-    if not Path(REGISTRY_BINARY).exists():
-        raise RuntimeError(f"{REGISTRY_BINARY} is missing: apt-get install -y docker-registry")
-    root = workdir / name
-    (root / "data").mkdir(parents=True)
-    password = password or secrets.token_urlsafe(12)
-    (root / "htpasswd").write_text(f"{USERNAME}:{bcrypt_hash(password)}\n")
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "error", "accesslog": {"disabled": False}},
-        "storage": {
-            "filesystem": {"rootdirectory": str(root / "data")},
-            "delete": {"enabled": True},
-            "cache": {"blobdescriptor": "inmemory"},
-        },
-        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
-        "auth": {"htpasswd": {"realm": f"{name}-realm", "path": str(root / "htpasswd")}},
-    }
-    # JSON is YAML: no YAML writer needed.
-    (root / "config.yml").write_text(json.dumps(config))
-    log = (root / "registry.log").open("wb")
-    proc = subprocess.Popen(
-        [REGISTRY_BINARY, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT, cwd=root
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
-                return Registry(f"127.0.0.1:{port}", USERNAME, password, root, proc)
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("docker-registry did not start within 20 s")
-
-
-def stop_registry(reg: Registry) -> None:
-    reg.process.terminate()
-    try:
-        reg.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        reg.process.kill()
+__all__ = [
+    "Registry",
+    "Seeder",
+    "TokenServer",
+    "random_layer",
+    "skopeo_digest",
+    "start_registry",
+    "start_token_registry",
+    "stop_registry",
+]
 
 
 @pytest.fixture(scope="session")
@@ -183,93 +71,6 @@ def unique_repo() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-# -- seeding ---------------------------------------------------------------------------------------------
-
-
-def random_layer(size: int, seed: str | None = None) -> bytes:
-    if seed is None:
-        return os.urandom(size)
-    out = b""
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
-        counter += 1
-    return out[:size]
-
-
-class Seeder:
-    """Push test images through the kit's own client."""
-
-    def __init__(self, client: RegistryClient) -> None:
-        self.client = client
-
-    def image(
-        self,
-        ref: ImageRef,
-        layers: list[bytes],
-        *,
-        arch: str = "amd64",
-        media_type: str = OCI_MANIFEST,
-        label: str | None = None,
-    ) -> str:
-        """An image manifest with these layers; returns its digest (stable for the same layers and label)."""
-        docker = media_type != OCI_MANIFEST
-        config = json.dumps(
-            {
-                "architecture": arch,
-                "os": "linux",
-                "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer) for layer in layers]},
-                "config": {"Labels": {"seed": label or uuid.uuid4().hex}},
-            }
-        ).encode()
-        config_digest = self.client.push_blob(ref, config)
-        layer_type = (
-            "application/vnd.docker.image.rootfs.diff.tar.gzip" if docker else "application/vnd.oci.image.layer.v1.tar"
-        )
-        descs = [
-            {"mediaType": layer_type, "digest": self.client.push_blob(ref, layer), "size": len(layer)}
-            for layer in layers
-        ]
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json"
-                if docker
-                else "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": descs,
-        }
-        raw = json.dumps(manifest, indent=3).encode()
-        digest = sha256_digest(raw)
-        target = ref if ref.tag or ref.digest else ref.with_digest(digest)
-        return self.client.put_manifest(target, Manifest(raw, media_type, digest))
-
-    def index(
-        self, ref: ImageRef, arch_layers: dict[str, list[bytes]], *, docker: bool = False, label: str | None = None
-    ) -> str:
-        """A multi-arch index (OCI, or a Docker manifest list) whose children are pushed by digest first."""
-        children = []
-        for arch, layers in arch_layers.items():
-            child_type = "application/vnd.docker.distribution.manifest.v2+json" if docker else OCI_MANIFEST
-            untagged = ImageRef(ref.registry, ref.repository)
-            digest = self.image(untagged, layers, arch=arch, media_type=child_type, label=label)
-            raw_child = self.client.get_manifest(untagged.with_digest(digest)).raw
-            children.append(
-                {
-                    "mediaType": child_type,
-                    "digest": digest,
-                    "size": len(raw_child),
-                    "platform": {"os": "linux", "architecture": arch},
-                }
-            )
-        media_type = DOCKER_LIST if docker else OCI_INDEX
-        raw = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": children}).encode()
-        return self.client.put_manifest(ref, Manifest(raw, media_type, sha256_digest(raw)))
-
-
 @pytest.fixture(scope="session")
 def seeder(registry: Registry) -> Iterator[Seeder]:
     client = registry.client()
@@ -297,137 +98,6 @@ def skopeo_digest(ref: ImageRef, reg: Registry) -> str:
         timeout=60,
     ).stdout
     return sha256_digest(out)
-
-
-# -- a registry with token auth (the distribution token flow) -------------------------------------------------
-
-
-class TokenServer:
-    """The token endpoint of the distribution token flow: Basic credentials in, a signed JWT out.
-
-    Keys and the certificate come from `openssl`; the JWT carries the certificate in `x5c`, which the registry
-    checks against its `rootcertbundle`. It grants exactly the scopes asked for, to the one known user.
-    """
-
-    def __init__(self, workdir: Path, *, username: str, password: str, service: str, issuer: str) -> None:
-        import http.server
-        import threading
-
-        self.username, self.password, self.service, self.issuer = username, password, service, issuer
-        self.key = workdir / "token.key"
-        self.cert = workdir / "token.pem"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(self.key), "-out",
-             str(self.cert), "-days", "2", "-subj", "/CN=release-kit-test-token"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        der = subprocess.run(
-            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"], check=True, capture_output=True
-        ).stdout
-        import base64
-
-        self._x5c = base64.b64encode(der).decode()
-        self.requests: list[list[str]] = []  # the scopes of every token request
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                from urllib.parse import parse_qs, urlsplit
-
-                query = parse_qs(urlsplit(self.path).query)
-                auth = self.headers.get("Authorization", "")
-                expected = "Basic " + base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
-                if auth != expected:
-                    self.send_response(401)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
-                    return
-                scopes = query.get("scope", [])
-                server.requests.append(scopes)
-                token = server.sign(scopes)
-                body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self._httpd.server_address[1])
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    @property
-    def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
-
-    def sign(self, scopes: list[str]) -> str:
-        import base64
-
-        def b64(data: bytes) -> str:
-            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-        access = []
-        for scope in scopes:
-            kind, _, rest = scope.partition(":")
-            name, _, actions = rest.rpartition(":")
-            access.append({"type": kind, "name": name, "actions": actions.split(",")})
-        now = int(time.time())
-        header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
-        claims = {
-            "iss": self.issuer, "sub": self.username, "aud": self.service, "exp": now + 300, "nbf": now - 10,
-            "iat": now, "jti": uuid.uuid4().hex, "access": access,
-        }  # fmt: skip
-        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-        signature = subprocess.run(
-            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
-            input=signing_input.encode(), check=True, capture_output=True,
-        ).stdout  # fmt: skip
-        return f"{signing_input}.{b64(signature)}"
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-
-
-def start_token_registry(workdir: Path) -> tuple[Registry, TokenServer]:
-    """A registry whose auth is the token flow, with its token server."""
-    root = workdir / "token-registry"
-    (root / "data").mkdir(parents=True)
-    password = secrets.token_urlsafe(12)
-    tokens = TokenServer(root, username=USERNAME, password=password, service="release-kit-registry", issuer="kit")
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "error", "accesslog": {"disabled": False}},
-        "storage": {"filesystem": {"rootdirectory": str(root / "data")}, "delete": {"enabled": True}},
-        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
-        "auth": {
-            "token": {
-                "realm": tokens.realm, "service": tokens.service, "issuer": tokens.issuer,
-                "rootcertbundle": str(tokens.cert),
-            }
-        },
-    }  # fmt: skip
-    (root / "config.yml").write_text(json.dumps(config))
-    log = (root / "registry.log").open("wb")
-    proc = subprocess.Popen(
-        [REGISTRY_BINARY, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT, cwd=root
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
-                return Registry(f"127.0.0.1:{port}", USERNAME, password, root, proc), tokens
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("docker-registry (token auth) did not start within 20 s")
 
 
 @pytest.fixture(scope="session")
