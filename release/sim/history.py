@@ -333,11 +333,17 @@ def generate_history(
     filler_jobs: int = 2,
     special_runs: bool = True,
     outcomes: Sequence[tuple[str, int]] = OUTCOMES,
+    tt_metal_commits: Sequence[str] = (),
+    head_shas: Sequence[str] = (),
 ) -> SimHistory:
     """`runs` runs of the nightly workflow, newest first (see the module docstring).
 
     `outcomes` weighs the report variants of OUTCOMES (e.g. `[("target", 1)]` for a history where every
     model passes at target); `SimHistory.ci_images()` lists the CI images the runs name, to seed a registry.
+    The tt-metal commit changes every three runs: run `idx` (0 = oldest) uses `tt_metal_commits[idx // 3]`
+    (wrapping around) when given, else a made-up SHA; give real commits of a stand-in tt-metal origin when the
+    images must be buildable. Likewise each run's `head_sha` is `head_shas[idx]` (wrapping) when given, else made
+    up; give commits of the project's origin when the git flow must branch from them.
     """
     models = list(models if models is not None else default_models())
     seen: set[str] = set()
@@ -366,6 +372,8 @@ def generate_history(
                 owner=owner,
                 repo=repo,
                 outcomes=outcomes,
+                tt_metal=tt_metal_commits[(idx // 3) % len(tt_metal_commits)] if tt_metal_commits else None,
+                head_sha=head_shas[idx % len(head_shas)] if head_shas else None,
             )
         )
     out.reverse()
@@ -399,6 +407,8 @@ def _make_run(
     owner: str,
     repo: str,
     outcomes: Sequence[tuple[str, int]],
+    tt_metal: str | None = None,
+    head_sha: str | None = None,
 ) -> SimRun:
     created = BASE_TIME + timedelta(days=idx)
     status, branch, event = "completed", "dev", "schedule"
@@ -423,13 +433,13 @@ def _make_run(
         conclusion=conclusion,
         head_branch=branch,
         event=event,
-        head_sha=sha(f"{seed}:{idx}:head"),
+        head_sha=head_sha or sha(f"{seed}:{idx}:head"),
         created_at=iso(created),
         updated_at=iso(created + timedelta(hours=8) if status == "completed" else created),
     )
     if status == "queued":
         return run
-    tm = sha(f"{seed}:{idx // 3}:tt-metal")
+    tm = tt_metal or sha(f"{seed}:{idx // 3}:tt-metal")
     vllm = sha(f"{seed}:{idx // 3}:vllm", 7)
     job_base = 50_000_000_000 + seed * 100_000_000 + idx * 10_000
     art_base = 3_000_000_000 + seed * 100_000_000 + idx * 10_000

@@ -1,0 +1,602 @@
+"""`python -m release.demo` (`nox -s demo`): the whole release flow on this machine, without internet.
+
+A rehearsal of a real release, on local stand-ins for every outside system:
+1. a fresh workspace (default `.demo/` in the checkout, deleted and made again on every run);
+2. a bare git origin made from this checkout's HEAD (branches `dev` and `main`) and a working clone of it with a
+   git identity, where the kit runs as a release engineer would run it;
+3. a stand-in tt-metal origin (release/sim/tt_metal_origin.py) whose commits the simulated CI images carry, so
+   the offline build recipe can resolve them;
+4. the Models CI simulator: a GitHub-compatible server on 127.0.0.1 (release/sim/github_server.py) serving a
+   generated nightly history (release/sim/history.py) for the real catalogue, and the project's pulls, releases
+   and refs over the bare origin (release/sim/github_project.py);
+5. a local registry (`docker-registry`, installed with apt-get when missing and running as root) seeded with tiny
+   CI images for every image the simulated CI names, and the catalogue's explicit (media, forge) images; the
+   CI images of the newest tt-metal commit are left out, so their dev and release images must be BUILT;
+6. a private dockerd (release/sim/dockerd.py) when running as root, for those builds (otherwise nothing is left
+   to build, and the demo says why);
+then it runs `inv prerelease --increment minor`, merges the pre-release PR into dev with a merge commit through
+the simulator (the human step), runs `inv release`, prints where every output is and stops every service.
+Until the composite tasks exist in the checkout, it runs the step tasks they are made of (`--steps` forces that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from release import catalogue, release_inputs
+from release.config import Secret
+from release.errors import ConfigError, ReleaseError, ServiceError
+from release.github_types import RepoRef
+from release.http import make_session
+from release.imageref import ImageRef
+from release.imagetags import parse_commit_tag
+from release.notes import KIT_TRAILER
+from release.sim import dockerd as sim_dockerd
+from release.sim import registry as sim_registry
+from release.sim.github_project import ProjectSim, install
+from release.sim.github_server import GitHubServer
+from release.sim.history import CI_IMAGE, SimHistory, SimModel, SimRun, generate_history
+from release.sim.tt_metal_origin import Origin, make_origin
+from release.version import Version
+
+MARKER = ".release-kit-demo"
+PROJECT = RepoRef("tenstorrent", "tt-inference-server")
+IDENTITY = ("Demo Release Engineer", "release-engineer@example.com")
+# Configuration the kit reads from the environment: never inherited from the caller's shell in a rehearsal.
+KIT_VARIABLES = (
+    "GH_PAT",
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "RELEASE_REGISTRY_REWRITE",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "DOCKER_CONFIG",
+    "DOCKER_HOST",
+    "RELEASE_DOCKER_HOSTS",
+    "RELEASE_BUILD_RECIPE",
+    "RELEASE_TT_METAL_REPO",
+    "GITHUB_STEP_SUMMARY",
+)
+SECRET_VARIABLES = ("GH_PAT", "REGISTRY_PASSWORD")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    repo_root: Path
+    workspace: Path
+    runs: int = 8
+    seed: int = 1
+    increment: str = "minor"
+    install: bool = True  # apt-get install docker-registry when missing (root only)
+    build: bool = True  # leave images to build when a private dockerd can run
+    steps: bool | None = None  # True: step tasks; False: composites; None: composites when the checkout has them
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def banner(text: str) -> None:
+    say(f"\n=== {text} " + "=" * max(3, 100 - len(text)))
+
+
+# ------------------------------------------------------------------------------------------------ workspace
+
+
+def fresh_workspace(path: Path, repo_root: Path) -> Path:
+    """Delete and make again the demo workspace; refuse to delete a folder the demo did not make."""
+    path = path.resolve()
+    root = repo_root.resolve()
+    if path == root or path in root.parents:
+        raise ConfigError(f"the demo workspace {path} would contain the checkout; choose another --workspace")
+    if path.exists():
+        if not (path / MARKER).exists() and any(path.iterdir()):
+            raise ConfigError(
+                f"{path} exists and was not made by the demo (no {MARKER} in it); choose another --workspace "
+                "or delete it yourself"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / MARKER).write_text("made by `python -m release.demo`; deleted and made again on every run\n")
+    return path
+
+
+def _git(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env=dict(env) if env else None, check=False
+    )
+    if proc.returncode != 0:
+        raise ServiceError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def git_env() -> dict[str, str]:
+    """The caller's environment without GIT_* variables (a hook or a worktree must not leak into the demo)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+
+@dataclass(frozen=True)
+class ProjectRepo:
+    origin: Path  # bare repository: the project's "GitHub" remote
+    clone: Path  # the release engineer's checkout
+    head: str  # the commit dev and main start at
+
+
+def make_project(repo_root: Path, workspace: Path) -> ProjectRepo:
+    """A bare origin with `dev` and `main` at this checkout's HEAD, and a clone of `dev` with a git identity."""
+    env = git_env()
+    head = _git("rev-parse", "HEAD", cwd=repo_root, env=env)
+    origin = workspace / "origin" / f"{PROJECT.name}.git"
+    origin.parent.mkdir(parents=True)
+    _git("init", "-q", "--bare", "-b", "main", str(origin), env=env)
+    # Fetched by the bare repository: nothing runs in (or is written to) the caller's checkout.
+    _git("--git-dir", str(origin), "fetch", "-q", "--no-tags", str(repo_root), f"{head}:refs/heads/main", env=env)
+    _git("--git-dir", str(origin), "update-ref", "refs/heads/dev", head, env=env)
+    clone = workspace / PROJECT.name
+    _git("clone", "-q", "-b", "dev", str(origin), str(clone), env=env)
+    _git("config", "user.name", IDENTITY[0], cwd=clone, env=env)
+    _git("config", "user.email", IDENTITY[1], cwd=clone, env=env)
+    return ProjectRepo(origin, clone, head)
+
+
+# ------------------------------------------------------------------------------------------------ CI images
+
+
+def run_images(run: SimRun) -> list[str]:
+    """The images a run's (unexpired) model artifacts name: docker_image and override_docker_image."""
+    seen: dict[str, None] = {}
+    for art in run.artifacts:
+        if art.expired or not art.name.startswith("workflow_logs_"):
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(art.content)) as zf:
+                specs = [n for n in zf.namelist() if n.startswith("run_specs/") and n.endswith(".json")]
+                for name in specs:
+                    try:
+                        spec = json.loads(zf.read(name))
+                    except ValueError:  # the simulator's malformed specs
+                        continue
+                    override = (spec.get("cli_args") or {}).get("override_docker_image")
+                    for image in (spec.get("docker_image"), override):
+                        if image:
+                            seen[str(image)] = None
+        except zipfile.BadZipFile:
+            continue
+    return list(seen)
+
+
+def history_images(history: SimHistory) -> list[str]:
+    """Every image the simulated CI names, newest run first."""
+    return list(dict.fromkeys(image for run in history.runs for image in run_images(run)))
+
+
+def newest_ci_commits(history: SimHistory) -> tuple[str, str] | None:
+    """(tt-metal, vLLM) of the vLLM CI image of the newest completed run: what most models last passed with."""
+    ci_repo = ImageRef.parse(CI_IMAGE).repository
+    for run in history.runs:
+        if run.status != "completed":
+            continue
+        for image in run_images(run):
+            ref = ImageRef.parse(image)
+            tag = parse_commit_tag(ref.tag, has_vllm=True) if ref.repository == ci_repo and ref.tag else None
+            if tag is not None and tag.vllm:
+                return tag.tt_metal, tag.vllm
+    return None
+
+
+def images_to_seed(
+    history: SimHistory, explicit: Sequence[str], *, leave_out: tuple[str, str] | None
+) -> tuple[list[str], list[str]]:
+    """(seeded, left out): the CI images of the history plus the catalogue's explicit images; the vLLM CI images
+    whose tag carries `leave_out` commits are left out (their dev/release images must then be built)."""
+    seeded: list[str] = []
+    left: list[str] = []
+    ci_repo = ImageRef.parse(CI_IMAGE).repository
+    for image in [*history_images(history), *explicit]:
+        ref = ImageRef.parse(image)
+        tag = parse_commit_tag(ref.tag or "", has_vllm=True) if ref.repository == ci_repo else None
+        if leave_out and tag is not None and (tag.tt_metal, tag.vllm) == leave_out:
+            left.append(image)
+        elif image not in seeded:
+            seeded.append(image)
+    return seeded, left
+
+
+def seed_registry(reg: sim_registry.Registry, images: Sequence[str], rewrite: tuple[tuple[str, str], ...]) -> None:
+    """Push one tiny single-layer image per name (deterministic content, a distinct digest per name)."""
+    client = reg.client()
+    try:
+        seeder = sim_registry.Seeder(client)
+        for image in images:
+            ref = ImageRef.parse(image).rewrite(rewrite)
+            seeder.image(ref, [sim_registry.random_layer(512, seed=image)], label=image)
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------------------------------------ services
+
+
+@dataclass
+class Services:
+    """Everything the demo started, with what the kit needs to reach it."""
+
+    workspace: Path
+    project: ProjectRepo
+    tt_metal: Origin
+    server: GitHubServer
+    sim: ProjectSim
+    registry: sim_registry.Registry
+    token: Secret
+    dockerd: sim_dockerd.Dockerd | None
+    build_skipped: str | None  # why nothing is left to build
+    to_build: list[str] = field(default_factory=list)  # CI images left out of the registry
+
+    @property
+    def rewrite(self) -> tuple[tuple[str, str], ...]:
+        return (("ghcr.io", self.registry.host),)
+
+    def environment(self) -> dict[str, str]:
+        """The environment the kit runs with: the caller's, without its kit settings, plus the demo's."""
+        env = {k: v for k, v in git_env().items() if k not in KIT_VARIABLES}
+        env.update(
+            GITHUB_API_URL=self.server.api_url,
+            GH_PAT=self.token.reveal(),
+            RELEASE_REGISTRY_REWRITE=",".join(f"{a}={b}" for a, b in self.rewrite),
+            REGISTRY_USERNAME=self.registry.username,
+            REGISTRY_PASSWORD=self.registry.password,
+            DOCKER_CONFIG=str(self.workspace / "services" / "docker-config"),
+            RELEASE_BUILD_RECIPE="offline",
+            RELEASE_TT_METAL_REPO=self.tt_metal.url,
+            PYTHONUNBUFFERED="1",
+        )
+        if self.dockerd is not None:
+            env["DOCKER_HOST"] = self.dockerd.url
+        return env
+
+    def shown_environment(self) -> str:
+        env = self.environment()
+        names = [*KIT_VARIABLES]
+        return "\n".join(f"  {n}={'<redacted>' if n in SECRET_VARIABLES else env[n]}" for n in names if n in env)
+
+
+@contextmanager
+def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
+    """Start every service (stopped again on exit, whatever happens)."""
+    with ExitStack() as stack:
+        say("making the project's bare origin and the release engineer's clone ...")
+        project = make_project(opts.repo_root, workspace)
+        cat = catalogue.load_path(
+            project.clone / "workflows" / "model_specs.toml",
+            version=(project.clone / "VERSION").read_text().strip(),
+        )
+        groups = max(1, (opts.runs + 2) // 3)
+        say(f"making a stand-in tt-metal origin with {groups} commit(s) ...")
+        tt_metal = make_origin(workspace / "tt-metal", commits_count=groups)
+        models = [SimModel.from_spec(s) for s in cat.specs.values()]
+        history = generate_history(
+            models,
+            runs=opts.runs,
+            seed=opts.seed,
+            tt_metal_commits=tt_metal.commits[-groups:],
+            head_shas=(project.head,),
+        )
+        token = Secret("ghp_demo_" + secrets.token_hex(16))
+        server = GitHubServer(history, token=token.reveal()).start()
+        stack.callback(server.stop)
+        sim = install(server, ProjectSim(PROJECT.owner, PROJECT.name, project.origin))
+        say(
+            f"Models CI simulator on {server.api_url}: {len(history.runs)} nightly runs of {len(models)} catalogue "
+            "models, and the project's pulls and releases over the bare origin"
+        )
+
+        sim_registry.ensure_registry_binary(install=opts.install)
+        registry = sim_registry.start_registry(workspace / "services", "registry")
+        stack.callback(sim_registry.stop_registry, registry)
+        say(f"registry on {registry.host} (htpasswd auth; data in {registry.root})")
+
+        engine: sim_dockerd.Dockerd | None = None
+        skipped = None if opts.build else "--no-build was given"
+        if skipped is None:
+            skipped = sim_dockerd.unavailable_reason()
+        if skipped is None:
+            say("starting a private dockerd (vfs, no iptables, no bridge) ...")
+            engine = sim_dockerd.start_dockerd("demo")
+            stack.callback(sim_dockerd.stop_dockerd, engine)
+            say(f"dockerd on {engine.url}")
+        leave_out = newest_ci_commits(history) if engine is not None else None
+        explicit = sorted({s.docker_image for s in cat.specs.values() if s.has_explicit_image})
+        seeded, left = images_to_seed(history, explicit, leave_out=leave_out)
+        services = Services(workspace, project, tt_metal, server, sim, registry, token, engine, skipped, to_build=left)
+        t0 = time.monotonic()
+        seed_registry(registry, seeded, services.rewrite)
+        say(
+            f"seeded {len(seeded)} tiny image(s) in {time.monotonic() - t0:.1f} s: the CI images the simulated "
+            f"runs name and {len(explicit)} explicit catalogue image(s)"
+        )
+        if leave_out:
+            say(
+                f"left out {len(left)} CI image(s) of tt-metal {leave_out[0][:12]} / vLLM {leave_out[1][:7]}: their "
+                "dev and release images will be built (offline recipe)"
+            )
+        else:
+            say(f"nothing is left to build: {skipped}")
+        (workspace / "services" / "docker-config").mkdir(parents=True, exist_ok=True)
+        yield services
+
+
+# ------------------------------------------------------------------------------------------------ the flow
+
+
+class StepFailed(ReleaseError):
+    """A command of the flow failed; its own output above says why."""
+
+
+def run_inv(services: Services, *args: str, label: str | None = None) -> None:
+    """`inv ARGS` in the clone (its own tasks.py and release package) with the demo's environment."""
+    banner(f"inv {' '.join(args)}" if label is None else label)
+    cmd = [sys.executable, "-m", "invoke", *args]
+    proc = subprocess.run(cmd, cwd=services.project.clone, env=services.environment(), check=False)
+    if proc.returncode != 0:
+        raise StepFailed(f"`inv {' '.join(args)}` failed (exit {proc.returncode}); see its output above",
+                         exit_code=proc.returncode)  # fmt: skip
+
+
+def has_composites(services: Services) -> bool:
+    """Whether the clone's tasks.py has the top-level `prerelease` and `release` tasks."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list", "--list-format=json"],
+        cwd=services.project.clone,
+        env=services.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StepFailed(f"`inv --list` failed in {services.project.clone}: {proc.stderr.strip()[-500:]}")
+    names = {t.get("name") for t in json.loads(proc.stdout).get("tasks", [])}
+    return {"prerelease", "release"} <= names
+
+
+def git_in_clone(services: Services, *args: str) -> str:
+    return _git(*args, cwd=services.project.clone, env=services.environment())
+
+
+def commit_and_push(services: Services, message: str, kit_step: str) -> None:
+    """Commit what the steps changed (catalogue, outputs, summaries) with the kit's trailer, then push."""
+    git_in_clone(services, "add", "-A")
+    if git_in_clone(services, "status", "--porcelain", "--untracked-files=no"):
+        git_in_clone(services, "commit", "-q", "-m", message, "--trailer", f"{KIT_TRAILER}: {kit_step}")
+    branch = git_in_clone(services, "rev-parse", "--abbrev-ref", "HEAD")
+    git_in_clone(services, "push", "-q", "origin", f"{branch}:refs/heads/{branch}")
+    say(f"committed and pushed {branch} ({git_in_clone(services, 'rev-parse', '--short', 'HEAD')})")
+
+
+def newest_last_good(services: Services) -> str:
+    path = release_inputs.newest_ci_file(services.project.clone / "release_logs", "last_good")
+    if path is None:
+        raise StepFailed("inv ci.read wrote no models_ci_last_good_*.json")
+    return str(path.relative_to(services.project.clone))
+
+
+def images_to_build(services: Services, summary: str) -> list[str]:
+    path = services.project.clone / "release_logs" / summary
+    data = json.loads(path.read_text()) if path.exists() else {}
+    return [str(i) for i in data.get("images_to_build") or []]
+
+
+def build_step(services: Services, summary: str, *extra: str) -> None:
+    wanted = images_to_build(services, summary)
+    if not wanted:
+        banner("images.build")
+        say(f"nothing to build: release_logs/{summary} lists no images_to_build")
+        return
+    if services.dockerd is None:
+        raise StepFailed(
+            f"{len(wanted)} image(s) must be built but no Docker engine is available: {services.build_skipped}"
+        )
+    run_inv(services, "images.build", "--push", *extra, "--only-missing-from", f"release_logs/{summary}")
+
+
+def prerelease_steps(services: Services, opts: DemoOptions, version: Version) -> None:
+    """What `inv prerelease --increment minor` does, one step task at a time."""
+    v = str(version)
+    run_inv(services, "ci.read", "--max-runs", str(opts.runs))
+    last_good = newest_last_good(services)
+    run_inv(services, "git.prerelease", "--version", v)
+    run_inv(services, "spec.update", last_good)
+    run_inv(services, "images.promote", last_good, "--dev", "--increment", opts.increment)
+    build_step(services, "dev_artifacts_summary.json")
+    run_inv(services, "spec.update", "--output-only")
+    banner("commit and push")
+    commit_and_push(services, f"Pre-release v{v}: catalogue, outputs and artifact summaries", "prerelease")
+    run_inv(services, "git.pr", "--prerelease", "--version", v)
+
+
+def release_steps(services: Services, version: Version) -> None:
+    """What `inv release` does, one step task at a time."""
+    v = str(version)
+    last_good = newest_last_good(services)
+    run_inv(services, "git.rc", "--version", v)
+    run_inv(services, "images.promote", last_good, "--release")
+    build_step(services, "release_artifacts_summary.json", "--release")
+    run_inv(services, "spec.update", last_good, "--against", "origin/main")
+    banner("commit and push")
+    commit_and_push(services, f"Release candidate v{v}: release artifact summary and models diff", "release")
+    run_inv(services, "git.pr", "--rc", "--version", v)
+    run_inv(services, "git.notes", "--version", v)
+
+
+def merge_pull(services: Services, head: str, base: str) -> dict[str, Any]:
+    """The human step: merge the open PR head → base with a merge commit, through the simulator's API."""
+    banner(f"merge the PR {head} → {base} (the maintainer's step, on the simulator)")
+    api = f"{services.server.api_url}/repos/{PROJECT.owner}/{PROJECT.name}"
+    headers = {"Authorization": f"Bearer {services.token.reveal()}", "Accept": "application/vnd.github+json"}
+    session = make_session()
+    try:
+        resp = session.get(
+            f"{api}/pulls", params={"head": f"{PROJECT.owner}:{head}", "base": base, "state": "open"}, headers=headers
+        )
+        pulls = resp.json() if resp.status_code == 200 else []
+        if not pulls:
+            raise StepFailed(f"no open PR {head} → {base} on the simulator (HTTP {resp.status_code})")
+        number = int(pulls[0]["number"])
+        resp = session.put(f"{api}/pulls/{number}/merge", json={"merge_method": "merge"}, headers=headers)
+        if resp.status_code != 200:
+            raise StepFailed(f"merging PR #{number} failed: HTTP {resp.status_code} {resp.text[:200]}")
+        merged = dict(resp.json())
+    finally:
+        session.close()
+    say(f"merged PR #{number} ({pulls[0]['html_url']}) with merge commit {merged['sha'][:12]}")
+    return merged
+
+
+def run_flow(services: Services, opts: DemoOptions) -> Version:
+    clone = services.project.clone
+    version = catalogue.read_version(clone / "VERSION").bump(opts.increment)
+    composites = has_composites(services) if opts.steps is None else not opts.steps
+    say(
+        f"\nrehearsing release v{version} in {clone} with "
+        + ("the composite tasks" if composites else "the step tasks (no `inv prerelease` in this checkout yet)")
+    )
+    say("environment:\n" + services.shown_environment())
+    if composites:
+        run_inv(services, "prerelease", "--increment", opts.increment, "--max-runs", str(opts.runs))
+    else:
+        prerelease_steps(services, opts, version)
+    merge_pull(services, f"pre-release-v{version}", "dev")
+    if composites:
+        run_inv(services, "release")
+    else:
+        release_steps(services, version)
+    return version
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def outputs_report(services: Services, version: Version) -> str:
+    clone = services.project.clone
+    logs = clone / "release_logs"
+    lines = [f"workspace: {services.workspace}", f"checkout (the release engineer's clone): {clone}"]
+
+    def listing(title: str, paths: Sequence[Path]) -> None:
+        if paths:
+            lines.append(f"{title}:")
+            lines.extend(f"  {p.relative_to(clone)}" for p in paths)
+
+    listing("CI data (inv ci.read)", sorted(logs.glob("models_ci_*.json")))
+    listing(
+        "summaries",
+        sorted([*logs.glob("*_artifacts_summary.*"), *logs.glob("release_models_diff.md"), *logs.glob("*summary*.md")]),
+    )
+    listing("release state and record", sorted([*logs.glob("release_state_*.json"), *logs.glob("release_record_*")]))
+    listing("release notes", sorted(logs.glob("release_notes_*.md")))
+    build_logs = sorted((clone / "workflow_logs" / "docker_build_logs").glob("*"))
+    if build_logs:
+        listing("build logs", build_logs)
+    elif services.build_skipped:
+        lines.append(f"build logs: none (builds skipped: {services.build_skipped})")
+    lines.append("pull requests (simulated GitHub):")
+    for pr in sorted(services.sim.pulls.values(), key=lambda p: p.number):
+        state = "merged" if pr.merged else pr.state
+        lines.append(f"  #{pr.number} {pr.head} → {pr.base} ({state}): {services.sim.html(f'/pull/{pr.number}')}")
+        lines.append(f"      API: {services.server.api_url}/repos/{PROJECT.owner}/{PROJECT.name}/pulls/{pr.number}")
+    for rel in services.sim.releases.values():
+        lines.append(f"release {rel.tag_name} ({'draft' if rel.draft else 'published'})")
+    branches = _git("--git-dir", str(services.project.origin), "for-each-ref", "--format=%(refname:short)",
+                    "refs/heads", env=git_env()).split()  # fmt: skip
+    lines.append(f"origin ({services.project.origin}): branches {', '.join(branches)}")
+    reg = services.registry
+    tagged = {repo: reg.tags(repo) for repo in reg.catalog()}
+    released = sorted(f"{repo}:{t}" for repo, tags in tagged.items() for t in tags if t.startswith(f"{version}-"))
+    lines.append(f"registry {reg.host}: {sum(len(t) for t in tagged.values())} tag(s); v{version} images:")
+    lines.extend(f"  {r}" for r in released)
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(opts: DemoOptions) -> int:
+    t0 = time.monotonic()
+    workspace = fresh_workspace(opts.workspace, opts.repo_root)
+    say(f"demo workspace: {workspace} (made again on every run)")
+    if _git("status", "--porcelain", "--untracked-files=no", cwd=opts.repo_root, env=git_env()):
+        say("note: this checkout has uncommitted changes; the demo rehearses its last commit (HEAD)")
+    with started_services(opts, workspace) as services:
+        version = run_flow(services, opts)
+        banner(f"release v{version} rehearsed in {time.monotonic() - t0:.0f} s; where everything is")
+        say(outputs_report(services, version))
+        say("\nstopping the services ...")
+    say("done")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
+    ap = argparse.ArgumentParser(
+        prog="python -m release.demo",
+        description="Rehearse a whole release on local services (no internet): pre-release, merge, release.",
+    )
+    ap.add_argument("--workspace", type=Path, default=repo_root / ".demo",
+                    help="folder for everything the demo makes; deleted and made again (default: .demo/)")  # fmt: skip
+    ap.add_argument("--runs", type=int, default=8, help="nightly Models CI runs to simulate (default 8)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the simulated CI history (default 1)")
+    ap.add_argument("--increment", choices=("major", "minor", "patch"), default="minor")
+    ap.add_argument("--no-install", action="store_true", help="never apt-get install docker-registry")
+    ap.add_argument("--no-build", action="store_true", help="start no dockerd; seed every image instead")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--steps", dest="steps", action="store_true", default=None,
+                      help="run the step tasks (ci.read, spec.update, ...) instead of the composites")  # fmt: skip
+    mode.add_argument("--composite", dest="steps", action="store_false",
+                      help="run `inv prerelease` and `inv release` (default when the checkout has them)")  # fmt: skip
+    args = ap.parse_args(argv)
+    if args.runs < 3:
+        raise ConfigError("--runs must be at least 3 (the newest runs are still in progress or queued)")
+    return DemoOptions(
+        repo_root=repo_root,
+        workspace=args.workspace,
+        runs=args.runs,
+        seed=args.seed,
+        increment=args.increment,
+        install=not args.no_install,
+        build=not args.no_build,
+        steps=args.steps,
+    )
+
+
+def main(argv: Sequence[str] | None = None, *, repo_root: Path | None = None) -> int:
+    root = repo_root or Path(__file__).resolve().parents[1]
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return run(parse_args(argv, root))
+    except ReleaseError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the services were stopped", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
