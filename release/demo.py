@@ -288,8 +288,11 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         )
         groups = max(1, (opts.runs + 2) // 3)
         say(f"making a stand-in tt-metal origin with {groups} commit(s) ...")
-        tt_metal = make_origin(workspace / "tt-metal", commits_count=groups)
-        models = [SimModel.from_spec(s) for s in cat.specs.values()]
+        # The catalogue's own tt-metal commits become tags of the stand-in, so that a template no simulated run
+        # passed (it keeps them) can still be built offline.
+        named = sorted({t.tt_metal_commit for t in cat.templates if t.tt_metal_commit})
+        tt_metal = make_origin(workspace / "tt-metal", commits_count=groups, extra_tags=named)
+        models = [SimModel.from_spec(s, explicit_images=True) for s in cat.specs.values()]
         history = generate_history(
             models,
             runs=opts.runs,

@@ -48,6 +48,7 @@ class SimModel:
     model_name: str
     device: str  # DeviceTypes name, e.g. "N150"
     engine: str = "vLLM"  # vLLM | media | forge
+    image: str | None = None  # the image CI runs it with, when fixed (an explicit catalogue image)
 
     @property
     def hardware_name(self) -> str:
@@ -58,14 +59,20 @@ class SimModel:
         return f"workflow_logs_release_{self.model_name}_{self.hardware_name}"
 
     @classmethod
-    def from_spec(cls, spec: Any) -> SimModel:
-        """From a catalogue ModelSpec (model_id, impl.impl_name, model_name, device_type, inference_engine)."""
+    def from_spec(cls, spec: Any, *, explicit_images: bool = False) -> SimModel:
+        """From a catalogue ModelSpec (model_id, impl.impl_name, model_name, device_type, inference_engine).
+
+        With `explicit_images`, a spec with an explicit `docker_image` (media, forge) is run with exactly that
+        image, as the real CI does; otherwise with a CI image that changes with the tt-metal commit.
+        """
+        explicit = explicit_images and bool(getattr(spec, "has_explicit_image", False))
         return cls(
             spec.model_id,
             spec.impl.impl_name,
             spec.model_name,
             str(spec.device_type),
             str(getattr(spec, "inference_engine", "vLLM")),
+            str(spec.docker_image) if explicit else None,
         )
 
 
@@ -492,7 +499,7 @@ def _make_run(
         kmd = f"2.{idx % 3}.{pos % 4}"
         variant = ["plain", "plain", "none", "malformed_then_good", "two_blocks"][pos % 5]
         job_id = job_base + 1 + pos
-        image = f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else ci_image
+        image = model.image or (f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else ci_image)
         run.images.add(image)
         log = functools.partial(make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start)
         run.jobs.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,9 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout
 
 
-def make_origin(workdir: Path, *, commits_count: int = 4) -> Origin:
+def make_origin(workdir: Path, *, commits_count: int = 4, extra_tags: Sequence[str] = ()) -> Origin:
+    """The bare repository `workdir/tt-metal.git`. `extra_tags` (names not already used) are lightweight tags on
+    the newest commit: a rehearsal gives the tt-metal commits its catalogue names, so any image can be built."""
     work = workdir / "work"
     work.mkdir(parents=True)
     _git(work, "init", "-q", "-b", "main")
@@ -63,6 +66,10 @@ def make_origin(workdir: Path, *, commits_count: int = 4) -> Origin:
     _git(work, "tag", "-a", "-m", "rc33", "v0.62.0-rc33", commits[2])
     _git(work, "branch", "stable", commits[2])
     _git(work, "tag", f"x{commits[0][:7]}", commits[3])
+    taken = set(_git(work, "for-each-ref", "--format=%(refname:short)").split())
+    for name in dict.fromkeys(extra_tags):
+        if name not in taken and name not in commits:
+            _git(work, "tag", name, commits[-1])
     bare = workdir / "tt-metal.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True)
     return Origin(bare, tuple(commits))
