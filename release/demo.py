@@ -505,10 +505,7 @@ def outputs_report(services: Services, version: Version) -> str:
             lines.extend(f"  {p.relative_to(clone)}" for p in paths)
 
     listing("CI data (inv ci.read)", sorted(logs.glob("models_ci_*.json")))
-    listing(
-        "summaries",
-        sorted([*logs.glob("*_artifacts_summary.*"), *logs.glob("release_models_diff.md"), *logs.glob("*summary*.md")]),
-    )
+    listing("summaries", sorted({*logs.glob("*summary*.*"), *logs.glob("release_models_diff.md")}))
     listing("release state and record", sorted([*logs.glob("release_state_*.json"), *logs.glob("release_record_*")]))
     listing("release notes", sorted(logs.glob("release_notes_*.md")))
     build_logs = sorted((clone / "workflow_logs" / "docker_build_logs").glob("*"))

@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -88,7 +89,16 @@ class Registry:
         return requests.delete(f"http://{self.host}{path}", auth=(self.username, self.password), timeout=10)
 
     def catalog(self) -> list[str]:
-        return list(self.raw_get("/v2/_catalog?n=10000").json().get("repositories") or [])
+        """Every repository (the catalog API, page by page: the registry serves at most 1000 a page)."""
+        repos: list[str] = []
+        path: str | None = "/v2/_catalog?n=1000"
+        while path:
+            resp = self.raw_get(path)
+            resp.raise_for_status()
+            repos.extend(resp.json().get("repositories") or [])
+            nxt = resp.links.get("next", {}).get("url")
+            path = urlsplit(nxt)._replace(scheme="", netloc="").geturl() if nxt else None
+        return repos
 
     def tags(self, repository: str) -> list[str]:
         resp = self.raw_get(f"/v2/{repository}/tags/list")
