@@ -50,6 +50,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def demo(session: nox.Session) -> None:
+    """The whole release flow on local services, no internet (python -m release.demo; its options after --)."""
+    install_locked(session, "runtime")
+    session.run("python", "-m", "release.demo", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def lock(session: nox.Session) -> None:
     """Regenerate requirements/*.txt (hashed) from pyproject.toml."""
     session.install("pip-tools>=7.4")

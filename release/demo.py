@@ -22,7 +22,6 @@ Until the composite tasks exist in the checkout, it runs the step tasks they are
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import secrets
@@ -31,7 +30,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +49,7 @@ from release.sim import dockerd as sim_dockerd
 from release.sim import registry as sim_registry
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
-from release.sim.history import CI_IMAGE, SimHistory, SimModel, SimRun, generate_history
+from release.sim.history import CI_IMAGE, SimHistory, SimModel, generate_history
 from release.sim.tt_metal_origin import Origin, make_origin
 from release.version import Version
 
@@ -158,41 +156,13 @@ def make_project(repo_root: Path, workspace: Path) -> ProjectRepo:
 # ------------------------------------------------------------------------------------------------ CI images
 
 
-def run_images(run: SimRun) -> list[str]:
-    """The images a run's (unexpired) model artifacts name: docker_image and override_docker_image."""
-    seen: dict[str, None] = {}
-    for art in run.artifacts:
-        if art.expired or not art.name.startswith("workflow_logs_"):
-            continue
-        try:
-            with zipfile.ZipFile(io.BytesIO(art.content)) as zf:
-                specs = [n for n in zf.namelist() if n.startswith("run_specs/") and n.endswith(".json")]
-                for name in specs:
-                    try:
-                        spec = json.loads(zf.read(name))
-                    except ValueError:  # the simulator's malformed specs
-                        continue
-                    override = (spec.get("cli_args") or {}).get("override_docker_image")
-                    for image in (spec.get("docker_image"), override):
-                        if image:
-                            seen[str(image)] = None
-        except zipfile.BadZipFile:
-            continue
-    return list(seen)
-
-
-def history_images(history: SimHistory) -> list[str]:
-    """Every image the simulated CI names, newest run first."""
-    return list(dict.fromkeys(image for run in history.runs for image in run_images(run)))
-
-
 def newest_ci_commits(history: SimHistory) -> tuple[str, str] | None:
     """(tt-metal, vLLM) of the vLLM CI image of the newest completed run: what most models last passed with."""
     ci_repo = ImageRef.parse(CI_IMAGE).repository
     for run in history.runs:
         if run.status != "completed":
             continue
-        for image in run_images(run):
+        for image in sorted(run.images):
             ref = ImageRef.parse(image)
             tag = parse_commit_tag(ref.tag, has_vllm=True) if ref.repository == ci_repo and ref.tag else None
             if tag is not None and tag.vllm:
@@ -203,12 +173,13 @@ def newest_ci_commits(history: SimHistory) -> tuple[str, str] | None:
 def images_to_seed(
     history: SimHistory, explicit: Sequence[str], *, leave_out: tuple[str, str] | None
 ) -> tuple[list[str], list[str]]:
-    """(seeded, left out): the CI images of the history plus the catalogue's explicit images; the vLLM CI images
-    whose tag carries `leave_out` commits are left out (their dev/release images must then be built)."""
+    """(seeded, left out): the CI images the history names plus the catalogue's explicit images (they exist
+    upstream); the vLLM CI images whose tag carries the `leave_out` commits are left out (their dev and release
+    images must then be built)."""
     seeded: list[str] = []
     left: list[str] = []
     ci_repo = ImageRef.parse(CI_IMAGE).repository
-    for image in [*history_images(history), *explicit]:
+    for image in [*history.ci_images(), *explicit]:
         ref = ImageRef.parse(image)
         tag = parse_commit_tag(ref.tag or "", has_vllm=True) if ref.repository == ci_repo else None
         if leave_out and tag is not None and (tag.tt_metal, tag.vllm) == leave_out:

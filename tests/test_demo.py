@@ -1,0 +1,123 @@
+"""`python -m release.demo`: the whole flow on local services, end to end, and its workspace and seeding rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from release.demo import MARKER, fresh_workspace, images_to_seed, newest_ci_commits
+from release.errors import ConfigError
+from release.sim.history import SimModel, default_models, generate_history
+from release.sim.tt_metal_origin import make_origin
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and str(os.getpid()) != proc.name:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.slow
+def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
+    ws = tmp_path / "demo"
+    ws.mkdir()
+    (ws / MARKER).write_text("")
+    (ws / "left-over").write_text("from an earlier run")  # re-running starts clean
+    proc = subprocess.run(
+        [sys.executable, "-m", "release.demo", "--workspace", str(ws), "--runs", "6"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert not (ws / "left-over").exists()
+
+    # the flow: pre-release PR merged into dev with a merge commit, rc branch, rc PR open, notes drafted
+    origin = ws / "origin" / "tt-inference-server.git"
+    heads = _git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    assert {"dev", "main", "pre-release-v0.6.0", "rc-v0.6.0"} <= set(heads)
+    pre = _git(origin, "rev-parse", "pre-release-v0.6.0").strip()
+    merge_parents = _git(origin, "log", "-1", "--format=%P", "dev").split()
+    assert len(merge_parents) == 2 and merge_parents[1] == pre
+    assert _git(origin, "show", "rc-v0.6.0:VERSION").strip() == "0.6.0"
+
+    clone = ws / "tt-inference-server"
+    logs = clone / "release_logs"
+    for name in ("dev_artifacts_summary.json", "release_artifacts_summary.json", "release_notes_v0.6.0.md"):
+        assert (logs / name).is_file(), name
+    dev_summary = json.loads((logs / "dev_artifacts_summary.json").read_text())
+    assert dev_summary["images_to_build"], "the demo leaves at least one image to build"
+    if os.geteuid() == 0:
+        summaries = sorted((clone / "workflow_logs" / "docker_build_logs").glob("build_summary_*.json"))
+        assert summaries, out[-4000:]
+        built = json.loads(summaries[0].read_text())
+        assert built["failure_count"] == 0 and built["success_count"] >= 1
+    else:
+        assert "needs root" in out
+
+    # the report names every output; secrets stay hidden
+    for text in ("release_logs/dev_artifacts_summary.md", "release_notes_v0.6.0.md", "/pull/1", "/pull/2"):
+        assert text in out, text
+    assert "REGISTRY_PASSWORD=<redacted>" in out and "GH_PAT=<redacted>" in out
+    assert "ghp_demo_" not in out
+
+    # every service stopped
+    assert not _processes_mentioning(str(ws))
+    socket = re.search(r"dockerd on unix://(\S+)/docker\.sock", out)
+    if socket:
+        assert not Path(socket[1]).exists()
+        assert not _processes_mentioning(socket[1])
+
+
+def test_workspace_is_made_again_only_when_the_demo_made_it(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ws = fresh_workspace(tmp_path / "ws", repo)
+    (ws / "x").write_text("old")
+    assert fresh_workspace(ws, repo) == ws and not (ws / "x").exists() and (ws / MARKER).exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep").write_text("mine")
+    with pytest.raises(ConfigError, match="was not made by the demo"):
+        fresh_workspace(foreign, repo)
+    assert (foreign / "keep").exists()
+    with pytest.raises(ConfigError, match="would contain the checkout"):
+        fresh_workspace(tmp_path, repo)
+
+
+def test_seeding_leaves_out_the_newest_ci_commits(tmp_path: Path) -> None:
+    origin = make_origin(tmp_path, commits_count=3)
+    models = [m for m in default_models() if m.engine == "vLLM"][:3]
+    media = SimModel("id_media", "tt-transformers", "sdxl", "N150", "media", image="ghcr.io/t/media:0.4.0-abc1234")
+    history = generate_history([*models, media], runs=6, seed=4, tt_metal_commits=origin.commits[-2:])
+    newest = newest_ci_commits(history)
+    assert newest is not None and newest[0] == origin.commits[-1]
+    seeded, left = images_to_seed(history, ["ghcr.io/t/explicit:1.0.0"], leave_out=newest)
+    assert left and all(newest[0] in image for image in left)
+    assert not any(newest[0] in image for image in seeded if "tt-shield" in image)
+    assert "ghcr.io/t/media:0.4.0-abc1234" in seeded and "ghcr.io/t/explicit:1.0.0" in seeded
+    everything, none = images_to_seed(history, [], leave_out=None)
+    assert not none and set(everything) == set(history.ci_images())
