@@ -22,6 +22,7 @@ Until the composite tasks exist in the checkout, it runs the step tasks they are
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -156,6 +158,36 @@ def make_project(repo_root: Path, workspace: Path) -> ProjectRepo:
 # ------------------------------------------------------------------------------------------------ CI images
 
 
+def artifact_images(history: SimHistory) -> list[str]:
+    """Every image the runs' model artifacts name, override images included (`SimHistory.ci_images()` leaves
+    those out): the run spec's docker_image and cli_args.override_docker_image."""
+    seen: dict[str, None] = dict.fromkeys(history.ci_images())
+    for run in history.runs:
+        for art in run.artifacts:
+            if art.expired or not art.name.startswith("workflow_logs_"):
+                continue
+            try:
+                with zipfile.ZipFile(io.BytesIO(art.content)) as zf:
+                    for name in zf.namelist():
+                        if name.startswith("run_specs/") and name.endswith(".json"):
+                            _spec_images(zf.read(name), seen)
+            except zipfile.BadZipFile:  # the simulator's damaged artifacts
+                continue
+    return list(seen)
+
+
+def _spec_images(raw: bytes, seen: dict[str, None]) -> None:
+    try:
+        spec = json.loads(raw)
+    except ValueError:  # the simulator's malformed run specs
+        return
+    if isinstance(spec, dict):
+        override = (spec.get("cli_args") or {}).get("override_docker_image")
+        for image in (spec.get("docker_image"), override):
+            if image:
+                seen[str(image)] = None
+
+
 def newest_ci_commits(history: SimHistory) -> tuple[str, str] | None:
     """(tt-metal, vLLM) of the vLLM CI image of the newest completed run: what most models last passed with."""
     ci_repo = ImageRef.parse(CI_IMAGE).repository
@@ -179,7 +211,7 @@ def images_to_seed(
     seeded: list[str] = []
     left: list[str] = []
     ci_repo = ImageRef.parse(CI_IMAGE).repository
-    for image in [*history.ci_images(), *explicit]:
+    for image in [*artifact_images(history), *explicit]:
         ref = ImageRef.parse(image)
         tag = parse_commit_tag(ref.tag or "", has_vllm=True) if ref.repository == ci_repo else None
         if leave_out and tag is not None and (tag.tt_metal, tag.vllm) == leave_out:
