@@ -574,8 +574,10 @@ def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
     mode.add_argument("--composite", dest="steps", action="store_false",
                       help="run `inv prerelease` and `inv release` (default when the checkout has them)")  # fmt: skip
     args = ap.parse_args(argv)
-    if args.runs < 3:
-        raise ConfigError("--runs must be at least 3 (the newest runs are still in progress or queued)")
+    if args.runs < 5:
+        raise ConfigError(
+            "--runs must be at least 5: the two newest simulated runs are unfinished and the two oldest expired"
+        )
     return DemoOptions(
         repo_root=repo_root,
         workspace=args.workspace,
