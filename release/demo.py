@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -39,13 +40,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from release import catalogue, release_inputs
-from release.config import Secret
+from release import catalogue, ci_read, ci_report, release_inputs, spec_update, wiring
+from release.config import Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
 from release.http import make_session
 from release.imageref import ImageRef
-from release.imagetags import parse_commit_tag
+from release.imagetags import parse_commit_tag, same_commit
+from release.last_good_file import parse_last_good
 from release.notes import KIT_TRAILER
 from release.sim import dockerd as sim_dockerd
 from release.sim import registry as sim_registry
@@ -54,6 +56,7 @@ from release.sim.github_server import GitHubServer
 from release.sim.history import CI_IMAGE, SimHistory, SimModel, generate_history
 from release.sim.tt_metal_origin import Origin, make_origin
 from release.version import Version
+from workflows.model_spec import Catalogue
 
 MARKER = ".release-kit-demo"
 PROJECT = RepoRef("tenstorrent", "tt-inference-server")
@@ -188,18 +191,42 @@ def _spec_images(raw: bytes, seen: dict[str, None]) -> None:
                 seen[str(image)] = None
 
 
-def newest_ci_commits(history: SimHistory) -> tuple[str, str] | None:
-    """(tt-metal, vLLM) of the vLLM CI image of the newest completed run: what most models last passed with."""
-    ci_repo = ImageRef.parse(CI_IMAGE).repository
-    for run in history.runs:
-        if run.status != "completed":
-            continue
-        for image in sorted(run.images):
-            ref = ImageRef.parse(image)
-            tag = parse_commit_tag(ref.tag, has_vllm=True) if ref.repository == ci_repo and ref.tag else None
-            if tag is not None and tag.vllm:
-                return tag.tt_metal, tag.vllm
-    return None
+def preview_spec_update(
+    cat: Catalogue, *, api_url: str, token: Secret, runs: int, clone: Path, scratch: Path
+) -> spec_update.SpecUpdatePlan:
+    """What `spec.update` will do to the catalogue: the kit's own CI reading and catalogue planning, run against
+    the simulator in a scratch folder (nothing in the clone is touched)."""
+    cfg = Config.from_env({"GITHUB_API_URL": api_url, "GH_PAT": token.reveal()}, repo_root=clone)
+    github = wiring.github_client(cfg, cache_root=scratch)
+    opts = ci_read.ReadOptions(repo=RepoRef(cfg.ci_owner, cfg.ci_repo), workflow_file=cfg.ci_workflow_file,
+                               max_runs=runs)  # fmt: skip
+    result = ci_read.read_ci(
+        opts, github=github, models=ci_read.models_from_specs(cat.specs.values()), out_root=scratch
+    )
+    records = parse_last_good(ci_report.last_good(result), source="the CI preview")
+    return spec_update.plan_spec_update(cat, records)
+
+
+def template_commits(plan: spec_update.SpecUpdatePlan) -> Counter[tuple[str, str]]:
+    """(tt-metal, vLLM) → how many vLLM templates (default images) will carry those commits."""
+    return Counter((u.tt_metal_after, u.vllm_after) for u in plan.updates if u.explicit_image is None and u.vllm_after)
+
+
+def commits_to_build(pairs: Counter[tuple[str, str]]) -> tuple[str, str] | None:
+    """The commits of the fewest templates (ties: the smallest): their images are built, the others promoted."""
+    return min(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0] if pairs else None
+
+
+def unprovided_images(cat: Catalogue, plan: spec_update.SpecUpdatePlan) -> list[str]:
+    """The dev and release images (at `cat`'s VERSION) of the templates no simulated CI run passed: only a build
+    can provide them."""
+    updated = {u.template_index for u in plan.updates}
+    out: dict[str, None] = {}
+    for spec in cat.specs.values():
+        if spec.template_index not in updated and not spec.has_explicit_image:
+            out[spec.dev_image] = None
+            out[spec.docker_image] = None
+    return list(out)
 
 
 def images_to_seed(
@@ -214,7 +241,12 @@ def images_to_seed(
     for image in [*artifact_images(history), *explicit]:
         ref = ImageRef.parse(image)
         tag = parse_commit_tag(ref.tag or "", has_vllm=True) if ref.repository == ci_repo else None
-        if leave_out and tag is not None and (tag.tt_metal, tag.vllm) == leave_out:
+        if (
+            leave_out
+            and tag is not None
+            and same_commit(leave_out[0], tag.tt_metal)
+            and same_commit(leave_out[1], tag.vllm or "")
+        ):
             left.append(image)
         elif image not in seeded:
             seeded.append(image)
@@ -285,10 +317,8 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
     with ExitStack() as stack:
         say("making the project's bare origin and the release engineer's clone ...")
         project = make_project(opts.repo_root, workspace)
-        cat = catalogue.load_path(
-            project.clone / "workflows" / "model_specs.toml",
-            version=(project.clone / "VERSION").read_text().strip(),
-        )
+        catalogue_path = project.clone / "workflows" / "model_specs.toml"
+        cat = catalogue.load_path(catalogue_path, version=str(catalogue.read_version(project.clone / "VERSION")))
         groups = max(1, (opts.runs + 2) // 3)
         say(f"making a stand-in tt-metal origin with {groups} commit(s) ...")
         # The catalogue's own tt-metal commits become tags of the stand-in, so that a template no simulated run
@@ -302,6 +332,7 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
             seed=opts.seed,
             tt_metal_commits=tt_metal.commits[-groups:],
             head_shas=(project.head,),
+            image_per_impl=True,
         )
         token = Secret("ghp_demo_" + secrets.token_hex(16))
         server = GitHubServer(history, token=token.reveal()).start()
@@ -326,9 +357,18 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
             engine = sim_dockerd.start_dockerd("demo")
             stack.callback(sim_dockerd.stop_dockerd, engine)
             say(f"dockerd on {engine.url}")
-        leave_out = newest_ci_commits(history) if engine is not None else None
+        plan = preview_spec_update(cat, api_url=server.api_url, token=token, runs=opts.runs, clone=project.clone,
+                                   scratch=workspace / "services" / "ci-preview")  # fmt: skip
+        pairs = template_commits(plan)
+        leave_out = commits_to_build(pairs) if engine is not None else None
         explicit = sorted({s.docker_image for s in cat.specs.values() if s.has_explicit_image})
         seeded, left = images_to_seed(history, explicit, leave_out=leave_out)
+        unbuildable: list[str] = []
+        if engine is None:
+            # No engine: what only a build could provide is seeded as if built earlier, so nothing is left to build.
+            target = catalogue.read_version(project.clone / "VERSION").bump(opts.increment)
+            unbuildable = unprovided_images(catalogue.load_path(catalogue_path, version=str(target)), plan)
+            seeded += unbuildable
         services = Services(workspace, project, tt_metal, server, sim, registry, token, engine, skipped, to_build=left)
         t0 = time.monotonic()
         seed_registry(registry, seeded, services.rewrite)
@@ -338,11 +378,17 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         )
         if leave_out:
             say(
-                f"left out {len(left)} CI image(s) of tt-metal {leave_out[0][:12]} / vLLM {leave_out[1][:7]}: their "
-                "dev and release images will be built (offline recipe)"
+                f"left out {len(left)} CI image(s) of tt-metal {leave_out[0]} / vLLM {leave_out[1]} "
+                f"({pairs[leave_out]} of {sum(pairs.values())} vLLM templates will carry them): their dev and "
+                "release images will be built (offline recipe), the others promoted"
             )
         else:
             say(f"nothing is left to build: {skipped}")
+            if unbuildable:
+                say(
+                    f"  (the {len(unbuildable)} dev/release image(s) of templates no simulated run passed were "
+                    "seeded as if built earlier)"
+                )
         (workspace / "services" / "docker-config").mkdir(parents=True, exist_ok=True)
         yield services
 

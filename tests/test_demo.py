@@ -7,11 +7,12 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from release.demo import MARKER, fresh_workspace, images_to_seed, newest_ci_commits
+from release.demo import MARKER, commits_to_build, fresh_workspace, images_to_seed
 from release.errors import ConfigError
 from release.sim.history import SimModel, default_models, generate_history
 from release.sim.tt_metal_origin import make_origin
@@ -108,16 +109,20 @@ def test_workspace_is_made_again_only_when_the_demo_made_it(tmp_path: Path) -> N
         fresh_workspace(tmp_path, repo)
 
 
-def test_seeding_leaves_out_the_newest_ci_commits(tmp_path: Path) -> None:
+def test_seeding_leaves_out_the_commits_of_the_fewest_templates(tmp_path: Path) -> None:
     origin = make_origin(tmp_path, commits_count=3)
     models = [m for m in default_models() if m.engine == "vLLM"][:3]
     media = SimModel("id_media", "tt-transformers", "sdxl", "N150", "media", image="ghcr.io/t/media:0.4.0-abc1234")
-    history = generate_history([*models, media], runs=6, seed=4, tt_metal_commits=origin.commits[-2:])
-    newest = newest_ci_commits(history)
-    assert newest is not None and newest[0] == origin.commits[-1]
-    seeded, left = images_to_seed(history, ["ghcr.io/t/explicit:1.0.0"], leave_out=newest)
-    assert left and all(newest[0] in image for image in left)
-    assert not any(newest[0] in image for image in seeded if "tt-shield" in image)
+    history = generate_history(
+        [*models, media], runs=6, seed=4, tt_metal_commits=origin.commits[-2:], image_per_impl=True
+    )
+    newest = origin.commits[-1]
+    pairs = Counter({(newest[:7], "aaaaaaa"): 5, ("v0.62.0-rc33", "bbbbbbb"): 1, ("0000000", "ccccccc"): 1})
+    assert commits_to_build(pairs) == ("0000000", "ccccccc") and commits_to_build(Counter()) is None
+    vllm = next(i for i in history.runs[2].images if newest in i).rsplit("-", 2)[-2]
+    seeded, left = images_to_seed(history, ["ghcr.io/t/explicit:1.0.0"], leave_out=(newest[:7], vllm))
+    assert left and all(newest in image and f"-{vllm}-" in image for image in left)
+    assert not set(left) & set(seeded)
     assert "ghcr.io/t/media:0.4.0-abc1234" in seeded and "ghcr.io/t/explicit:1.0.0" in seeded
     everything, none = images_to_seed(history, [], leave_out=None)
     assert not none and set(history.ci_images()) <= set(everything)

@@ -21,7 +21,7 @@ import io
 import json
 import random
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -342,6 +342,7 @@ def generate_history(
     outcomes: Sequence[tuple[str, int]] = OUTCOMES,
     tt_metal_commits: Sequence[str] = (),
     head_shas: Sequence[str] = (),
+    image_per_impl: bool = False,
 ) -> SimHistory:
     """`runs` runs of the nightly workflow, newest first (see the module docstring).
 
@@ -351,6 +352,9 @@ def generate_history(
     (wrapping around) when given, else a made-up SHA; give real commits of a stand-in tt-metal origin when the
     images must be buildable. Likewise each run's `head_sha` is `head_shas[idx]` (wrapping) when given, else made
     up; give commits of the project's origin when the git flow must branch from them.
+    With `image_per_impl`, each impl (in order of first appearance) has its own CI image per run, with its own
+    commits (the n-th impl is n commit groups ahead), as when Models CI tests impls on different commits;
+    otherwise every vLLM model of a run shares one CI image.
     """
     models = list(models if models is not None else default_models())
     seen: set[str] = set()
@@ -360,6 +364,9 @@ def generate_history(
             seen.add(m.artifact_name)
             unique.append(m)
     models = unique
+    streams: dict[str, int] = {}
+    for m in models:
+        streams.setdefault(m.impl_name, len(streams) if image_per_impl else 0)
     workflow_id = 4_100_000 + seed
     out: list[SimRun] = []
     for idx in range(runs):
@@ -379,7 +386,8 @@ def generate_history(
                 owner=owner,
                 repo=repo,
                 outcomes=outcomes,
-                tt_metal=tt_metal_commits[(idx // 3) % len(tt_metal_commits)] if tt_metal_commits else None,
+                tt_metal_commits=tt_metal_commits,
+                streams=streams,
                 head_sha=head_shas[idx % len(head_shas)] if head_shas else None,
             )
         )
@@ -414,7 +422,8 @@ def _make_run(
     owner: str,
     repo: str,
     outcomes: Sequence[tuple[str, int]],
-    tt_metal: str | None = None,
+    tt_metal_commits: Sequence[str] = (),
+    streams: Mapping[str, int] | None = None,
     head_sha: str | None = None,
 ) -> SimRun:
     created = BASE_TIME + timedelta(days=idx)
@@ -446,11 +455,22 @@ def _make_run(
     )
     if status == "queued":
         return run
-    tm = tt_metal or sha(f"{seed}:{idx // 3}:tt-metal")
-    vllm = sha(f"{seed}:{idx // 3}:vllm", 7)
     job_base = 50_000_000_000 + seed * 100_000_000 + idx * 10_000
     art_base = 3_000_000_000 + seed * 100_000_000 + idx * 10_000
-    ci_image = f"{CI_IMAGE}:0.0.5-{tm}-{vllm}-{job_base}"
+
+    def commits(stream: int) -> tuple[str, str, str]:
+        """(tt-metal, vLLM, CI image) of an impl stream in this run; stream 0 is the shared one."""
+        suffix = f":{stream}" if stream else ""
+        group = idx // 3 + stream
+        tm = (
+            tt_metal_commits[group % len(tt_metal_commits)]
+            if tt_metal_commits
+            else sha(f"{seed}:{idx // 3}:tt-metal{suffix}")
+        )
+        vllm = sha(f"{seed}:{idx // 3}:vllm{suffix}", 7)
+        return tm, vllm, f"{CI_IMAGE}:0.0.5-{tm}-{vllm}-{job_base}"
+
+    _, _, ci_image = commits(0)
     t0 = created + timedelta(hours=1)
     build_log = functools.partial(
         make_job_log, runner="builder-03", image=ci_image, fw="0", kmd="0", variant="none", t=t0
@@ -499,7 +519,8 @@ def _make_run(
         kmd = f"2.{idx % 3}.{pos % 4}"
         variant = ["plain", "plain", "none", "malformed_then_good", "two_blocks"][pos % 5]
         job_id = job_base + 1 + pos
-        image = model.image or (f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else ci_image)
+        tm, _, model_ci_image = commits((streams or {}).get(model.impl_name, 0))
+        image = model.image or (f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else model_ci_image)
         run.images.add(image)
         log = functools.partial(make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start)
         run.jobs.append(
