@@ -212,9 +212,11 @@ def template_commits(plan: spec_update.SpecUpdatePlan) -> Counter[tuple[str, str
     return Counter((u.tt_metal_after, u.vllm_after) for u in plan.updates if u.explicit_image is None and u.vllm_after)
 
 
-def commits_to_build(pairs: Counter[tuple[str, str]]) -> tuple[str, str] | None:
-    """The commits of the fewest templates (ties: the smallest): their images are built, the others promoted."""
-    return min(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0] if pairs else None
+def commits_to_build(pairs: Counter[tuple[str, str]], tt_metal_commits: Sequence[str]) -> tuple[str, str] | None:
+    """Among the commits of the stand-in tt-metal (the others cannot be built), those of the fewest templates
+    (ties: the smallest): their images are built, the others promoted."""
+    buildable = [kv for kv in pairs.items() if any(same_commit(kv[0][0], c) for c in tt_metal_commits)]
+    return min(buildable, key=lambda kv: (kv[1], kv[0]))[0] if buildable else None
 
 
 def unprovided_images(cat: Catalogue, plan: spec_update.SpecUpdatePlan) -> list[str]:
@@ -360,7 +362,7 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         plan = preview_spec_update(cat, api_url=server.api_url, token=token, runs=opts.runs, clone=project.clone,
                                    scratch=workspace / "services" / "ci-preview")  # fmt: skip
         pairs = template_commits(plan)
-        leave_out = commits_to_build(pairs) if engine is not None else None
+        leave_out = commits_to_build(pairs, tt_metal.commits) if engine is not None else None
         explicit = sorted({s.docker_image for s in cat.specs.values() if s.has_explicit_image})
         seeded, left = images_to_seed(history, explicit, leave_out=leave_out)
         unbuildable: list[str] = []

@@ -38,14 +38,9 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.slow
-def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
-    ws = tmp_path / "demo"
-    ws.mkdir()
-    (ws / MARKER).write_text("")
-    (ws / "left-over").write_text("from an earlier run")  # re-running starts clean
+def _demo(ws: Path, *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "release.demo", "--workspace", str(ws), "--runs", "6"],
+        [sys.executable, "-m", "release.demo", "--workspace", str(ws), "--runs", "6", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -54,6 +49,24 @@ def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
+    return out
+
+
+def _assert_stopped(ws: Path, out: str) -> None:
+    assert not _processes_mentioning(str(ws))
+    socket = re.search(r"dockerd on unix://(\S+)/docker\.sock", out)
+    if socket:
+        assert not Path(socket[1]).exists()
+        assert not _processes_mentioning(socket[1])
+
+
+@pytest.mark.slow
+def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
+    ws = tmp_path / "demo"
+    ws.mkdir()
+    (ws / MARKER).write_text("")
+    (ws / "left-over").write_text("from an earlier run")  # re-running starts clean
+    out = _demo(ws)
     assert not (ws / "left-over").exists()
 
     # the flow: pre-release PR merged into dev with a merge commit, rc branch, rc PR open, notes drafted
@@ -71,8 +84,10 @@ def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
         assert (logs / name).is_file(), name
     dev_summary = json.loads((logs / "dev_artifacts_summary.json").read_text())
     assert dev_summary["images_to_build"], "the demo leaves at least one image to build"
+    assert dev_summary["copied_images"], "and promotes the others"
+    build_logs = clone / "workflow_logs" / "docker_build_logs"
     if os.geteuid() == 0:
-        summaries = sorted((clone / "workflow_logs" / "docker_build_logs").glob("build_summary_*.json"))
+        summaries = sorted(build_logs.glob("build_summary_*.json"))
         assert summaries, out[-4000:]
         built = json.loads(summaries[0].read_text())
         assert built["failure_count"] == 0 and built["success_count"] >= 1
@@ -84,13 +99,15 @@ def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
         assert text in out, text
     assert "REGISTRY_PASSWORD=<redacted>" in out and "GH_PAT=<redacted>" in out
     assert "ghp_demo_" not in out
+    _assert_stopped(ws, out)
 
-    # every service stopped
-    assert not _processes_mentioning(str(ws))
-    socket = re.search(r"dockerd on unix://(\S+)/docker\.sock", out)
-    if socket:
-        assert not Path(socket[1]).exists()
-        assert not _processes_mentioning(socket[1])
+    # again, without a Docker engine: a clean workspace, everything provided without a build
+    out = _demo(ws, "--no-build")
+    assert "nothing is left to build: --no-build was given" in out
+    assert not list(build_logs.glob("*"))
+    assert json.loads((logs / "dev_artifacts_summary.json").read_text())["images_to_build"] == []
+    assert (logs / "release_notes_v0.6.0.md").is_file()
+    _assert_stopped(ws, out)
 
 
 def test_workspace_is_made_again_only_when_the_demo_made_it(tmp_path: Path) -> None:
@@ -117,8 +134,9 @@ def test_seeding_leaves_out_the_commits_of_the_fewest_templates(tmp_path: Path) 
         [*models, media], runs=6, seed=4, tt_metal_commits=origin.commits[-2:], image_per_impl=True
     )
     newest = origin.commits[-1]
-    pairs = Counter({(newest[:7], "aaaaaaa"): 5, ("v0.62.0-rc33", "bbbbbbb"): 1, ("0000000", "ccccccc"): 1})
-    assert commits_to_build(pairs) == ("0000000", "ccccccc") and commits_to_build(Counter()) is None
+    pairs = Counter({(newest[:7], "aaaaaaa"): 5, (origin.commits[0][:7], "bbbbbbb"): 1, ("0000000", "ccccccc"): 1})
+    assert commits_to_build(pairs, origin.commits) == (origin.commits[0][:7], "bbbbbbb")  # 0000000: not buildable
+    assert commits_to_build(Counter(), origin.commits) is None
     vllm = next(i for i in history.runs[2].images if newest in i).rsplit("-", 2)[-2]
     seeded, left = images_to_seed(history, ["ghcr.io/t/explicit:1.0.0"], leave_out=(newest[:7], vllm))
     assert left and all(newest in image and f"-{vllm}-" in image for image in left)
