@@ -10,10 +10,12 @@ A rehearsal of a real release, on local stand-ins for every outside system:
    generated nightly history (release/sim/history.py) for the real catalogue, and the project's pulls, releases
    and refs over the bare origin (release/sim/github_project.py);
 5. a local registry (`docker-registry`, installed with apt-get when missing and running as root) seeded with tiny
-   CI images for every image the simulated CI names, and the catalogue's explicit (media, forge) images; the
-   CI images of the newest tt-metal commit are left out, so their dev and release images must be BUILT;
-6. a private dockerd (release/sim/dockerd.py) when running as root, for those builds (otherwise nothing is left
-   to build, and the demo says why);
+   images: every image the simulated CI names and the catalogue's explicit (media, forge) images, except the CI
+   images of the tt-metal/vLLM commits the fewest templates will carry (found by running the kit's own ci.read
+   and spec.update planning against the simulator first), so those dev and release images must be BUILT while
+   the others are promoted;
+6. a private dockerd (release/sim/dockerd.py) when running as root, for those builds; without one, nothing is
+   left to build (what only a build provides is seeded as if built earlier) and the demo says why;
 then it runs `inv prerelease --increment minor`, merges the pre-release PR into dev with a merge commit through
 the simulator (the human step), runs `inv release`, prints where every output is and stops every service.
 Until the composite tasks exist in the checkout, it runs the step tasks they are made of (`--steps` forces that).

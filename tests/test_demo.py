@@ -101,12 +101,14 @@ def test_demo_rehearses_prerelease_merge_and_release(tmp_path: Path) -> None:
     assert "ghp_demo_" not in out
     _assert_stopped(ws, out)
 
-    # again, without a Docker engine: a clean workspace, everything provided without a build
-    out = _demo(ws, "--no-build")
+    # again, without a Docker engine and with the step tasks: a clean workspace, everything provided without a build
+    out = _demo(ws, "--no-build", "--steps")
+    assert "inv images.promote" in out and "inv git.pr --rc --version 0.6.0" in out
     assert "nothing is left to build: --no-build was given" in out
     assert not list(build_logs.glob("*"))
     assert json.loads((logs / "dev_artifacts_summary.json").read_text())["images_to_build"] == []
     assert (logs / "release_notes_v0.6.0.md").is_file()
+    assert len(_git(origin, "log", "-1", "--format=%P", "dev").split()) == 2
     _assert_stopped(ws, out)
 
 
