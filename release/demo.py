@@ -37,7 +37,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -272,6 +272,63 @@ def seed_registry(reg: sim_registry.Registry, images: Sequence[str], rewrite: tu
 # ------------------------------------------------------------------------------------------------ services
 
 
+@dataclass(frozen=True)
+class SeedPlan:
+    """What goes into the registry before the flow, and what is left for `images.build`."""
+
+    images: tuple[str, ...]  # pushed, tiny
+    left_out: tuple[str, ...] = ()  # CI images kept out, so the images of their commits must be built
+    build_commits: tuple[str, str] | None = None  # (tt-metal, vLLM) of those
+    templates: tuple[int, int] = (0, 0)  # (templates carrying build_commits, vLLM templates)
+    as_if_built: tuple[str, ...] = ()  # without an engine: what only a build provides, seeded instead
+    explicit: int = 0
+
+    def lines(self, skipped: str | None) -> list[str]:
+        out = []
+        if self.build_commits:
+            tm, vllm = self.build_commits
+            out.append(
+                f"left out {len(self.left_out)} CI image(s) of tt-metal {tm} / vLLM {vllm} ({self.templates[0]} of "
+                f"{self.templates[1]} vLLM templates will carry them): their dev and release images will be built "
+                "(offline recipe), the others promoted"
+            )
+        else:
+            out.append(f"nothing is left to build: {skipped}")
+            if self.as_if_built:
+                out.append(
+                    f"  (the {len(self.as_if_built)} dev/release image(s) of templates no simulated run passed were "
+                    "seeded as if built earlier)"
+                )
+        return out
+
+
+def plan_seeding(
+    history: SimHistory,
+    cat: Catalogue,
+    plan: spec_update.SpecUpdatePlan,
+    *,
+    tt_metal_commits: Sequence[str],
+    can_build: bool,
+    target: Catalogue,
+) -> SeedPlan:
+    """Seed what the simulated CI names and the explicit images; leave out the commits of the fewest templates
+    when an engine can build them, else also seed (from `target`, the catalogue at the bumped VERSION) the images
+    only a build could provide."""
+    explicit = sorted({s.docker_image for s in cat.specs.values() if s.has_explicit_image})
+    pairs = template_commits(plan)
+    build = commits_to_build(pairs, tt_metal_commits) if can_build else None
+    seeded, left = images_to_seed(history, explicit, leave_out=build)
+    as_if_built = [] if can_build else unprovided_images(target, plan)
+    return SeedPlan(
+        images=tuple(dict.fromkeys([*seeded, *as_if_built])),
+        left_out=tuple(left),
+        build_commits=build,
+        templates=(pairs[build] if build else 0, sum(pairs.values())),
+        as_if_built=tuple(as_if_built),
+        explicit=len(explicit),
+    )
+
+
 @dataclass
 class Services:
     """Everything the demo started, with what the kit needs to reach it."""
@@ -285,7 +342,6 @@ class Services:
     token: Secret
     dockerd: sim_dockerd.Dockerd | None
     build_skipped: str | None  # why nothing is left to build
-    to_build: list[str] = field(default_factory=list)  # CI images left out of the registry
 
     @property
     def rewrite(self) -> tuple[tuple[str, str], ...]:
@@ -311,88 +367,74 @@ class Services:
 
     def shown_environment(self) -> str:
         env = self.environment()
-        names = [*KIT_VARIABLES]
-        return "\n".join(f"  {n}={'<redacted>' if n in SECRET_VARIABLES else env[n]}" for n in names if n in env)
+        return "\n".join(
+            f"  {n}={'<redacted>' if n in SECRET_VARIABLES else env[n]}" for n in KIT_VARIABLES if n in env
+        )
+
+
+def simulated_ci(cat: Catalogue, project: ProjectRepo, workspace: Path, opts: DemoOptions) -> tuple[Origin, SimHistory]:
+    """The stand-in tt-metal origin and a nightly history of `cat` whose CI images carry its commits and whose runs
+    tested the project's HEAD. The catalogue's own tt-metal commits become tags of the stand-in, so that a
+    template no simulated run passed (it keeps them) can still be built offline."""
+    groups = max(1, (opts.runs + 2) // 3)
+    named = sorted({t.tt_metal_commit for t in cat.templates if t.tt_metal_commit})
+    tt_metal = make_origin(workspace / "tt-metal", commits_count=groups, extra_tags=named)
+    history = generate_history(
+        [SimModel.from_spec(s, explicit_images=True) for s in cat.specs.values()],
+        runs=opts.runs,
+        seed=opts.seed,
+        tt_metal_commits=tt_metal.commits[-groups:],
+        head_shas=(project.head,),
+        image_per_impl=True,
+    )
+    return tt_metal, history
 
 
 @contextmanager
 def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
     """Start every service (stopped again on exit, whatever happens)."""
     with ExitStack() as stack:
-        say("making the project's bare origin and the release engineer's clone ...")
+        say("making the project's bare origin, the release engineer's clone and a stand-in tt-metal origin ...")
         project = make_project(opts.repo_root, workspace)
         catalogue_path = project.clone / "workflows" / "model_specs.toml"
-        cat = catalogue.load_path(catalogue_path, version=str(catalogue.read_version(project.clone / "VERSION")))
-        groups = max(1, (opts.runs + 2) // 3)
-        say(f"making a stand-in tt-metal origin with {groups} commit(s) ...")
-        # The catalogue's own tt-metal commits become tags of the stand-in, so that a template no simulated run
-        # passed (it keeps them) can still be built offline.
-        named = sorted({t.tt_metal_commit for t in cat.templates if t.tt_metal_commit})
-        tt_metal = make_origin(workspace / "tt-metal", commits_count=groups, extra_tags=named)
-        models = [SimModel.from_spec(s, explicit_images=True) for s in cat.specs.values()]
-        history = generate_history(
-            models,
-            runs=opts.runs,
-            seed=opts.seed,
-            tt_metal_commits=tt_metal.commits[-groups:],
-            head_shas=(project.head,),
-            image_per_impl=True,
-        )
+        version = catalogue.read_version(project.clone / "VERSION")
+        cat = catalogue.load_path(catalogue_path, version=str(version))
+        tt_metal, history = simulated_ci(cat, project, workspace, opts)
         token = Secret("ghp_demo_" + secrets.token_hex(16))
         server = GitHubServer(history, token=token.reveal()).start()
         stack.callback(server.stop)
         sim = install(server, ProjectSim(PROJECT.owner, PROJECT.name, project.origin))
         say(
-            f"Models CI simulator on {server.api_url}: {len(history.runs)} nightly runs of {len(models)} catalogue "
-            "models, and the project's pulls and releases over the bare origin"
+            f"Models CI simulator on {server.api_url}: {len(history.runs)} nightly runs of {len(cat.specs)} "
+            "catalogue models, and the project's pulls and releases over the bare origin"
         )
 
-        sim_registry.ensure_registry_binary(install=opts.install)
         registry = sim_registry.start_registry(workspace / "services", "registry")
         stack.callback(sim_registry.stop_registry, registry)
         say(f"registry on {registry.host} (htpasswd auth; data in {registry.root})")
 
         engine: sim_dockerd.Dockerd | None = None
-        skipped = None if opts.build else "--no-build was given"
-        if skipped is None:
-            skipped = sim_dockerd.unavailable_reason()
+        skipped = sim_dockerd.unavailable_reason() if opts.build else "--no-build was given"
         if skipped is None:
             say("starting a private dockerd (vfs, no iptables, no bridge) ...")
             engine = sim_dockerd.start_dockerd("demo")
             stack.callback(sim_dockerd.stop_dockerd, engine)
             say(f"dockerd on {engine.url}")
-        plan = preview_spec_update(cat, api_url=server.api_url, token=token, runs=opts.runs, clone=project.clone,
-                                   scratch=workspace / "services" / "ci-preview")  # fmt: skip
-        pairs = template_commits(plan)
-        leave_out = commits_to_build(pairs, tt_metal.commits) if engine is not None else None
-        explicit = sorted({s.docker_image for s in cat.specs.values() if s.has_explicit_image})
-        seeded, left = images_to_seed(history, explicit, leave_out=leave_out)
-        unbuildable: list[str] = []
-        if engine is None:
-            # No engine: what only a build could provide is seeded as if built earlier, so nothing is left to build.
-            target = catalogue.read_version(project.clone / "VERSION").bump(opts.increment)
-            unbuildable = unprovided_images(catalogue.load_path(catalogue_path, version=str(target)), plan)
-            seeded += unbuildable
-        services = Services(workspace, project, tt_metal, server, sim, registry, token, engine, skipped, to_build=left)
+
+        preview = preview_spec_update(cat, api_url=server.api_url, token=token, runs=opts.runs, clone=project.clone,
+                                      scratch=workspace / "services" / "ci-preview")  # fmt: skip
+        target = catalogue.load_path(catalogue_path, version=str(version.bump(opts.increment)))
+        seeding = plan_seeding(history, cat, preview, tt_metal_commits=tt_metal.commits, can_build=engine is not None,
+                               target=target)  # fmt: skip
+        services = Services(workspace, project, tt_metal, server, sim, registry, token, engine, skipped)
         t0 = time.monotonic()
-        seed_registry(registry, seeded, services.rewrite)
+        seed_registry(registry, seeding.images, services.rewrite)
         say(
-            f"seeded {len(seeded)} tiny image(s) in {time.monotonic() - t0:.1f} s: the CI images the simulated "
-            f"runs name and {len(explicit)} explicit catalogue image(s)"
+            f"seeded {len(seeding.images)} tiny image(s) in {time.monotonic() - t0:.1f} s: the CI images the "
+            f"simulated runs name and {seeding.explicit} explicit catalogue image(s)"
         )
-        if leave_out:
-            say(
-                f"left out {len(left)} CI image(s) of tt-metal {leave_out[0]} / vLLM {leave_out[1]} "
-                f"({pairs[leave_out]} of {sum(pairs.values())} vLLM templates will carry them): their dev and "
-                "release images will be built (offline recipe), the others promoted"
-            )
-        else:
-            say(f"nothing is left to build: {skipped}")
-            if unbuildable:
-                say(
-                    f"  (the {len(unbuildable)} dev/release image(s) of templates no simulated run passed were "
-                    "seeded as if built earlier)"
-                )
+        for line in seeding.lines(skipped):
+            say(line)
         (workspace / "services" / "docker-config").mkdir(parents=True, exist_ok=True)
         yield services
 
@@ -593,6 +635,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def run(opts: DemoOptions) -> int:
     t0 = time.monotonic()
+    sim_registry.ensure_registry_binary(install=opts.install)  # before anything is made: one clear message
     workspace = fresh_workspace(opts.workspace, opts.repo_root)
     say(f"demo workspace: {workspace} (made again on every run)")
     if _git("status", "--porcelain", "--untracked-files=no", cwd=opts.repo_root, env=git_env()):
@@ -642,7 +685,7 @@ def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
 
 def main(argv: Sequence[str] | None = None, *, repo_root: Path | None = None) -> int:
     root = repo_root or Path(__file__).resolve().parents[1]
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # SIGTERM stops the services like Ctrl-C
     try:
         return run(parse_args(argv, root))
     except ReleaseError as e:
@@ -651,6 +694,8 @@ def main(argv: Sequence[str] | None = None, *, repo_root: Path | None = None) ->
     except KeyboardInterrupt:
         print("interrupted; the services were stopped", file=sys.stderr, flush=True)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from release.demo import MARKER, commits_to_build, fresh_workspace, images_to_seed
+from release.demo import main as demo_main
 from release.errors import ConfigError
+from release.sim import registry as sim_registry
 from release.sim.history import SimModel, default_models, generate_history
 from release.sim.tt_metal_origin import make_origin
 
@@ -146,3 +149,36 @@ def test_seeding_leaves_out_the_commits_of_the_fewest_templates(tmp_path: Path) 
     assert "ghcr.io/t/media:0.4.0-abc1234" in seeded and "ghcr.io/t/explicit:1.0.0" in seeded
     everything, none = images_to_seed(history, [], leave_out=None)
     assert not none and set(history.ci_images()) <= set(everything)
+
+
+def test_a_missing_registry_is_one_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(sim_registry, "REGISTRY_BINARY", str(tmp_path / "no-docker-registry"))
+    code = demo_main(["--workspace", str(tmp_path / "ws"), "--no-install"], repo_root=ROOT)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "apt-get install -y docker-registry" in err
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_service(tmp_path: Path) -> None:
+    ws = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "release.demo", "--workspace", str(ws), "--runs", "5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("rehearsing release"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=120)[0]
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out[-3000:]
+    assert "interrupted; the services were stopped" in out
+    _assert_stopped(ws, out)
