@@ -446,14 +446,53 @@ class StepFailed(ReleaseError):
     """A command of the flow failed; its own output above says why."""
 
 
+class Interrupts:
+    """SIGTERM handling that never leaves a task running: while a task runs, SIGTERM terminates it (and the demo
+    stops after it); otherwise it interrupts the demo like Ctrl-C. A SIGTERM that arrives while a task is being
+    started is held until the task is known, so it cannot escape."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.child: subprocess.Popen[bytes] | None = None
+        self.spawning = False
+
+    def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self.child is not None:
+            self.child.terminate()
+        elif not self.spawning:
+            raise KeyboardInterrupt
+
+    def run(self, cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+        self.spawning = True
+        try:
+            proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env))
+            self.child = proc
+        finally:
+            self.spawning = False
+        try:
+            if self.requested:
+                proc.terminate()
+            return proc.wait()
+        finally:
+            self.child = None
+            if proc.poll() is None:  # Ctrl-C or an error in the demo itself
+                proc.kill()
+                proc.wait()
+            if self.requested:
+                raise KeyboardInterrupt
+
+
+INTERRUPTS = Interrupts()
+
+
 def run_inv(services: Services, *args: str, label: str | None = None) -> None:
     """`inv ARGS` in the clone (its own tasks.py and release package) with the demo's environment."""
     banner(f"inv {' '.join(args)}" if label is None else label)
     cmd = [sys.executable, "-m", "invoke", *args]
-    proc = subprocess.run(cmd, cwd=services.project.clone, env=services.environment(), check=False)
-    if proc.returncode != 0:
-        raise StepFailed(f"`inv {' '.join(args)}` failed (exit {proc.returncode}); see its output above",
-                         exit_code=proc.returncode)  # fmt: skip
+    code = INTERRUPTS.run(cmd, cwd=services.project.clone, env=services.environment())
+    if code != 0:
+        raise StepFailed(f"`inv {' '.join(args)}` failed (exit {code}); see its output above", exit_code=code)
 
 
 def has_composites(services: Services) -> bool:
@@ -629,10 +668,6 @@ def outputs_report(services: Services, version: Version) -> str:
 # ------------------------------------------------------------------------------------------------ main
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run(opts: DemoOptions) -> int:
     t0 = time.monotonic()
     sim_registry.ensure_registry_binary(install=opts.install)  # before anything is made: one clear message
@@ -685,7 +720,7 @@ def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
 
 def main(argv: Sequence[str] | None = None, *, repo_root: Path | None = None) -> int:
     root = repo_root or Path(__file__).resolve().parents[1]
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # SIGTERM stops the services like Ctrl-C
+    previous = signal.signal(signal.SIGTERM, INTERRUPTS.on_sigterm)  # SIGTERM stops the services like Ctrl-C
     try:
         return run(parse_args(argv, root))
     except ReleaseError as e:
