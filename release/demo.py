@@ -670,7 +670,7 @@ def outputs_report(services: Services, version: Version) -> str:
 
 def run(opts: DemoOptions) -> int:
     t0 = time.monotonic()
-    sim_registry.ensure_registry_binary(install=opts.install)  # before anything is made: one clear message
+    sim_registry.ensure_registry_binary(install=opts.install, on_event=say)  # first: one clear message if missing
     workspace = fresh_workspace(opts.workspace, opts.repo_root)
     say(f"demo workspace: {workspace} (made again on every run)")
     if _git("status", "--porcelain", "--untracked-files=no", cwd=opts.repo_root, env=git_env()):

@@ -15,7 +15,7 @@ import pytest
 
 from release.demo import MARKER, commits_to_build, fresh_workspace, images_to_seed
 from release.demo import main as demo_main
-from release.errors import ConfigError
+from release.errors import ConfigError, ServiceError
 from release.sim import registry as sim_registry
 from release.sim.history import SimModel, default_models, generate_history
 from release.sim.tt_metal_origin import make_origin
@@ -182,3 +182,38 @@ def test_sigterm_stops_every_service(tmp_path: Path) -> None:
     assert proc.returncode == 130, out[-3000:]
     assert "interrupted; the services were stopped" in out
     _assert_stopped(ws, out)
+
+
+def test_the_registry_is_installed_with_apt_get_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root with apt-get: install, and when the package lists do not know it yet, update first."""
+    binary = tmp_path / "docker-registry"
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "apt-get"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'if [ "$1" = update ]; then touch {tmp_path}/updated; exit 0; fi\n'
+        f"if [ -e {tmp_path}/updated ]; then touch {binary}; exit 0; fi\n"
+        'echo "E: Unable to locate package docker-registry" >&2; exit 100\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(sim_registry, "REGISTRY_BINARY", str(binary))
+    if os.geteuid() != 0:  # the tests run as root (.ci/run); elsewhere the demo only explains
+        with pytest.raises(ServiceError, match="sudo apt-get install -y docker-registry"):
+            sim_registry.ensure_registry_binary(install=True)
+        return
+    seen: list[str] = []
+    assert sim_registry.ensure_registry_binary(install=True, on_event=seen.append) == str(binary)
+    assert calls.read_text().splitlines() == [
+        "install -y -q docker-registry",
+        "update -q",
+        "install -y -q docker-registry",
+    ]
+    assert seen[0] == "$ apt-get install -y -q docker-registry"
+    binary.unlink()
+    (tmp_path / "updated").unlink()
+    fake.write_text('#!/bin/sh\necho "E: no network" >&2; exit 100\n')
+    with pytest.raises(ServiceError, match=r"apt-get install -y docker-registry failed \(E: no network\)"):
+        sim_registry.ensure_registry_binary(install=True)

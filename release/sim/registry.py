@@ -22,6 +22,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,25 +118,31 @@ class Registry:
         return [r for r in self.requests_logged() if r.split(" ", 1)[0] in ("POST", "PUT", "PATCH", "DELETE")]
 
 
-def ensure_registry_binary(*, install: bool) -> str:
-    """The registry binary; with `install` (root, apt available) it is installed when missing."""
+def ensure_registry_binary(*, install: bool, on_event: Callable[[str], None] | None = None) -> str:
+    """The registry binary. Missing, with `install` and as root with apt-get: `apt-get install -y
+    docker-registry` (after `apt-get update` when the package lists do not know it yet)."""
     if Path(REGISTRY_BINARY).exists():
         return REGISTRY_BINARY
-    if install and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        proc = subprocess.run(
-            ["apt-get", "install", "-y", "-q", "docker-registry"], capture_output=True, text=True, env=env, check=False
+    if not (install and os.geteuid() == 0 and shutil.which("apt-get")):
+        raise ServiceError(
+            f"{REGISTRY_BINARY} is missing: install it with `sudo apt-get install -y docker-registry` "
+            "(as root the demo installs it itself)"
         )
-        if proc.returncode != 0 or not Path(REGISTRY_BINARY).exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-            raise ServiceError(
-                f"apt-get install -y docker-registry failed ({tail[0]}); run `apt-get update` and try again"
-            )
-        return REGISTRY_BINARY
-    raise ServiceError(
-        f"{REGISTRY_BINARY} is missing: install it with `sudo apt-get install -y docker-registry` "
-        "(as root the demo installs it itself)"
-    )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def apt(*args: str) -> subprocess.CompletedProcess[str]:
+        if on_event is not None:
+            on_event(f"$ apt-get {' '.join(args)}")
+        return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, check=False)
+
+    proc = apt("install", "-y", "-q", "docker-registry")
+    if proc.returncode != 0:
+        apt("update", "-q")
+        proc = apt("install", "-y", "-q", "docker-registry")
+    if proc.returncode != 0 or not Path(REGISTRY_BINARY).exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ServiceError(f"apt-get install -y docker-registry failed ({tail[0]}); install it by hand, then run again")
+    return REGISTRY_BINARY
 
 
 def _serve(root: Path, config: dict[str, object], *, what: str) -> subprocess.Popen[bytes]:
