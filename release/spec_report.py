@@ -149,13 +149,14 @@ def render_diff(rows: Sequence[DiffRow], plan: SpecUpdatePlan, *, against: str |
                 f"- {u.label}: {u.status_before} → {u.proposed_status} (perf_status `{rec.perf_status}` of "
                 f"`{u.source.model_id}`, {_ci_link(rec.ci_run_number, rec.ci_job_url or rec.ci_run_url)})"
             )
-    attention = [u for u in plan.updates if u.explicit_image and u.commits_changed]
+    attention = [u for u in plan.updates if u.commits_held_back]
     if attention or plan.rejected:
         lines += ["", "## Needs attention", ""]
         for u in attention:
             lines.append(
-                f"- {u.label}: commits changed to `{u.tt_metal_after}` but its explicit docker_image "
-                f"`{u.explicit_image}` was kept; update the image by hand"
+                f"- {u.label}: CI passed with tt-metal `{u.ci_tt_metal}`, but the template's explicit docker_image "
+                f"`{u.explicit_image}` carries `{u.tt_metal_before}`; its commits were not changed. Publish an image "
+                "for the new commit, then update docker_image and tt_metal_commit together"
             )
         for rejected in plan.rejected:
             lines.append(f"- {rejected.template_label}: `{rejected.model_id}` not applied: {rejected.reason}")

@@ -120,7 +120,17 @@ class TemplateUpdate:
     status_after: str
     proposed_status: str | None  # a downgrade that was not applied
     explicit_image: str | None
+    ci_tt_metal: str
+    ci_vllm: str | None
     disagreements: tuple[Candidate, ...]
+
+    @property
+    def commits_held_back(self) -> bool:
+        """An explicit-image template whose CI run used other commits than its image (not written)."""
+        return self.explicit_image is not None and (self.ci_tt_metal, self.ci_vllm) != (
+            self.tt_metal_before,
+            self.vllm_before,
+        )
 
     @property
     def changed(self) -> bool:
@@ -187,10 +197,15 @@ def plan_spec_update(
         best = max(candidates, key=lambda c: c.record.ci_run_number)  # max keeps the first of equals
         rec = best.record
         distinct = {(_short(c.record.tt_metal_commit), _short(c.record.vllm_commit)) for c in candidates}
-        tm_after = _short(rec.tt_metal_commit) or template.tt_metal_commit
-        vllm_after = template.vllm_commit
+        ci_tm = _short(rec.tt_metal_commit) or template.tt_metal_commit
+        ci_vllm = template.vllm_commit
         if template.vllm_commit is not None and rec.vllm_commit:
-            vllm_after = _short(rec.vllm_commit)
+            ci_vllm = _short(rec.vllm_commit)
+        # A template with an explicit image (media, forge) keeps the commits its image carries: writing the CI's
+        # commits would describe an image that does not exist. The difference is listed under "Needs attention".
+        explicit = template.docker_image is not None
+        tm_after = template.tt_metal_commit if explicit else ci_tm
+        vllm_after = template.vllm_commit if explicit else ci_vllm
         status_after, proposed = template.status, None
         mapped = STATUS_FROM_PERF.get(rec.perf_status)
         if mapped is not None and mapped != template.status:
@@ -214,6 +229,8 @@ def plan_spec_update(
                 status_after=status_after,
                 proposed_status=proposed,
                 explicit_image=template.docker_image,
+                ci_tt_metal=ci_tm,
+                ci_vllm=ci_vllm,
                 disagreements=tuple(candidates) if len(distinct) > 1 else (),
             )
         )

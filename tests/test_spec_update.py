@@ -74,8 +74,9 @@ def test_mini_catalogue_update_golden(tmp_path, golden):
     assert (by_index[0].tt_metal_after, by_index[0].vllm_after) == ("ef93cf1", "1d799da")
     assert by_index[0].disagreements  # the run-236 record had other commits
     assert by_index[0].proposed_status == "FUNCTIONAL" and by_index[0].status_after == "COMPLETE"
-    # template 1: media image kept, commit changed -> needs attention
-    assert by_index[1].explicit_image and by_index[1].commits_changed
+    # template 1: media image and its commit kept (the CI commit differs) -> needs attention
+    assert by_index[1].commits_held_back and not by_index[1].commits_changed
+    assert by_index[1].ci_tt_metal == "fbbbd2d" and 'tt_metal_commit = "e95ffa5"' in after
     assert "ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-e95ffa5" in after
     # template 2: status added, tag ref replaced by the CI commit
     assert by_index[2].status_before == "EXPERIMENTAL" and by_index[2].status_after == "FUNCTIONAL"
