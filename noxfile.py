@@ -95,7 +95,7 @@ def release(session: nox.Session) -> None:
 
 
 def passthrough_env() -> dict[str, str]:
-    """The variables a release needs, and no others."""
+    """The variables a release needs, and no others (release.config.ENV_VARIABLES, plus git identity and home)."""
     names = (
         "GH_PAT",
         "GITHUB_TOKEN",

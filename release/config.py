@@ -20,6 +20,21 @@ from release.errors import ConfigError
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 TOKEN_VARIABLES = ("GH_PAT", "GITHUB_TOKEN")
+# Every environment variable the kit reads (noxfile.py's passthrough list repeats them: nox cannot import the kit).
+ENV_VARIABLES: tuple[str, ...] = (
+    *TOKEN_VARIABLES,
+    "GITHUB_API_URL",
+    "RELEASE_REGISTRY_REWRITE",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "DOCKER_CONFIG",
+    "DOCKER_HOST",
+    "RELEASE_DOCKER_HOSTS",
+    "RELEASE_BUILD_RECIPE",
+    "RELEASE_TT_METAL_REPO",
+    "GITHUB_STEP_SUMMARY",
+)
+SECRET_VARIABLES: tuple[str, ...] = (*TOKEN_VARIABLES, "REGISTRY_PASSWORD")
 
 
 class Secret:

@@ -43,7 +43,7 @@ from types import FrameType
 from typing import Any
 
 from release import catalogue, ci_read, ci_report, release_inputs, spec_update, wiring
-from release.config import Config, Secret
+from release.config import ENV_VARIABLES, SECRET_VARIABLES, Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
 from release.http import make_session
@@ -64,21 +64,7 @@ MARKER = ".release-kit-demo"
 PROJECT = RepoRef("tenstorrent", "tt-inference-server")
 IDENTITY = ("Demo Release Engineer", "release-engineer@example.com")
 # Configuration the kit reads from the environment: never inherited from the caller's shell in a rehearsal.
-KIT_VARIABLES = (
-    "GH_PAT",
-    "GITHUB_TOKEN",
-    "GITHUB_API_URL",
-    "RELEASE_REGISTRY_REWRITE",
-    "REGISTRY_USERNAME",
-    "REGISTRY_PASSWORD",
-    "DOCKER_CONFIG",
-    "DOCKER_HOST",
-    "RELEASE_DOCKER_HOSTS",
-    "RELEASE_BUILD_RECIPE",
-    "RELEASE_TT_METAL_REPO",
-    "GITHUB_STEP_SUMMARY",
-)
-SECRET_VARIABLES = ("GH_PAT", "REGISTRY_PASSWORD")
+KIT_VARIABLES = ENV_VARIABLES
 
 
 @dataclass(frozen=True, kw_only=True)
