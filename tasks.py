@@ -37,6 +37,7 @@ from release.cli import (
     shown,
     write_step_summary,
 )
+from release.config import Config
 from release.errors import ConfigError, InputError, PartialFailure
 from release.fsio import dump_json
 from release.github_types import RateLimitWait, RepoRef
@@ -419,6 +420,13 @@ def _version(version: str | None) -> Version:
     return Version.parse(version, source="--version")
 
 
+def _git_context(dry_run: bool, last_good: str | None) -> tuple[Config, gitflow.Flow, gitflow.ReleaseFiles]:
+    """Settings, the git flow's clients and where the earlier steps' outputs are."""
+    cfg = load_config()
+    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
+    return cfg, flow, gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+
+
 def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
     if dry_run:
         say("\ndry run: nothing was changed")
@@ -442,9 +450,7 @@ def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
 @release_task
 def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
     """Create pre-release-vX.Y.Z from the commit that passed Models CI, check it out and push it."""
-    cfg = load_config()
-    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
-    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    cfg, flow, files = _git_context(dry_run, last_good)
     out = gitflow.prerelease_flow(
         flow, _version(version), files, source=from_, ci_repo=RepoRef(cfg.ci_owner, cfg.ci_repo), show=say
     )
@@ -507,9 +513,7 @@ def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=N
     """Open (or update) the pre-release or release PR with the diff, artifacts, manual changes and waivers."""
     if prerelease == rc:
         raise ConfigError("give exactly one of --prerelease (pre-release → dev) or --rc (rc → main)")
-    cfg = load_config()
-    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
-    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    _, flow, files = _git_context(dry_run, last_good)
     kind = "prerelease" if prerelease else "rc"
     out = gitflow.pr_flow(flow, kind, _version(version), files, draft=draft, show=say)
     if dry_run:
@@ -532,9 +536,7 @@ def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=N
 @release_task
 def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_run=False):
     """Write release_logs/release_notes_vX.Y.Z.md; --publish tags vX.Y.Z and creates the GitHub release."""
-    cfg = load_config()
-    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
-    files = gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
+    cfg, flow, files = _git_context(dry_run, last_good)
     v = _version(version)
     out = gitflow.notes_flow(flow, v, files, publish=publish, draft=draft, show=say)
     if dry_run:
