@@ -282,11 +282,16 @@ def report_table(reports: Sequence[StepReport]) -> str:
     return tabulate(rows, headers=["step", "status", "result", "duration", "links"])
 
 
+def _cell(text: str) -> str:
+    """Text for a markdown table cell: a `|` would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def report_markdown(title: str, reports: Sequence[StepReport]) -> str:
     """The same table for $GITHUB_STEP_SUMMARY."""
     lines = [f"## {title}", "", "| Step | Status | Result | Duration | Links |", "|---|---|---|---|---|"]
     for r in reports:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else ""
         links = "<br>".join(r.links)
-        lines.append(f"| {r.name} | {r.status} | {r.result.replace('|', '/')} | {duration} | {links} |")
+        lines.append(f"| {r.name} | {r.status} | {_cell(r.result)} | {duration} | {links} |")
     return "\n".join(lines) + "\n"

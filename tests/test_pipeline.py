@@ -151,3 +151,22 @@ def test_release_record_never_carries_remote_credentials(url, expected):
     from release.composite import _without_credentials
 
     assert _without_credentials(url) == expected
+
+
+def test_report_table_and_step_summary_golden(golden, tmp_path, monkeypatch):
+    from release.cli import write_step_summary
+
+    reports = [
+        pipeline.StepReport("ci.read", "done earlier", "4/4 models have a last good run (runs 100–105, 6 read)", None),
+        pipeline.StepReport("images.promote", "done", "2 copied, 0 already there, 1 to build | VERSION 0.6.0", 1.25),
+        pipeline.StepReport("pr", "failed", "GitHub answered 422", 0.5, ("https://github.com/t/r/pull/1",)),
+        pipeline.StepReport("notes", "not reached", "", None),
+    ]
+    golden.check("pipeline/report_table.txt", pipeline.report_table(reports) + "\n")
+    markdown = pipeline.report_markdown("pre-release v0.6.0", reports)
+    golden.check("pipeline/step_summary.md", markdown)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    write_step_summary(markdown)
+    write_step_summary(markdown)
+    assert summary.read_text() == (markdown + "\n") * 2  # GitHub's file is appended to, step after step
