@@ -26,6 +26,7 @@ from typing import Any
 
 from release import (
     __version__,
+    build_report,
     build_run,
     builder,
     catalogue,
@@ -156,7 +157,7 @@ def _rel(cfg: Config, path: Path) -> str:
 
 
 def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
-    def read(ctx: RunContext, root: Path) -> StepOutcome:
+    def read(root: Path) -> StepOutcome:
         cfg = run.cfg
         models = ci_read.models_from_specs(catalogue.load(cfg).specs.values())
         read_opts = ci_read.ReadOptions(
@@ -185,12 +186,12 @@ def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
     return Step(
         "ci.read",
         f"read the newest {opts.max_runs} completed Models CI runs",
-        apply=lambda ctx: read(ctx, run.cfg.release_logs),
-        plan=lambda ctx: read(ctx, run.dry_cfg.release_logs),
+        apply=lambda ctx: read(run.cfg.release_logs),
+        plan=lambda ctx: read(run.dry_cfg.release_logs),
     )
 
 
-def _last_good(ctx: RunContext, run: Run) -> Path:
+def _last_good(ctx: RunContext) -> Path:
     path = ctx.output("ci.read", "last_good") or ctx.output("inputs", "last_good")
     if not path:
         raise InputError("no last-good JSON from ci.read: run `inv ci.read` or give --last-good")
@@ -198,7 +199,7 @@ def _last_good(ctx: RunContext, run: Run) -> Path:
 
 
 def _files(run: Run, ctx: RunContext) -> gitflow.ReleaseFiles:
-    return gitflow.ReleaseFiles.from_config(run.cfg, last_good=_last_good(ctx, run))
+    return gitflow.ReleaseFiles.from_config(run.cfg, last_good=_last_good(ctx))
 
 
 def git_prerelease_step(run: Run, opts: PrereleaseOptions) -> Step:
@@ -229,7 +230,7 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
         show_file = run.clients.git.show_file if against else None
         files = spec_update.update_from_last_good(
             cfg,
-            _last_good(ctx, run),
+            _last_good(ctx),
             allow_downgrade=False,
             only=(),
             against=against,
@@ -256,7 +257,7 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
 
 def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None) -> Step:
     def files(ctx: RunContext) -> list[Path]:
-        return [_last_good(ctx, run)]
+        return [_last_good(ctx)]
 
     def apply(ctx: RunContext) -> StepOutcome:
         registry = run.clients.registry
@@ -325,7 +326,7 @@ def build_step(run: Run, *, release: bool) -> Step:
             log_dir=cfg.workflow_logs / "docker_build_logs",
             timestamp=timestamp,
             jobs=1,
-            on_event=lambda ev: None,
+            on_event=lambda event: ctx.on_event(build_report.progress_line(event)),
         )
         build_run.check_build(result, prep)
         built = result.summary.get("build_succeeded", {})
@@ -525,7 +526,7 @@ def build_record(run: Run, ctx: RunContext) -> dict[str, Any]:
             "sha256": hashlib.sha256(catalogue_bytes).hexdigest(),
         },
         "ci": {
-            "last_good": _rel(cfg, _last_good(ctx, run)),
+            "last_good": _rel(cfg, _last_good(ctx)),
             "runs": [dataclasses.asdict(r) for r in notes.ci_runs_used(_files(run, ctx).last_good_data() or {})],
         },
         "images": images,
