@@ -8,16 +8,38 @@ from __future__ import annotations
 import os
 
 import nox
+import nox.logger
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
-PYTHON = "3.11"
+nox.options.default_venv_backend = "virtualenv"
+# nox probes for uv before every session, even with virtualenv as the backend, and says "uv binary not found."
+nox.logger.logger.addFilter(lambda record: record.getMessage() != "uv binary not found.")
+nox.options.error_on_missing_interpreters = True  # a Python asked for with --python and absent is an error
+# The interpreter nox runs under (3.10 or newer, as pyproject.toml says); `--python 3.X` picks another one.
+PYTHON = None
+OLDEST = (3, 10)
 
 
 def install_locked(session: nox.Session, lock: str) -> None:
     """Install a hashed lock file, then the kit itself without dependencies."""
+    check_python(session)
     session.install("--require-hashes", "-r", f"requirements/{lock}.txt")
     session.install("--no-deps", "-e", ".")
+
+
+def check_python(session: nox.Session) -> None:
+    """The kit supports Python 3.10 and newer: an older interpreter is an error, not a skipped session."""
+    found = session.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])", silent=True)
+    major, minor = (int(x) for x in str(found).strip().split("."))
+    if (major, minor) < OLDEST:
+        session.error(f"Python {major}.{minor} is too old: the kit needs 3.10 or newer (nox --python 3.11 ...)")
+
+
+def system_programs(session: nox.Session, purpose: str) -> None:
+    """The programs the tests (or the demo) start: installed with apt-get when missing and running as root,
+    else one line naming what to install (release/sim/packages.py)."""
+    session.run("python", "-m", "release.sim.packages", purpose)
 
 
 @nox.session(python=PYTHON)
@@ -39,6 +61,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """pytest; pass pytest arguments after --, e.g. nox -s tests -- -m "not slow"."""
     install_locked(session, "tests")
+    system_programs(session, "tests")
     session.run("pytest", *session.posargs)
 
 
@@ -58,26 +81,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def lock(session: nox.Session) -> None:
-    """Regenerate requirements/*.txt (hashed) from pyproject.toml."""
-    session.install("pip-tools>=7.4")
-    common = ["pip-compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras"]
-    session.run(
-        *common,
-        "-o",
-        "requirements/runtime.txt",
-        "pyproject.toml",
-        env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"},
-    )
+    """Regenerate requirements/*.txt (hashed, one lock for every supported Python) from pyproject.toml."""
+    session.install("uv>=0.5")
+    common = ["uv", "pip", "compile", "--quiet", "--universal", "--python-version", "3.10", "--generate-hashes"]
+    env = {"UV_CUSTOM_COMPILE_COMMAND": "nox -s lock"}
+    session.run(*common, "-o", "requirements/runtime.txt", "pyproject.toml", env=env)
     for extra in ("tests", "lint"):
-        session.run(
-            *common,
-            "--extra",
-            extra,
-            "-o",
-            f"requirements/{extra}.txt",
-            "pyproject.toml",
-            env={"CUSTOM_COMPILE_COMMAND": "nox -s lock"},
-        )
+        session.run(*common, "--extra", extra, "-o", f"requirements/{extra}.txt", "pyproject.toml", env=env)
 
 
 @nox.session(python=PYTHON, reuse_venv=False, default=False)
@@ -89,6 +99,7 @@ def release(session: nox.Session) -> None:
     """
     if not session.posargs:
         session.error("usage: nox -s release -- prerelease --increment minor   (or: release, images.audit, ...)")
+    check_python(session)
     session.install("--require-hashes", "-r", "requirements/runtime.txt")
     session.install("--no-deps", ".")
     session.run("python", "-m", "invoke", *session.posargs, env=passthrough_env(), include_outer_env=False)

@@ -52,6 +52,7 @@ from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import parse_last_good
 from release.notes import KIT_TRAILER
 from release.sim import dockerd as sim_dockerd
+from release.sim import packages
 from release.sim import registry as sim_registry
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
@@ -657,6 +658,11 @@ def outputs_report(services: Services, version: Version) -> str:
 def run(opts: DemoOptions) -> int:
     t0 = time.monotonic()
     sim_registry.ensure_registry_binary(install=opts.install, on_event=say)  # first: one clear message if missing
+    if opts.build and opts.install and packages.can_install():
+        try:  # the builds need an engine; without one the demo seeds what they would have pushed, and says so
+            packages.ensure([packages.DOCKERD], install=True, on_event=say)
+        except ServiceError as e:
+            say(f"note: {e}")
     workspace = fresh_workspace(opts.workspace, opts.repo_root)
     say(f"demo workspace: {workspace} (made again on every run)")
     if _git("status", "--porcelain", "--untracked-files=no", cwd=opts.repo_root, env=git_env()):
@@ -680,7 +686,7 @@ def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
     ap.add_argument("--runs", type=int, default=8, help="nightly Models CI runs to simulate (default 8)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the simulated CI history (default 1)")
     ap.add_argument("--increment", choices=("major", "minor", "patch"), default="minor")
-    ap.add_argument("--no-install", action="store_true", help="never apt-get install docker-registry")
+    ap.add_argument("--no-install", action="store_true", help="never apt-get install docker-registry or docker.io")
     ap.add_argument("--no-build", action="store_true", help="start no dockerd; seed every image instead")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--steps", dest="steps", action="store_true", default=None,

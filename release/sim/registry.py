@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +35,7 @@ from release.http import make_session
 from release.imageref import ImageRef
 from release.registry import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, Manifest, RegistryClient, sha256_digest
 from release.registry_auth import Keychain
+from release.sim import packages
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 USERNAME = "releaser"
@@ -121,27 +122,9 @@ class Registry:
 def ensure_registry_binary(*, install: bool, on_event: Callable[[str], None] | None = None) -> str:
     """The registry binary. Missing, with `install` and as root with apt-get: `apt-get install -y
     docker-registry` (after `apt-get update` when the package lists do not know it yet)."""
-    if Path(REGISTRY_BINARY).exists():
-        return REGISTRY_BINARY
-    if not (install and os.geteuid() == 0 and shutil.which("apt-get")):
-        raise ServiceError(
-            f"{REGISTRY_BINARY} is missing: install it with `sudo apt-get install -y docker-registry` "
-            "(as root the demo installs it itself)"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def apt(*args: str) -> subprocess.CompletedProcess[str]:
-        if on_event is not None:
-            on_event(f"$ apt-get {' '.join(args)}")
-        return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, check=False)
-
-    proc = apt("install", "-y", "-q", "docker-registry")
-    if proc.returncode != 0:
-        apt("update", "-q")
-        proc = apt("install", "-y", "-q", "docker-registry")
-    if proc.returncode != 0 or not Path(REGISTRY_BINARY).exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ServiceError(f"apt-get install -y docker-registry failed ({tail[0]}); install it by hand, then run again")
+    packages.ensure(
+        [dataclasses.replace(packages.REGISTRY, binary=REGISTRY_BINARY)], install=install, on_event=on_event
+    )
     return REGISTRY_BINARY
 
 
