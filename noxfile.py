@@ -10,7 +10,7 @@ import os
 import nox
 import nox.logger
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tomlkit"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "virtualenv"
 # nox probes for uv before every session, even with virtualenv as the backend, and says "uv binary not found."
@@ -63,6 +63,18 @@ def tests(session: nox.Session) -> None:
     install_locked(session, "tests")
     system_programs(session, "tests")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("tomlkit", ["oldest", "newest"])
+def tomlkit(session: nox.Session, tomlkit: str) -> None:
+    """Catalogue reading and edits on the oldest and the newest tomlkit pyproject.toml allows (outside the lock)."""
+    install_locked(session, "tests")
+    spec = "tomlkit==0.12.0" if tomlkit == "oldest" else "tomlkit"
+    session.install("--upgrade", spec)
+    session.run("python", "-c", "import tomlkit; print('tomlkit', tomlkit.__version__)")
+    catalogue_tests = ("tests/test_spec_edit.py", "tests/test_spec_update.py", "tests/test_catalogue.py")
+    session.run("pytest", "-q", *catalogue_tests, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

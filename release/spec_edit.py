@@ -7,6 +7,7 @@ after inference_engine).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,8 +26,11 @@ class FieldChange:
 
 
 def apply_changes(text: str, changes: Iterable[FieldChange]) -> str:
+    """The catalogue text with `changes` applied. Existing fields are replaced in place; absent ones are inserted
+    on the line after their anchor field. Only tomlkit's public API is used (tomlkit has no public "insert after")."""
     doc = tomlkit.parse(text)
     templates = doc["templates"]
+    inserts: list[FieldChange] = []
     for change in changes:
         if change.field not in EDITABLE_FIELDS:
             raise ValueError(f"{change.field} is not an editable field")
@@ -34,10 +38,39 @@ def apply_changes(text: str, changes: Iterable[FieldChange]) -> str:
         assert isinstance(table, Table)
         if change.field in table:
             table[change.field] = change.value
-            continue
-        anchor = _INSERT_AFTER[change.field]
-        if anchor in table:
-            table.value._insert_after(anchor, change.field, tomlkit.item(change.value))
         else:
-            table.value._insert_after("weights", change.field, tomlkit.item(change.value))
-    return tomlkit.dumps(doc)
+            inserts.append(change)
+    out = tomlkit.dumps(doc)
+    for change in inserts:
+        out = _insert_after_anchor(out, change)
+    return out
+
+
+def _insert_after_anchor(text: str, change: FieldChange) -> str:
+    """Insert `field = "value"` on the line after the template's anchor field.
+
+    The anchor's value is swapped for a unique marker through the public API, which shows where its line is in
+    the rendered text; the new line goes after that line, and the anchor's own text is put back.
+    """
+    doc = tomlkit.parse(text)
+    table = doc["templates"][change.template_index]
+    assert isinstance(table, Table)
+    anchor = _INSERT_AFTER[change.field]
+    if anchor not in table:
+        anchor = "weights"
+    original = table[anchor].as_string()
+    marker = tomlkit.item(f"release-kit-anchor-{uuid.uuid4().hex}").as_string()
+    table[anchor] = tomlkit.parse(f"x = {marker}")["x"]
+    marked = tomlkit.dumps(doc)
+    at = marked.index(marker)
+    line_start = marked.rfind("\n", 0, at) + 1
+    indent = marked[line_start : len(marked) - len(marked[line_start:].lstrip(" \t"))]
+    line_end = marked.find("\n", at)
+    line_end = len(marked) if line_end < 0 else line_end + 1
+    new_line = f"{indent}{change.field} = {tomlkit.item(change.value).as_string()}\n"
+    marked = marked[:line_end] + new_line + marked[line_end:]
+    result = marked.replace(marker, original, 1)
+    inserted = tomlkit.parse(result)["templates"][change.template_index]
+    if inserted.get(change.field) != change.value:  # a layout this edit cannot handle: never write a wrong file
+        raise ValueError(f"could not insert {change.field} into template {change.template_index}")
+    return result
