@@ -54,6 +54,19 @@ class AuthError(GitHubError):
     exit_code = 2
 
 
+class RateLimitExceeded(GitHubError):
+    """GitHub asks for a wait longer than the kit allows (per wait, or in total for the run); the message says
+    which limit, when it resets and what to do. It stops the whole run (every further request would wait too)."""
+
+
+class DownloadTooLarge(GitHubError):
+    """A download went past its size limit; what was read up to the limit is kept by the caller's file."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class RegistryError(ReleaseError):
     """An OCI registry answered with an unexpected status."""
 

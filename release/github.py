@@ -3,10 +3,12 @@
 - JSON endpoints go through `_get_json`: the token is sent per request to the API host only, lists are
   paginated with `Link` headers, and answers are cached by ETag (`If-None-Match`; a 304 costs no rate limit).
 - Log and artifact downloads answer with a redirect to a blob host; the blob is fetched with a fresh request
-  that carries no Authorization header.
+  that carries no Authorization header, and streamed into a file in chunks, never past a byte limit.
 - Retries for 5xx and connection errors live in the session (urllib3 `Retry`, see `release.http`). Rate limits
   (403/429 "rate limit", `Retry-After`, `x-ratelimit-remaining: 0` + `x-ratelimit-reset`) are waited out here,
-  and every wait is reported through `on_event` so the task can show it.
+  and every wait is reported through `on_event` so the task can show it. Waits are bounded by a `WaitBudget`
+  (shared with the session's Retry): a wait longer than allowed, or past the run's total, raises
+  RateLimitExceeded naming the limit, when it resets and what to do.
 - Every other unexpected status raises `GitHubError` naming the method, the URL path and what it was for.
 
 Values come out as frozen dataclasses. New endpoint families (pulls, releases, refs) are added as methods that
@@ -16,6 +18,7 @@ use `_get_json` / `_request` / `_paginate`.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,9 +29,10 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 
 from release.config import Secret
-from release.errors import AuthError, GitHubError, GitHubStatusError
+from release.errors import AuthError, DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
 from release.github_types import (
     Artifact,
+    ByteSink,
     CommitInfo,
     GitRef,
     Job,
@@ -39,13 +43,19 @@ from release.github_types import (
     RepoRef,
     Workflow,
     WorkflowRun,
+    artifacts_page,
+    jobs_page,
+    list_page,
+    runs_page,
 )
+from release.http import WaitBudget, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 _MAX_RATE_LIMIT_WAITS = 50
+CHUNK = 1 << 20  # bytes per streamed read of a download
 
 
 # --------------------------------------------------------------------------------------------------- events
@@ -90,6 +100,7 @@ class GitHubClient:
         on_event: Callable[[object], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        wait_budget: WaitBudget | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._api_host = urlsplit(self.api_url).netloc
@@ -103,6 +114,7 @@ class GitHubClient:
         self._blocked_until = 0.0
         self._block_reason = "rate limit"
         self._block_lock = threading.Lock()
+        self._wait_budget = wait_budget or WaitBudget()
         self.stats = RequestStats()
 
     # ----------------------------------------------------------------------------------------- Actions
@@ -132,8 +144,7 @@ class GitHubClient:
         params = {"status": status, "branch": branch, "event": event, "per_page": PER_PAGE}
         path = f"{repo.path}/actions/workflows/{workflow_id}/runs"
         for page in self._paginate(path, params, what=f"runs of workflow {workflow_id}"):
-            for item in page["workflow_runs"]:
-                yield WorkflowRun.from_api(item)
+            yield from runs_page(page)
 
     def get_run(self, repo: RepoRef, run_id: int) -> WorkflowRun:
         body = self._get_json(
@@ -146,27 +157,27 @@ class GitHubClient:
     def list_jobs(self, repo: RepoRef, run_id: int, *, filter: str = "latest") -> list[Job]:
         path = f"{repo.path}/actions/runs/{run_id}/jobs"
         params = {"filter": filter, "per_page": PER_PAGE}
-        return [
-            Job.from_api(j) for page in self._paginate(path, params, what=f"jobs of run {run_id}") for j in page["jobs"]
-        ]
+        return [j for page in self._paginate(path, params, what=f"jobs of run {run_id}") for j in jobs_page(page)]
 
     def list_artifacts(self, repo: RepoRef, run_id: int, *, name: str | None = None) -> list[Artifact]:
         """All artifacts of a run (every page); `name` is GitHub's exact-name filter."""
         path = f"{repo.path}/actions/runs/{run_id}/artifacts"
         params = {"name": name, "per_page": PER_PAGE}
-        return [
-            Artifact.from_api(a)
-            for page in self._paginate(path, params, what=f"artifacts of run {run_id}")
-            for a in page["artifacts"]
-        ]
+        pages = self._paginate(path, params, what=f"artifacts of run {run_id}")
+        return [a for page in pages for a in artifacts_page(page)]
 
-    def download_job_log(self, repo: RepoRef, job_id: int, *, what: str = "") -> bytes:
-        return self._download(f"{repo.path}/actions/jobs/{job_id}/logs", what=what or f"log of job {job_id}")
+    def download_job_log(self, repo: RepoRef, job_id: int, dest: ByteSink, *, max_bytes: int, what: str = "") -> int:
+        """Stream a job log into `dest`; returns its size. Past `max_bytes`: DownloadTooLarge (dest holds the
+        first `max_bytes`)."""
+        path = f"{repo.path}/actions/jobs/{job_id}/logs"
+        return self._download(path, dest, max_bytes=max_bytes, what=what or f"log of job {job_id}")
 
-    def download_artifact(self, repo: RepoRef, artifact: Artifact, *, what: str = "") -> bytes:
-        return self._download(
-            f"{repo.path}/actions/artifacts/{artifact.id}/zip", what=what or f"artifact {artifact.name}"
-        )
+    def download_artifact(
+        self, repo: RepoRef, artifact: Artifact, dest: ByteSink, *, max_bytes: int, what: str = ""
+    ) -> int:
+        """Stream an artifact zip into `dest`; returns its size. Past `max_bytes`: DownloadTooLarge."""
+        path = f"{repo.path}/actions/artifacts/{artifact.id}/zip"
+        return self._download(path, dest, max_bytes=max_bytes, what=what or f"artifact {artifact.name}")
 
     # ----------------------------------------------------------------------------------------- pulls
 
@@ -175,7 +186,7 @@ class GitHubClient:
         params = {"head": head, "base": base, "state": state, "per_page": PER_PAGE}
         what = f"PRs {head} → {base}"
         return [PullRequest.from_api(p) for page in self._paginate(f"{repo.path}/pulls", params, what=what)
-                for p in page]  # fmt: skip
+                for p in list_page(page, "pull requests")]  # fmt: skip
 
     def get_pull(self, repo: RepoRef, number: int) -> PullRequest:
         body = self._get_json(f"{repo.path}/pulls/{number}", what=f"PR #{number}",
@@ -221,7 +232,7 @@ class GitHubClient:
         """Every release, drafts included (GitHub shows drafts to users who can push)."""
         params = {"per_page": PER_PAGE}
         return [Release.from_api(r) for page in self._paginate(f"{repo.path}/releases", params, what="releases")
-                for r in page]  # fmt: skip
+                for r in list_page(page, "releases")]  # fmt: skip
 
     def find_release(self, repo: RepoRef, tag: str) -> Release | None:
         """The release of `tag`, draft or not (`GET /releases/tags/{tag}` would not show a draft)."""
@@ -316,31 +327,44 @@ class GitHubClient:
             self._cache.put(url, etag, {"body": body, "links": links})
         return body, links
 
-    def _download(self, path: str, *, what: str) -> bytes:
-        """API request answered by a redirect to a blob; the blob is fetched without Authorization."""
+    def _download(self, path: str, dest: ByteSink, *, max_bytes: int, what: str) -> int:
+        """API request answered by a redirect to a blob; the blob is fetched without Authorization and streamed
+        into `dest`."""
         url = self._url(path)
-        resp = self._request(url, headers=self._api_headers(), what=what, allow_redirects=False)
+        resp = self._request(url, headers=self._api_headers(), what=what, allow_redirects=False, stream=True)
         if resp.status_code in (301, 302, 303, 307, 308):
             location = resp.headers.get("Location")
+            resp.close()
             if not location:
                 raise GitHubError(f"GET {_path(url)} ({what}): redirect without a Location header")
             location = urljoin(url, location)
+            resp = self._request(location, headers={}, what=what, blob=True, stream=True)
+            if resp.status_code != 200:
+                resp.close()  # a blob host's error body is not read (it could be anything, of any size)
+                raise GitHubStatusError(f"GET blob for {what} answered {resp.status_code}", status=resp.status_code)
+        try:
+            self._check(resp, (200,), what=what)
+        except GitHubError:
             resp.close()
-            blob = self._request(location, headers={}, what=what, blob=True)
-            self._check(blob, (200,), what=what)
-            return blob.content
-        self._check(resp, (200,), what=what)
-        return resp.content
+            raise
+        return _copy_body(resp, dest, max_bytes=max_bytes, what=what)
 
     def _request(
-        self, url: str, *, headers: dict[str, str], what: str, allow_redirects: bool = True, blob: bool = False
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        what: str,
+        allow_redirects: bool = True,
+        blob: bool = False,
+        stream: bool = False,
     ) -> requests.Response:
         """One logical GET: waits out rate limits (reported through on_event) and retries after them."""
         path = _path(url)
         for _ in range(_MAX_RATE_LIMIT_WAITS):
             self._wait_if_blocked(path)
             try:
-                resp = self._session.get(url, headers=headers, allow_redirects=allow_redirects)
+                resp = self._session.get(url, headers=headers, allow_redirects=allow_redirects, stream=stream)
             except requests.RequestException as e:
                 shown = path if not blob else f"blob for {what}"
                 raise GitHubError(
@@ -436,11 +460,37 @@ class GitHubClient:
                 self._blocked_until, self._block_reason = until, reason
 
     def _wait_if_blocked(self, path: str) -> None:
+        """Sleep until the rate limit lifts, within the wait budget; beyond it, fail with RateLimitExceeded."""
         with self._block_lock:
-            delay, reason = self._blocked_until - self._clock(), self._block_reason
-        if delay > 0:
-            self._on_event(RateLimitWait(seconds=delay, reason=reason, path=path))
-            self._sleep(delay)
+            until, reason = self._blocked_until, self._block_reason
+        delay = until - self._clock()
+        if delay <= 0:
+            return
+        refused = self._wait_budget.take(delay)
+        if refused is not None:
+            raise RateLimitExceeded(self._wait_refused(refused, delay, until, reason, path))
+        self._on_event(RateLimitWait(seconds=delay, reason=reason, path=path))
+        self._sleep(delay)
+
+    def _wait_refused(self, refused: str, delay: float, until: float, reason: str, path: str) -> str:
+        limit = {
+            "primary": f"API rate limit of the token in {self._token_variable} is used up",
+            "secondary": "secondary rate limit (too many requests at once) is hit",
+        }.get(reason, "server asks the kit to slow down (Retry-After)")
+        resets = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(until, 253402300799)))
+        budget = self._wait_budget
+        if refused == "per-wait":
+            why = f"it asks for a wait of {_duration(delay)} and the kit waits at most {_duration(budget.per_wait)}"
+        else:
+            why = (
+                f"this run has already waited {_duration(budget.spent)} of its {_duration(budget.total)} budget for "
+                f"rate limits and {_duration(delay)} more are asked"
+            )
+        advice = "; a lower --concurrency makes it less likely" if reason == "secondary" else ""
+        return (
+            f"GitHub's {limit} (before GET {path}): {why}. It lifts at {resets}; run the same command again "
+            f"after that (finished downloads are kept){advice}"
+        )
 
     def _rate_limit_wait(self, resp: requests.Response) -> tuple[float, str] | None:
         if resp.status_code not in (403, 429):
@@ -450,10 +500,8 @@ class GitHubClient:
         reset = resp.headers.get("x-ratelimit-reset")
         text = resp.text.lower() if resp.headers.get("Content-Type", "").startswith("application/json") else ""
         if retry_after is not None:
-            try:
-                return max(float(retry_after), 0.0), "secondary"
-            except ValueError:
-                return 60.0, "secondary"
+            seconds = retry_after_seconds(retry_after, now=self._clock())
+            return (60.0 if seconds is None else seconds), "secondary"
         if remaining == "0" and reset is not None:
             return self._until_reset(reset), "primary"
         if resp.status_code == 429 or "rate limit" in text:
@@ -462,9 +510,10 @@ class GitHubClient:
 
     def _until_reset(self, reset: str) -> float:
         try:
-            return max(float(reset) - self._clock(), 0.0) + 1.0
+            seconds = float(reset) - self._clock()
         except ValueError:
             return 60.0
+        return max(seconds, 0.0) + 1.0 if math.isfinite(seconds) else math.inf
 
     def _note_remaining(self, resp: requests.Response) -> None:
         """Primary limit used up by this answer: hold the next request until the reset."""
@@ -497,6 +546,40 @@ class GitHubClient:
 
 def _path(url: str) -> str:
     return urlsplit(url).path or "/"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "forever"
+    if seconds < 180:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _copy_body(resp: requests.Response, dest: ByteSink, *, max_bytes: int, what: str) -> int:
+    """Stream an answer's body into `dest` in chunks; never more than `max_bytes` (then DownloadTooLarge)."""
+    too_large = DownloadTooLarge(f"{what}: the download is larger than {max_bytes} bytes", limit=max_bytes)
+    written = 0
+    try:
+        declared = resp.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        for chunk in resp.iter_content(chunk_size=CHUNK):
+            if written + len(chunk) > max_bytes:
+                dest.write(chunk[: max_bytes - written])
+                raise too_large
+            dest.write(chunk)
+            written += len(chunk)
+    except requests.RequestException as e:
+        raise GitHubError(
+            f"{what}: the download broke off after {written} bytes ({type(e).__name__}); run the same command "
+            "again, finished downloads are kept"
+        ) from None
+    finally:
+        resp.close()
+    return written
 
 
 def _error_message(resp: requests.Response) -> str:

@@ -1,14 +1,108 @@
 """Pure values returned by the GitHub client (frozen dataclasses built from API JSON).
 
 Kept apart from `release.github` so that pure modules (parsing, selection, rendering) can use them without
-importing an HTTP library.
+importing an HTTP library. GitHub's answers are outside data: a missing or mistyped key is a GitHubError naming the
+object and the key (never a KeyError or TypeError), and a page without its list is one too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from release.errors import GitHubError
+
+
+class ByteSink(Protocol):
+    """Where a download is streamed (a binary file, or a wrapper that also hashes)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+class _Fields:
+    """Typed reads of one JSON object of an API answer."""
+
+    def __init__(self, d: Any, kind: str) -> None:
+        if not isinstance(d, Mapping):
+            raise GitHubError(f"GitHub answered a {kind} that is not a JSON object ({type(d).__name__}); {_RETRY}")
+        self._d = d
+        self._kind = kind
+
+    def _bad(self, key: str, want: str) -> GitHubError:
+        got = "missing" if key not in self._d else f"a {type(self._d[key]).__name__}"
+        return GitHubError(f"GitHub answered a {self._kind} whose {key!r} is {got}, not {want}; {_RETRY}")
+
+    def integer(self, key: str, default: int | None = None) -> int:
+        v = self._d.get(key)
+        if v is None and default is not None:
+            return default
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 20:
+            return int(v)
+        raise self._bad(key, "an integer")
+
+    def string(self, key: str) -> str:
+        v = self._d.get(key)
+        if not isinstance(v, str):
+            raise self._bad(key, "a string")
+        return v
+
+    def opt_string(self, key: str) -> str | None:
+        v = self._d.get(key)
+        if v is not None and not isinstance(v, str):
+            raise self._bad(key, "a string or null")
+        return v
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        v = self._d.get(key, default)
+        if not isinstance(v, bool):
+            raise self._bad(key, "true or false")
+        return v
+
+    def obj(self, key: str, kind: str) -> _Fields:
+        return _Fields(self._d.get(key), f"{self._kind}'s {kind}")
+
+    def items(self, key: str) -> list[Any]:
+        v = self._d.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            raise self._bad(key, "a list")
+        return v
+
+
+_RETRY = "run the same command again, and report it if it persists"
+
+
+def _page(body: Any, key: str, kind: str) -> list[Any]:
+    if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
+        raise GitHubError(f"GitHub answered a page of {kind} without its {key!r} list; {_RETRY}")
+    items: list[Any] = body[key]
+    return items
+
+
+def runs_page(body: Any) -> list[WorkflowRun]:
+    """The runs of one page of `GET .../actions/workflows/{id}/runs`."""
+    return [WorkflowRun.from_api(item) for item in _page(body, "workflow_runs", "workflow runs")]
+
+
+def jobs_page(body: Any) -> list[Job]:
+    """The jobs of one page of `GET .../actions/runs/{id}/jobs`."""
+    return [Job.from_api(item) for item in _page(body, "jobs", "jobs")]
+
+
+def artifacts_page(body: Any) -> list[Artifact]:
+    """The artifacts of one page of `GET .../actions/runs/{id}/artifacts`."""
+    return [Artifact.from_api(item) for item in _page(body, "artifacts", "artifacts")]
+
+
+def list_page(body: Any, kind: str) -> list[Any]:
+    """A page whose answer is a JSON list (pulls, releases)."""
+    if not isinstance(body, list):
+        raise GitHubError(f"GitHub answered a page of {kind} that is not a JSON list; {_RETRY}")
+    return body
 
 
 @dataclass(frozen=True)
@@ -32,8 +126,9 @@ class Workflow:
     state: str
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> Workflow:
-        return cls(id=int(d["id"]), name=str(d["name"]), path=str(d["path"]), state=str(d["state"]))
+    def from_api(cls, d: Any) -> Workflow:
+        f = _Fields(d, "workflow")
+        return cls(id=f.integer("id"), name=f.string("name"), path=f.string("path"), state=f.string("state"))
 
 
 @dataclass(frozen=True)
@@ -56,20 +151,21 @@ class WorkflowRun:
         return self.status == "completed"
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> WorkflowRun:
+    def from_api(cls, d: Any) -> WorkflowRun:
+        f = _Fields(d, "workflow run")
         return cls(
-            id=int(d["id"]),
-            run_number=int(d["run_number"]),
-            run_attempt=int(d.get("run_attempt") or 1),
-            workflow_id=int(d["workflow_id"]),
-            status=d.get("status"),
-            conclusion=d.get("conclusion"),
-            head_branch=d.get("head_branch"),
-            head_sha=str(d["head_sha"]),
-            event=str(d["event"]),
-            created_at=str(d["created_at"]),
-            updated_at=str(d["updated_at"]),
-            html_url=str(d["html_url"]),
+            id=f.integer("id"),
+            run_number=f.integer("run_number"),
+            run_attempt=f.integer("run_attempt", 1),
+            workflow_id=f.integer("workflow_id"),
+            status=f.opt_string("status"),
+            conclusion=f.opt_string("conclusion"),
+            head_branch=f.opt_string("head_branch"),
+            head_sha=f.string("head_sha"),
+            event=f.string("event"),
+            created_at=f.string("created_at"),
+            updated_at=f.string("updated_at"),
+            html_url=f.string("html_url"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -90,18 +186,19 @@ class Job:
     runner_name: str | None
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> Job:
+    def from_api(cls, d: Any) -> Job:
+        f = _Fields(d, "job")
         return cls(
-            id=int(d["id"]),
-            run_id=int(d["run_id"]),
-            run_attempt=int(d.get("run_attempt") or 1),
-            name=str(d["name"]),
-            status=str(d["status"]),
-            conclusion=d.get("conclusion"),
-            started_at=d.get("started_at"),
-            completed_at=d.get("completed_at"),
-            html_url=d.get("html_url"),
-            runner_name=d.get("runner_name"),
+            id=f.integer("id"),
+            run_id=f.integer("run_id"),
+            run_attempt=f.integer("run_attempt", 1),
+            name=f.string("name"),
+            status=f.string("status"),
+            conclusion=f.opt_string("conclusion"),
+            started_at=f.opt_string("started_at"),
+            completed_at=f.opt_string("completed_at"),
+            html_url=f.opt_string("html_url"),
+            runner_name=f.opt_string("runner_name"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -120,16 +217,17 @@ class Artifact:
     expires_at: str | None
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> Artifact:
+    def from_api(cls, d: Any) -> Artifact:
+        f = _Fields(d, "artifact")
         return cls(
-            id=int(d["id"]),
-            name=str(d["name"]),
-            size_in_bytes=int(d["size_in_bytes"]),
-            expired=bool(d["expired"]),
-            digest=d.get("digest"),
-            archive_download_url=str(d["archive_download_url"]),
-            created_at=d.get("created_at"),
-            expires_at=d.get("expires_at"),
+            id=f.integer("id"),
+            name=f.string("name"),
+            size_in_bytes=f.integer("size_in_bytes"),
+            expired=f.flag("expired"),
+            digest=f.opt_string("digest"),
+            archive_download_url=f.string("archive_download_url"),
+            created_at=f.opt_string("created_at"),
+            expires_at=f.opt_string("expires_at"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -163,20 +261,22 @@ class PullRequest:
     merge_commit_sha: str | None
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> PullRequest:
+    def from_api(cls, d: Any) -> PullRequest:
+        f = _Fields(d, "pull request")
+        head, base = f.obj("head", "head"), f.obj("base", "base")
         return cls(
-            number=int(d["number"]),
-            state=str(d["state"]),
+            number=f.integer("number"),
+            state=f.string("state"),
             # the list endpoint has no `merged`; `merged_at` is set exactly when the PR was merged
             merged=bool(d.get("merged")) or d.get("merged_at") is not None,
-            draft=bool(d.get("draft", False)),
-            title=str(d["title"]),
-            body=str(d.get("body") or ""),
-            html_url=str(d["html_url"]),
-            head_ref=str(d["head"]["ref"]),
-            head_sha=str(d["head"]["sha"]),
-            base_ref=str(d["base"]["ref"]),
-            merge_commit_sha=d.get("merge_commit_sha"),
+            draft=f.flag("draft", False),
+            title=f.string("title"),
+            body=f.opt_string("body") or "",
+            html_url=f.string("html_url"),
+            head_ref=head.string("ref"),
+            head_sha=head.string("sha"),
+            base_ref=base.string("ref"),
+            merge_commit_sha=f.opt_string("merge_commit_sha"),
         )
 
 
@@ -189,13 +289,14 @@ class ReleaseAsset:
     browser_download_url: str
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> ReleaseAsset:
+    def from_api(cls, d: Any) -> ReleaseAsset:
+        f = _Fields(d, "release asset")
         return cls(
-            id=int(d["id"]),
-            name=str(d["name"]),
-            size=int(d["size"]),
-            content_type=str(d.get("content_type") or ""),
-            browser_download_url=str(d.get("browser_download_url") or ""),
+            id=f.integer("id"),
+            name=f.string("name"),
+            size=f.integer("size"),
+            content_type=f.opt_string("content_type") or "",
+            browser_download_url=f.opt_string("browser_download_url") or "",
         )
 
 
@@ -213,18 +314,19 @@ class Release:
     assets: tuple[ReleaseAsset, ...]
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> Release:
+    def from_api(cls, d: Any) -> Release:
+        f = _Fields(d, "release")
         return cls(
-            id=int(d["id"]),
-            tag_name=str(d["tag_name"]),
-            name=str(d.get("name") or ""),
-            body=str(d.get("body") or ""),
-            draft=bool(d["draft"]),
-            prerelease=bool(d.get("prerelease", False)),
-            html_url=str(d["html_url"]),
-            upload_url=str(d["upload_url"]),
-            target_commitish=str(d.get("target_commitish") or ""),
-            assets=tuple(ReleaseAsset.from_api(a) for a in d.get("assets") or ()),
+            id=f.integer("id"),
+            tag_name=f.string("tag_name"),
+            name=f.opt_string("name") or "",
+            body=f.opt_string("body") or "",
+            draft=f.flag("draft"),
+            prerelease=f.flag("prerelease", False),
+            html_url=f.string("html_url"),
+            upload_url=f.string("upload_url"),
+            target_commitish=f.opt_string("target_commitish") or "",
+            assets=tuple(ReleaseAsset.from_api(a) for a in f.items("assets")),
         )
 
 
@@ -235,8 +337,10 @@ class GitRef:
     type: str  # "commit" | "tag"
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> GitRef:
-        return cls(ref=str(d["ref"]), sha=str(d["object"]["sha"]), type=str(d["object"]["type"]))
+    def from_api(cls, d: Any) -> GitRef:
+        f = _Fields(d, "git ref")
+        obj = f.obj("object", "object")
+        return cls(ref=f.string("ref"), sha=obj.string("sha"), type=obj.string("type"))
 
 
 @dataclass(frozen=True)
@@ -250,9 +354,11 @@ class CommitInfo:
         return len(self.parents) > 1
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> CommitInfo:
+    def from_api(cls, d: Any) -> CommitInfo:
+        f = _Fields(d, "commit")
+        commit = f.obj("commit", "commit") if d.get("commit") is not None else None
         return cls(
-            sha=str(d["sha"]),
-            parents=tuple(str(p["sha"]) for p in d.get("parents") or ()),
-            message=str((d.get("commit") or {}).get("message") or ""),
+            sha=f.string("sha"),
+            parents=tuple(_Fields(p, "commit parent").string("sha") for p in f.items("parents")),
+            message=(commit.opt_string("message") if commit else None) or "",
         )

@@ -1,4 +1,5 @@
-"""HTTP sessions: retries in the adapter (urllib3 Retry honouring Retry-After), timeouts, a user agent.
+"""HTTP sessions: retries in the adapter (urllib3 Retry honouring Retry-After within a WaitBudget), timeouts, a
+user agent.
 
 Authorization is never sent across hosts: requests strips it on a redirect to another host or port, and the
 clients that follow redirects by hand start a fresh request without it.
@@ -6,11 +7,15 @@ clients that follow redirects by hand start a fresh request without it.
 
 from __future__ import annotations
 
+import email.utils
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -32,17 +37,82 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class _ReportingRetry(Retry):
-    """A Retry that reports each Retry-After wait (e.g. to show a rate-limit pause in a progress line)."""
+class WaitBudget:
+    """How long one run may wait on servers' rate limits: at most `per_wait` seconds for a single wait and
+    `total` seconds in all. Shared by a session's retries (Retry-After) and the client that owns the session, so a
+    `Retry-After` of a day is never obeyed silently: whoever meets it stops and the client fails with advice."""
 
+    def __init__(self, *, per_wait: float = 120.0, total: float = 900.0) -> None:
+        self.per_wait = per_wait
+        self.total = total
+        self._spent = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def spent(self) -> float:
+        with self._lock:
+            return self._spent
+
+    def take(self, seconds: float) -> str | None:
+        """Count a wait of `seconds` when allowed and return None; else return why not: "per-wait" (longer than
+        one wait may be) or "total" (the run's budget would be exceeded)."""
+        if not seconds <= self.per_wait:  # NaN is refused too
+            return "per-wait"
+        with self._lock:
+            if self._spent + seconds > self.total:
+                return "total"
+            self._spent += seconds
+            return None
+
+
+def retry_after_seconds(value: str | None, *, now: float) -> float | None:
+    """Retry-After as seconds from `now`: delay-seconds or an HTTP date (RFC 9110 §10.2.3); None when absent or
+    not understood."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text)) if len(text) <= 15 else float("inf")
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+class _BudgetRetry(Retry):
+    """A Retry that honours Retry-After only within a WaitBudget, and reports each such wait.
+
+    A Retry-After beyond the budget is not slept: the answer (429/503) goes back to the caller, which decides
+    (the GitHub client turns it into RateLimitExceeded). Class attributes survive urllib3's `Retry.new`."""
+
+    budget: ClassVar[WaitBudget | None] = None
     on_wait: ClassVar[Callable[[float], None] | None] = None
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        return retry_after_seconds(response.headers.get("Retry-After"), now=time.time())
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any) -> Retry:
+        new = super().increment(method, url, *args, **kw)
+        response = kw.get("response") or (args[0] if args else None)
+        if response is not None and self.respect_retry_after_header:
+            seconds = self.get_retry_after(response)
+            budget = type(self).budget
+            if seconds and budget is not None and budget.take(seconds) is not None:
+                raise MaxRetryError(kw.get("_pool"), url or "", None)  # hands the answer back (raise_on_status=False)
+        return new
 
     def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
         seconds = self.get_retry_after(response)
+        if not seconds:
+            return False
         report = type(self).on_wait
-        if seconds and report is not None:
+        if report is not None:
             report(seconds)
-        return super().sleep_for_retry(response)
+        time.sleep(seconds)
+        return True
 
 
 def make_retry(
@@ -50,12 +120,14 @@ def make_retry(
     backoff_factor: float = 0.5,
     statuses: tuple[int, ...] = (429, 500, 502, 503, 504),
     on_wait: Callable[[float], None] | None = None,
+    budget: WaitBudget | None = None,
 ) -> Retry:
-    """Retries for connection errors and `statuses`, honouring Retry-After; `on_wait(seconds)` hears each
-    Retry-After pause (the callback is a class attribute so it survives urllib3's `Retry.new`)."""
-    cls: type[Retry] = Retry
+    """Retries for connection errors and `statuses`, honouring Retry-After within `budget` (default: a
+    WaitBudget of its own, 120 s per wait, 15 min in all); `on_wait(seconds)` hears each Retry-After pause."""
+    attrs: dict[str, Any] = {"budget": budget or WaitBudget()}
     if on_wait is not None:
-        cls = type("ReportingRetry", (_ReportingRetry,), {"on_wait": staticmethod(on_wait)})
+        attrs["on_wait"] = staticmethod(on_wait)
+    cls = type("BudgetRetry", (_BudgetRetry,), attrs)
     return cls(
         total=total,
         connect=total,

@@ -16,7 +16,7 @@ from release.git import Git
 from release.gitflow import Flow
 from release.github import GitHubClient
 from release.github_types import RateLimitWait, RepoRef
-from release.http import make_retry, make_session
+from release.http import WaitBudget, make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.recipes import OfflineRecipe, RealRecipe, make_recipe
 from release.registry import RegistryClient
@@ -107,14 +107,17 @@ def github_client(
 
     The session retries 5xx, 429 and connection errors (urllib3 Retry, honouring Retry-After, each pause
     reported as a RateLimitWait); the client waits out 403/429 rate limits that remain (x-ratelimit-reset,
-    secondary limits). With `cache_root`, JSON answers are cached there by ETag.
+    secondary limits). Both wait within one WaitBudget (120 s per wait, 15 min per run), beyond which the client
+    raises RateLimitExceeded. With `cache_root`, JSON answers are cached there by ETag.
     """
 
     def on_wait(seconds: float) -> None:
         if on_event is not None:
             on_event(RateLimitWait(seconds=seconds, reason="retry-after", path=""))
 
-    session = make_session(pool_size=pool_size, retry=make_retry(backoff_factor=backoff_factor, on_wait=on_wait))
+    budget = WaitBudget()  # one budget for the session's Retry-After waits and the client's own
+    retry = make_retry(backoff_factor=backoff_factor, on_wait=on_wait, budget=budget)
+    session = make_session(pool_size=pool_size, retry=retry)
     cache = FileResponseCache(cache_root / HTTP_CACHE_DIR, read_only=read_only_cache) if cache_root else None
     return GitHubClient(
         api_url=cfg.github_api_url,
@@ -123,4 +126,5 @@ def github_client(
         session=session,
         cache=cache,
         on_event=on_event,
+        wait_budget=budget,
     )

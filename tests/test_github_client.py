@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from release import wiring
 from release.config import Config, Secret
-from release.errors import AuthError, ConfigError, GitHubError
+from release.errors import AuthError, ConfigError, GitHubError, RateLimitExceeded
 from release.github import GitHubClient
 from release.github_types import RateLimitWait, RepoRef
-from release.http import make_retry, make_session
+from release.http import WaitBudget, make_retry, make_session, retry_after_seconds
 from release.http_cache import FileResponseCache
 from release.sim.history import generate_history
 from tests.services.github_server import TOKEN, small_models
@@ -81,8 +83,10 @@ def test_blob_downloads_carry_no_authorization(github_server):
     art = next(a for a in run.artifacts if a.name.startswith("workflow_logs_"))
     job = run.jobs[1]
     arts = {a.id: a for a in gh.list_artifacts(REPO, run.id)}
-    assert gh.download_artifact(REPO, arts[art.id]) == art.content
-    assert gh.download_job_log(REPO, job.id) == job.log
+    zip_buf, log_buf = io.BytesIO(), io.BytesIO()
+    assert gh.download_artifact(REPO, arts[art.id], zip_buf, max_bytes=1 << 20) == len(art.content)
+    assert gh.download_job_log(REPO, job.id, log_buf, max_bytes=1 << 20) == len(job.log)
+    assert (zip_buf.getvalue(), log_buf.getvalue()) == (art.content, job.log)
     blob_requests = [e for e in github_server.stats.log if e[0] == "blob"]
     assert blob_requests and not any(had_auth for *_, had_auth in blob_requests)
 
@@ -93,7 +97,7 @@ def test_expired_artifact_answers_410(github_factory):
     old = server.history.runs[-1]
     art = next(a for a in gh.list_artifacts(REPO, old.id) if a.expired)
     with pytest.raises(GitHubError, match="410: Artifact has expired"):
-        gh.download_artifact(REPO, art)
+        gh.download_artifact(REPO, art, io.BytesIO(), max_bytes=1 << 20)
 
 
 @pytest.mark.parametrize("kind", ["502", "reset", "429", "403-secondary", "403-primary"])
@@ -130,6 +134,93 @@ def test_exhausted_primary_limit_holds_the_next_request(github_factory):
     server.rate_remaining = 4999
     gh.get_workflow(REPO, "on-nightly.yml")
     assert [(type(e), e.reason) for e in events] == [(RateLimitWait, "primary")]
+
+
+def budget_client(server, budget: WaitBudget, events: list[object], sleeps: list[float]) -> GitHubClient:
+    """A client whose session retries and own waits share `budget`; its own sleeps are recorded, not slept."""
+    session = make_session(retry=make_retry(backoff_factor=0.01, budget=budget))
+    return GitHubClient(
+        api_url=server.api_url,
+        token=Secret(TOKEN),
+        session=session,
+        on_event=events.append,
+        sleep=sleeps.append,
+        wait_budget=budget,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "needle"),
+    [
+        ("429:86400", "secondary rate limit (too many requests at once) is hit"),
+        ("403-secondary:86400", "secondary rate limit"),
+        ("403-primary:3600", "API rate limit of the token in GH_PAT is used up"),
+    ],
+)
+def test_a_wait_longer_than_allowed_fails_at_once_with_advice(github_factory, fault, needle):
+    server = github_factory(generate_history(small_models()[:1], runs=3, special_runs=False))
+    server.faults.every = {1: fault}  # every request: waiting and asking again would not help
+    events: list[object] = []
+    sleeps: list[float] = []
+    gh = budget_client(server, WaitBudget(per_wait=120, total=900), events, sleeps)
+    with pytest.raises(RateLimitExceeded) as failed:
+        gh.get_workflow(REPO, "on-nightly.yml")
+    text = str(failed.value)
+    assert needle in text and "the kit waits at most 120s" in text and "lifts at 20" in text
+    assert "run the same command again after that" in text and "\n" not in text
+    assert sleeps == [] and not [e for e in events if isinstance(e, RateLimitWait)]
+    assert server.stats.api == 1  # the answer was not retried by the session either
+
+
+def test_the_total_wait_budget_ends_the_run_with_advice(github_factory):
+    server = github_factory(generate_history(small_models()[:1], runs=3, special_runs=False))
+    server.faults.every = {1: "403-secondary:50"}
+    events: list[object] = []
+    sleeps: list[float] = []
+    gh = budget_client(server, WaitBudget(per_wait=120, total=120), events, sleeps)
+    with pytest.raises(RateLimitExceeded, match=r"already waited 10\ds of its 120s budget") as failed:
+        gh.get_workflow(REPO, "on-nightly.yml")
+    assert "a lower --concurrency makes it less likely" in str(failed.value)
+    assert len(sleeps) == 2 and all(49 <= s <= 50.5 for s in sleeps)  # two waits fit, the third does not
+    assert [type(e) for e in events] == [RateLimitWait, RateLimitWait]
+
+
+def test_session_retries_spend_the_same_budget(github_factory):
+    server = github_factory(generate_history(small_models()[:1], runs=3, special_runs=False))
+    server.faults.at = {1: "429", 2: "429"}
+    budget = WaitBudget(per_wait=120, total=1.5)
+    events: list[object] = []
+    sleeps: list[float] = []
+    gh = budget_client(server, budget, events, sleeps)
+    with pytest.raises(RateLimitExceeded, match="budget for rate limits"):
+        gh.get_workflow(REPO, "on-nightly.yml")  # the session waits 1 s, then the client may not wait again
+    assert budget.spent == 1.0 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past
+        ("Thu, 01 Jan 2099 00:00:00 GMT", 4070908800.0 - 1_700_000_000.0),
+        ("9" * 40, float("inf")),
+        ("-5", None),
+        ("soon", None),
+        ("1.5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_values(value, seconds):
+    assert retry_after_seconds(value, now=1_700_000_000.0) == seconds
+
+
+def test_wait_budget_counts_and_refuses():
+    budget = WaitBudget(per_wait=10, total=15)
+    assert budget.take(10) is None and budget.take(11) == "per-wait" and budget.take(float("nan")) == "per-wait"
+    assert budget.take(6) == "total" and budget.take(5) is None and budget.spent == 15
 
 
 def test_bad_and_missing_tokens(github_server):

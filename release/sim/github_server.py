@@ -8,7 +8,7 @@ Authorization header. Features for tests and benchmarks:
   artifact name, jobs filter);
 - weak ETags and 304 answers for `If-None-Match`;
 - `x-ratelimit-*` headers; injected faults by request number (502, 429 + Retry-After, 403 primary rate limit,
-  403 secondary rate limit, connection reset);
+  403 secondary rate limit, connection reset; rate limits may name their seconds: `429:86400`);
 - injected latency; request counting per route and status;
 - an optional `validator(method, route, status, body)` hook called for every JSON answer (tests plug in GitHub's
   OpenAPI description there).
@@ -643,20 +643,24 @@ _ACTIONS_ROUTES: list[tuple[str, Route]] = [
 
 
 def _fault_reply(kind: str) -> Reply:
+    """`kind` may carry seconds after a colon: `429:86400` (Retry-After of a day), `403-primary:3600` (the limit
+    resets in an hour); without them, 1 second."""
+    kind, _, arg = kind.partition(":")
+    seconds = arg or "1"
     if kind == "502":
         return error(502, "Server Error")
     if kind == "429":
         reply = error(429, "You have exceeded a secondary rate limit. Please wait a few minutes.")
-        reply.headers["Retry-After"] = "1"
+        reply.headers["Retry-After"] = seconds
         return reply
     if kind == "403-secondary":
         reply = error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
-        reply.headers["Retry-After"] = "1"
+        reply.headers["Retry-After"] = seconds
         return reply
     if kind == "403-primary":
         reply = error(403, "API rate limit exceeded for user ID 1000001.")
         reply.headers["x-ratelimit-remaining"] = "0"
-        reply.headers["x-ratelimit-reset"] = str(int(time.time()) + 1)
+        reply.headers["x-ratelimit-reset"] = str(int(time.time()) + int(seconds))
         return reply
     raise ValueError(f"unknown fault {kind!r}")
 
