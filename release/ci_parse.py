@@ -17,7 +17,9 @@ import io
 import json
 import re
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,51 +32,188 @@ ARTIFACT_PREFIX = "workflow_logs_"
 
 # --------------------------------------------------------------------------------------------- zip files
 
+MiB = 1 << 20
+
 
 class UnsafeArchive(ValueError):
-    """The zip has a member that would escape its folder (zip-slip) or is a link: its content is refused."""
+    """The zip is refused: a member would escape its folder (zip-slip), is a link, cannot be extracted (a name
+    clash, an empty or over-long name), or would inflate past a limit. Its content is not read."""
 
 
 class CorruptArchive(ValueError):
     """The bytes are not a readable zip (truncated or damaged download): worth downloading again."""
 
 
-def zip_members(data: bytes, *, max_total: int = 2 << 30) -> dict[str, bytes]:
-    """The regular files of a zip as {relative posix path: bytes}; refuses absolute paths, `..` and links
-    (UnsafeArchive), and raises CorruptArchive for bytes that are not a readable zip."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
-        raise CorruptArchive(f"not a zip file ({e})") from None
-    out: dict[str, bytes] = {}
+@dataclass(frozen=True, kw_only=True)
+class ArchiveLimits:
+    """What one artifact may cost. Sizes are uncompressed; they are checked on the central directory before
+    anything is inflated, and again while extracting (headers can lie)."""
+
+    max_member_bytes: int = 256 * MiB
+    max_artifact_bytes: int = 256 * MiB
+    max_members: int = 10_000
+    max_directory_bytes: int = 2 * MiB  # the zip's central directory, read into memory by zipfile
+    max_parsed_file_bytes: int = 8 * MiB  # run_specs/*.json and report_data_*.json, parsed in memory
+    max_name_part_bytes: int = 255  # one path component (NAME_MAX)
+    max_path_bytes: int = 1024
+
+
+DEFAULT_LIMITS = ArchiveLimits()
+ZIP_TAIL_BYTES = 65_536 + 22 + 20 + 56  # where the end records are: comment, EOCD, zip64 locator and record
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+
+
+def zip_directory_size(tail: bytes) -> int:
+    """The central directory's size announced by the end records in `tail` (the zip's last ZIP_TAIL_BYTES);
+    zipfile reads that much into memory before any member can be checked."""
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < 22:
+        raise CorruptArchive("not a zip file (no end of central directory record)")
+    entries, size = struct.unpack("<HI", tail[pos + 10 : pos + 16])
+    if entries != 0xFFFF and size != 0xFFFFFFFF:
+        return int(size)
+    loc = pos - 20
+    if loc < 0 or tail[loc : loc + 4] != b"PK\x06\x07":
+        return int(size)
+    rec = tail.rfind(b"PK\x06\x06", 0, loc)
+    if rec < 0 or loc - rec < 56:
+        raise CorruptArchive("not a zip file (its zip64 end record is missing)")
+    (size64,) = struct.unpack("<Q", tail[rec + 40 : rec + 48])
+    return int(size64)
+
+
+def plan_extraction(infos: Sequence[zipfile.ZipInfo], limits: ArchiveLimits = DEFAULT_LIMITS) -> list[zipfile.ZipInfo]:
+    """The regular files to extract, in zip order, after checking every member (UnsafeArchive on the first
+    problem): zip-slip and absolute names, links, encrypted or exotic compression, names that cannot be created
+    (empty or `.` parts, parts over 255 bytes, a file that is also a folder, duplicates), and sizes."""
+    if len(infos) > limits.max_members:
+        raise UnsafeArchive(f"{len(infos)} members, over the limit of {limits.max_members}")
+    files: list[zipfile.ZipInfo] = []
+    seen_files: set[str] = set()
+    folders: set[str] = set()
     total = 0
-    with zf:
-        for info in zf.infolist():
-            name = info.filename
-            check_member_name(name)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise UnsafeArchive(f"member {name!r} is a symbolic link")
-            if info.is_dir():
-                continue
-            total += info.file_size
-            if total > max_total:
-                raise UnsafeArchive("uncompressed size exceeds the limit")
-            try:
-                out[name] = zf.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as e:
-                raise CorruptArchive(f"member {name!r} cannot be read ({e})") from None
-    return out
+    for info in infos:
+        name = info.filename
+        check_member_name(name, limits)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise UnsafeArchive(f"member {name!r} is a symbolic link")
+        path = name.rstrip("/")
+        parents = path.split("/")[:-1]
+        folders.update("/".join(parents[: i + 1]) for i in range(len(parents)))
+        if info.is_dir():
+            folders.add(path)
+            continue
+        if path in seen_files:
+            raise UnsafeArchive(f"member {_short_name(path)!r} appears twice")
+        seen_files.add(path)
+        if info.flag_bits & 0x1:
+            raise UnsafeArchive(f"member {_short_name(path)!r} is encrypted")
+        if info.compress_type not in _ZIP_METHODS:
+            raise UnsafeArchive(
+                f"member {_short_name(path)!r} uses compression method {info.compress_type}; only stored and "
+                "deflate are read"
+            )
+        _check_size(path, info.file_size, limits)
+        total += info.file_size
+        if total > limits.max_artifact_bytes:
+            raise UnsafeArchive(
+                f"members inflate to more than the {_mib(limits.max_artifact_bytes)} limit per artifact"
+            )
+        files.append(info)
+    clash = sorted(seen_files & folders)
+    if clash:
+        raise UnsafeArchive(f"{_short_name(clash[0])!r} is both a file and a folder")
+    return files
 
 
-def check_member_name(name: str) -> None:
+def _check_size(path: str, size: int, limits: ArchiveLimits) -> None:
+    if size > limits.max_member_bytes:
+        raise UnsafeArchive(
+            f"member {_short_name(path)!r} inflates to {_mib(size)}, over the {_mib(limits.max_member_bytes)} "
+            "limit per member"
+        )
+    if size > limits.max_parsed_file_bytes and is_parsed_file(path):
+        raise UnsafeArchive(
+            f"member {_short_name(path)!r} is {_mib(size)}; files that are parsed are limited to "
+            f"{_mib(limits.max_parsed_file_bytes)}"
+        )
+
+
+def check_member_name(name: str, limits: ArchiveLimits = DEFAULT_LIMITS) -> None:
+    """A member name that extracts inside its folder, as exactly one file or folder of that name."""
     if not name or "\x00" in name:
         raise UnsafeArchive(f"member {name!r} has an empty or invalid name")
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise UnsafeArchive(f"member {name!r} has an absolute path")
-    parts = re.split(r"[\\/]", name)
-    if ".." in parts:
-        raise UnsafeArchive(f"member {name!r} escapes the folder with '..'")
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        raise UnsafeArchive(f"member {_short_name(name)!r} has an absolute path")
+    if ".." in re.split(r"[\\/]", name):
+        raise UnsafeArchive(f"member {_short_name(name)!r} escapes the folder with '..'")
+    raw = name.encode("utf-8", errors="surrogatepass")
+    if len(raw) > limits.max_path_bytes:
+        raise UnsafeArchive(
+            f"member {_short_name(name)!r} has a name of {len(raw)} bytes, over {limits.max_path_bytes}"
+        )
+    parts = name[:-1].split("/") if name.endswith("/") else name.split("/")
+    for part in parts:
+        if part in ("", "."):
+            raise UnsafeArchive(f"member {_short_name(name)!r} has an empty or '.' part")
+        if len(part.encode("utf-8", errors="surrogatepass")) > limits.max_name_part_bytes:
+            raise UnsafeArchive(f"member {_short_name(name)!r} has a name part over {limits.max_name_part_bytes} bytes")
+
+
+def _short_name(name: str, keep: int = 60) -> str:
+    return name if len(name) <= keep else f"{name[: keep // 2]}…{name[-keep // 2 :]} ({len(name)} characters)"
+
+
+def _mib(size: int) -> str:
+    return f"{size / MiB:.0f} MiB" if size >= 10 * MiB else f"{size / MiB:.1f} MiB"
+
+
+def zip_members(data: bytes, limits: ArchiveLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
+    """The regular files of a small in-memory zip as {relative posix path: bytes}, with the checks of
+    `plan_extraction` (UnsafeArchive), CorruptArchive for bytes that are not a readable zip. For tests and
+    tools; `inv ci.read` extracts to disk with release.ci_archive, never holding a member in memory."""
+    if len(data) > limits.max_artifact_bytes:
+        raise UnsafeArchive(f"the zip is over the {_mib(limits.max_artifact_bytes)} limit per artifact")
+    if zip_directory_size(data[-ZIP_TAIL_BYTES:]) > limits.max_directory_bytes:
+        raise UnsafeArchive(f"the zip's directory is over {_mib(limits.max_directory_bytes)}")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            files = plan_extraction(zf.infolist(), limits)
+            return {info.filename: _read_member(zf, info, limits) for info in files}
+    except UnsafeArchive:
+        raise
+    except ZIP_ERRORS as e:
+        raise CorruptArchive(f"not a readable zip ({type(e).__name__}: {_short(e)})") from None
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ArchiveLimits) -> bytes:
+    chunks = []
+    size = 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(64 * 1024):
+            size += len(chunk)
+            if size > min(info.file_size, limits.max_member_bytes):
+                raise UnsafeArchive(f"member {_short_name(info.filename)!r} inflates past its declared size")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# What zipfile raises on hostile bytes (beyond BadZipFile): members it cannot inflate, broken headers, names that
+# are not UTF-8 although flagged so, truncation.
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    struct.error,
+    zlib.error,
+    OverflowError,
+    KeyError,
+    IndexError,
+    OSError,
+)
 
 
 # --------------------------------------------------------------------------------------------- reports
@@ -196,10 +335,9 @@ def parse_artifact(dir_name: str, files: Mapping[str, bytes]) -> ArtifactParse:
     spec_path = _pick_last(spec_files)
     if spec_path is None:
         return bad("no run_specs/*.json in the artifact")
-    try:
-        spec = json.loads(files[spec_path])
-    except (ValueError, UnicodeDecodeError) as e:
-        return bad(f"{spec_path}: malformed JSON ({_short(e)})")
+    spec, problem = load_json(files[spec_path])
+    if problem is not None:
+        return bad(f"{spec_path}: {problem}")
     model_id = spec.get("model_id") if isinstance(spec, dict) else None
     if not isinstance(model_id, str) or not model_id:
         return bad(f"{spec_path}: no model_id")
@@ -207,10 +345,9 @@ def parse_artifact(dir_name: str, files: Mapping[str, bytes]) -> ArtifactParse:
     report_path = _report_path(files, model_id)
     if report_path is None:
         return bad(f"no reports_output/*/data/report_data_{model_id}_*.json", model_id, spec)
-    try:
-        report = json.loads(files[report_path])
-    except (ValueError, UnicodeDecodeError) as e:
-        return bad(f"{report_path}: malformed JSON ({_short(e)})", model_id, spec)
+    report, problem = load_json(files[report_path])
+    if problem is not None:
+        return bad(f"{report_path}: {problem}", model_id, spec)
     if not isinstance(report, dict):
         return bad(f"{report_path}: not a JSON object", model_id, spec)
     report = {k: v for k, v in report.items() if k != "benchmarks"}
@@ -234,6 +371,25 @@ def parse_artifact(dir_name: str, files: Mapping[str, bytes]) -> ArtifactParse:
         "perf_unknown": perf_unknown(report),
     }
     return ArtifactParse(dir_name, model_id, summary, spec, report)
+
+
+MAX_PARSED_BYTES = DEFAULT_LIMITS.max_parsed_file_bytes
+MAX_JSON_VALUES = 1_000_000
+
+
+def load_json(data: bytes) -> tuple[Any, str | None]:
+    """(value, None), or (None, why not) for bytes that are too big, too many values (memory), too deeply nested
+    or not JSON. Python objects take 10-50 times the bytes of their JSON, hence the limits."""
+    if len(data) > MAX_PARSED_BYTES:
+        return None, f"{_mib(len(data))}, over the {_mib(MAX_PARSED_BYTES)} limit for a parsed file"
+    if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_JSON_VALUES:
+        return None, f"more than {MAX_JSON_VALUES} JSON values"
+    try:
+        return json.loads(data), None
+    except RecursionError:
+        return None, "malformed JSON (nested too deeply)"
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, f"malformed JSON ({_short(e)})"
 
 
 def _report_path(files: Mapping[str, bytes], model_id: str) -> str | None:
@@ -336,24 +492,44 @@ class JobLogInfo:
     kmd_version: str | None = None
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# Job logs are parsed from a window: the first LOG_HEAD_BYTES and the last LOG_TAIL_BYTES. The runner name and
+# the Inputs group are in the first kilobytes and tt-smi runs while the job sets up; the tail keeps a block printed
+# at the very end. A JSON block may not grow past MAX_JSON_BLOCK characters.
+LOG_HEAD_BYTES = 8 * MiB
+LOG_TAIL_BYTES = 2 * MiB
+MAX_JSON_BLOCK = 1 * MiB
+LOG_CUT = b"\n[release kit: the middle of this log is not parsed]\n"
+TT_SMI = "tt-smi-metal -s"
+RUNNER = "Runner name:"
+
+# Linear-time patterns: a CSI sequence's parameters cannot contain ESC, and an OSC string stops at BEL, ESC or a
+# newline, so no two match attempts scan the same characters.
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b\n]*(?:\x07|\x1b\\))")
+_TIMESTAMP = re.compile(r"\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")  # after a newline: a fast literal start
+
+
+def log_window(data: bytes, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES) -> bytes:
+    """The part of a job log that is parsed (all of it when it is not longer than head + tail)."""
+    if len(data) <= head + tail:
+        return data
+    return data[:head] + LOG_CUT + data[len(data) - tail :]
 
 
 def log_lines(text: str) -> list[str]:
     """Lines without ANSI colour codes and without GitHub's leading timestamps."""
-    return [_TIMESTAMP.sub("", line) for line in _ANSI.sub("", text).splitlines()]
+    return _TIMESTAMP.sub("\n", "\n" + _ANSI.sub("", text))[1:].splitlines()
 
 
-def parse_job_log(data: bytes) -> JobLogInfo:
-    lines = log_lines(data.decode("utf-8", errors="replace"))
-    runner = None
-    for line in lines:
-        m = re.match(r"\s*Runner name:\s*(.+?)\s*$", line)
-        if m:
-            runner = m[1].strip("'\"")
+def parse_job_log(
+    data: bytes, *, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES, max_block: int = MAX_JSON_BLOCK
+) -> JobLogInfo:
+    """Runner name, the Inputs group's image and the first tt-smi JSON block, in one forward scan of the log's
+    window (linear in its size; see LOG_HEAD_BYTES)."""
+    scan = _LogScan(max_block)
+    for line in log_lines(log_window(data, head, tail).decode("utf-8", errors="replace")):
+        if scan.feed(line):
             break
-    tt_smi = _tt_smi(lines)
+    tt_smi = scan.tt_smi
     firmware = kmd = None
     if tt_smi is not None:
         devices = tt_smi.get("device_info")
@@ -366,52 +542,83 @@ def parse_job_log(data: bytes) -> JobLogInfo:
             kmd = host["Driver"].removeprefix("TT-KMD ").strip()
         tt_smi = {k: v for k, v in tt_smi.items() if k != "device_info"}
     return JobLogInfo(
-        runner_name=runner, docker_image=_inputs_image(lines), tt_smi=tt_smi, firmware_bundle=firmware, kmd_version=kmd
+        runner_name=scan.runner, docker_image=scan.image, tt_smi=tt_smi, firmware_bundle=firmware, kmd_version=kmd
     )
 
 
-def _inputs_image(lines: list[str]) -> str | None:
-    inside = False
-    for line in lines:
-        stripped = line.strip()
-        if not inside and stripped in ("##[group] Inputs", "##[group]Inputs"):
-            inside = True
-        elif inside and stripped.startswith("##[endgroup]"):
-            return None
-        elif inside:
-            m = re.match(r"image:\s*(\S+)\s*$", stripped)
-            if m:
-                return m[1]
-    return None
+class _LogScan:
+    """The three things read from a job log, each a small state machine fed one line at a time:
+    - runner: the first line `Runner name: <value>` (quotes removed);
+    - image: in the first group opened by `##[group] Inputs` (or `##[group]Inputs`), the first `image: <value>`;
+    - tt_smi: after a line containing `tt-smi-metal -s`, the first line that is exactly `{` opens a block; lines
+      are added while counting braces until the count returns to 0, and the block must parse as a JSON object.
+      A failed block (bad JSON, over `max_block`, or interrupted by another `tt-smi-metal -s` line, which arms
+      the search again) gives way to the next `tt-smi-metal -s` line."""
+
+    def __init__(self, max_block: int) -> None:
+        self.max_block = max_block
+        self.runner: str | None = None
+        self.runner_done = False
+        self.image: str | None = None
+        self.inputs = "before"  # before | inside | done
+        self.tt_smi: dict[str, Any] | None = None
+        self.smi = "idle"  # idle | armed | block | done
+        self._block: list[str] = []
+        self._depth = 0
+        self._size = 0
+
+    def feed(self, line: str) -> bool:
+        """Take one line; True once everything is found (the rest of the log need not be read)."""
+        if not self.runner_done and RUNNER in line:
+            self._runner(line)
+        if self.inputs != "done":
+            self._inputs(line)
+        if self.smi != "done":
+            self._tt_smi(line)
+        return self.runner_done and self.inputs == "done" and self.smi == "done"
+
+    def _runner(self, line: str) -> None:
+        text = line.strip()
+        if text.startswith(RUNNER):
+            value = text[len(RUNNER) :].strip()
+            if value:
+                self.runner, self.runner_done = value.strip("'\""), True
+
+    def _inputs(self, line: str) -> None:
+        if self.inputs == "before":
+            if "##[group]" in line and line.strip() in ("##[group] Inputs", "##[group]Inputs"):
+                self.inputs = "inside"
+            return
+        text = line.strip()
+        if text.startswith("##[endgroup]"):
+            self.inputs = "done"
+        elif text.startswith("image:"):
+            value = text[len("image:") :].lstrip()
+            if value and len(value.split(None, 1)) == 1:
+                self.image, self.inputs = value, "done"
+
+    def _tt_smi(self, line: str) -> None:
+        if self.smi == "block":
+            if TT_SMI in line:
+                self._block, self.smi = [], "armed"
+                return
+            self._block.append(line)
+            self._size += len(line) + 1
+            self._depth += line.count("{") - line.count("}")
+            if self._depth <= 0:
+                self.tt_smi = _json_object("\n".join(self._block))
+                self._block, self.smi = [], ("done" if self.tt_smi is not None else "idle")
+            elif self._size > self.max_block:
+                self._block, self.smi = [], "idle"
+        elif TT_SMI in line:
+            self.smi = "armed"
+        elif self.smi == "armed" and line.strip() == "{":
+            self._block, self._depth, self._size, self.smi = [line], 1, len(line) + 1, "block"
 
 
-def _tt_smi(lines: list[str]) -> dict[str, Any] | None:
-    """The first `tt-smi-metal -s` block that holds a JSON object ({ … } on its own lines)."""
-    for start, line in enumerate(lines):
-        if "tt-smi-metal -s" not in line:
-            continue
-        parsed = _json_block_after(lines, start + 1)
-        if parsed is not None:
-            return parsed
-    return None
-
-
-def _json_block_after(lines: list[str], index: int) -> dict[str, Any] | None:
-    for i in range(index, len(lines)):
-        if "tt-smi-metal -s" in lines[i]:
-            return None
-        if lines[i].strip() != "{":
-            continue
-        depth = 0
-        block: list[str] = []
-        for line in lines[i:]:
-            block.append(line)
-            depth += line.count("{") - line.count("}")
-            if depth <= 0:
-                try:
-                    value = json.loads("\n".join(block))
-                except ValueError:
-                    return None
-                return value if isinstance(value, dict) else None
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
         return None
-    return None
+    return value if isinstance(value, dict) else None

@@ -9,38 +9,48 @@
 3. Match artifacts to jobs (jobs API), choose the last good entries, and download only those jobs' logs
    (firmware / KMD from that job's tt-smi block).
 
-The cache under `out_root/ci_run_logs/` is safe to kill at any moment: single files are written atomically,
-an extracted artifact folder is complete once its marker exists, and listings of a run are reused only while
-the run is completed and unchanged (same `updated_at` and attempt). Outputs are computed from the runs selected
-by this invocation, never from whatever else is cached.
+The cache under `out_root/ci_run_logs/` (release.ci_cache) is safe to kill at any moment, and listings of a
+run are reused only while the run is completed and unchanged (same `updated_at` and attempt). Outputs are
+computed from the runs selected by this invocation, never from whatever else is cached.
+
+CI data is outside data, read at bounded cost: artifacts larger than the limits (ArchiveLimits) are refused before
+download, downloads stream to disk and stop past the listed `size_in_bytes` (plus a margin), zips are checked
+before anything is inflated and extracted in chunks (release.ci_archive); a refused artifact is an entry with an
+`unparseable` reason, like an unreadable one. Job logs stream to disk (at most LOG_MAX_BYTES kept) and only their
+window is parsed (ci_parse.parse_job_log). Parsing runs one artifact or log at a time, so memory does not grow
+with --concurrency. A rate limit that would need a longer wait than allowed stops the run (RateLimitExceeded).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
-import shutil
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from release import ci_parse, ci_report, fsio, last_good
+from release.ci_cache import CiCache, digest_checked
 from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, ReadPlan, SkippedArtifact
-from release.ci_parse import ArtifactParse, JobLogInfo
-from release.errors import ConfigError, GitHubError, GitHubStatusError, PartialFailure
-from release.github_types import Artifact, Job, RepoRef, Workflow, WorkflowRun
+from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits, ArtifactParse, JobLogInfo
+from release.errors import (
+    ConfigError,
+    DownloadTooLarge,
+    GitHubError,
+    GitHubStatusError,
+    PartialFailure,
+    RateLimitExceeded,
+)
+from release.github_types import Artifact, ByteSink, Job, RepoRef, Workflow, WorkflowRun
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR = "ci_run_logs"
-MARKER_VERSION = 1
 EXPIRED = "expired"
+DOWNLOAD_MARGIN = 1 << 20  # bytes a zip may exceed its listed size_in_bytes by before the download stops
+LOG_MAX_BYTES = 64 << 20  # bytes of a job log kept on disk (the rest is not downloaded)
 
 
 class GitHubReader(Protocol):
@@ -62,9 +72,13 @@ class GitHubReader(Protocol):
 
     def list_artifacts(self, repo: RepoRef, run_id: int, *, name: str | None = ...) -> list[Artifact]: ...
 
-    def download_job_log(self, repo: RepoRef, job_id: int, *, what: str = ...) -> bytes: ...
+    def download_job_log(
+        self, repo: RepoRef, job_id: int, dest: ByteSink, *, max_bytes: int, what: str = ...
+    ) -> int: ...
 
-    def download_artifact(self, repo: RepoRef, artifact: Artifact, *, what: str = ...) -> bytes: ...
+    def download_artifact(
+        self, repo: RepoRef, artifact: Artifact, dest: ByteSink, *, max_bytes: int, what: str = ...
+    ) -> int: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,180 +92,13 @@ class ReadOptions:
     full_history: bool = False
     download: bool = True
     concurrency: int = 8
+    limits: ArchiveLimits = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:
         if self.max_runs < 1:
             raise ConfigError("--max-runs must be at least 1")
         if self.concurrency < 1:
             raise ConfigError("--concurrency must be at least 1")
-
-
-# ------------------------------------------------------------------------------------------------ cache
-
-
-def sanitize(name: str) -> str:
-    return re.sub(r'[/:\\*?"<>|\x00-\x1f]', "_", name)
-
-
-class CiCache:
-    """Files under `out_root/ci_run_logs/On_nightly_{run_number}_{run_id}/` (layout of the original §3.5)."""
-
-    def __init__(self, out_root: Path) -> None:
-        self.out_root = Path(out_root)
-        self.root = self.out_root / CACHE_DIR
-
-    def run_dir(self, run: WorkflowRun) -> Path:
-        return self.root / f"On_nightly_{run.run_number}_{run.id}"
-
-    def _state(self, run: WorkflowRun, name: str) -> Path:
-        return self.run_dir(run) / ".cache" / name
-
-    # runs
-    def save_run(self, run: WorkflowRun, repo: RepoRef, workflow_file: str) -> None:
-        meta = {
-            "run_id": run.id,
-            "run_number": run.run_number,
-            "owner": repo.owner,
-            "repo": repo.name,
-            "workflow_file": workflow_file,
-            "created_at": run.created_at,
-            "updated_at": run.updated_at,
-        }
-        fsio.write_if_changed(self.run_dir(run) / "run_ci_metadata.json", fsio.dump_json(meta))
-        fsio.write_if_changed(self._state(run, "run.json"), fsio.dump_json(run.to_json()))
-
-    def cached_runs(self) -> list[WorkflowRun]:
-        runs = []
-        for path in sorted(self.root.glob("On_nightly_*/.cache/run.json")):
-            try:
-                runs.append(WorkflowRun.from_api(json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, KeyError, TypeError):
-                log.warning("ignoring unreadable %s", path)
-        return runs
-
-    # listings (artifacts, jobs): reused only for a completed, unchanged run
-    def load_listing(self, run: WorkflowRun, kind: str) -> list[dict[str, Any]] | None:
-        try:
-            data = json.loads(self._state(run, f"{kind}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("run") != _run_stamp(run):
-            return None
-        items = data.get("items")
-        return items if isinstance(items, list) else None
-
-    def save_listing(self, run: WorkflowRun, kind: str, items: list[dict[str, Any]]) -> None:
-        if run.completed:
-            fsio.write_json(self._state(run, f"{kind}.json"), {"run": _run_stamp(run), "items": items})
-
-    def save_jobs_metadata(self, run: WorkflowRun, jobs: Sequence[Job]) -> None:
-        rows = [
-            {
-                "job_id": j.id,
-                "job_name": j.name,
-                "job_status": j.status,
-                "job_conclusion": j.conclusion,
-                "job_url": j.html_url,
-                "started_at": j.started_at,
-                "completed_at": j.completed_at,
-            }
-            for j in jobs
-        ]
-        fsio.write_if_changed(self.run_dir(run) / "jobs_ci_metadata.json", fsio.dump_json(rows))
-
-    # artifacts: extracted folder + marker written last
-    def _marker(self, run: WorkflowRun, artifact: Artifact) -> Path:
-        return self._state(run, f"artifact_{artifact.id}.json")
-
-    def artifact_dir(self, run: WorkflowRun, artifact: Artifact) -> Path:
-        return self.run_dir(run) / sanitize(artifact.name)
-
-    def load_artifact(self, run: WorkflowRun, artifact: Artifact) -> dict[str, bytes] | str | None:
-        """The artifact's files, or the reason it was refused, or None when not (completely) cached."""
-        try:
-            marker = json.loads(self._marker(run, artifact).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if marker.get("version") != MARKER_VERSION or marker.get("artifact_id") != artifact.id:
-            return None
-        if marker.get("refused"):
-            return str(marker["refused"])
-        folder = self.artifact_dir(run, artifact)
-        files: dict[str, bytes] = {}
-        for rel, digest in marker.get("files", {}).items():
-            if not ci_parse.is_parsed_file(rel):
-                continue
-            try:
-                data = (folder / rel).read_bytes()
-            except OSError:
-                return None
-            if hashlib.sha256(data).hexdigest() != digest:
-                return None
-            files[rel] = data
-        return files
-
-    def store_artifact(self, run: WorkflowRun, artifact: Artifact, data: bytes) -> dict[str, bytes] | str:
-        """Extract a verified zip (refusing zip-slip members); returns files or the refusal reason."""
-        marker: dict[str, Any] = {
-            "version": MARKER_VERSION,
-            "artifact_id": artifact.id,
-            "name": artifact.name,
-            "digest": artifact.digest,
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-        try:
-            files = ci_parse.zip_members(data)
-        except ci_parse.CorruptArchive as e:
-            raise GitHubError(
-                f"artifact {artifact.name} (id {artifact.id}): the download is not a readable zip ({e}); "
-                "run the same command again"
-            ) from None
-        except ci_parse.UnsafeArchive as e:
-            marker["refused"] = f"unsafe zip: {e}"
-            fsio.write_json(self._marker(run, artifact), marker)
-            return str(marker["refused"])
-        final = self.artifact_dir(run, artifact)
-        tmp = final.parent / f".tmp-{artifact.id}-{uuid.uuid4().hex[:8]}"
-        for rel, content in files.items():
-            fsio.atomic_write_bytes(tmp / rel, content)
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.mkdir(parents=True, exist_ok=True)
-        tmp.rename(final)
-        marker["files"] = {rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())}
-        fsio.write_json(self._marker(run, artifact), marker)
-        return files
-
-    # job logs
-    def log_path(self, run: WorkflowRun, job: Job) -> Path:
-        return self.run_dir(run) / "logs" / f"{sanitize(job.name)}_{job.id}.txt"
-
-    def load_log(self, run: WorkflowRun, job: Job) -> bytes | None:
-        try:
-            return self.log_path(run, job).read_bytes()
-        except OSError:
-            return None
-
-    def store_log(self, run: WorkflowRun, job: Job, data: bytes) -> None:
-        fsio.atomic_write_bytes(self.log_path(run, job), data)
-
-
-def _run_stamp(run: WorkflowRun) -> dict[str, Any]:
-    return {"id": run.id, "attempt": run.run_attempt, "updated_at": run.updated_at, "status": run.status}
-
-
-def verify_digest(artifact: Artifact, data: bytes) -> None:
-    if not artifact.digest:
-        return
-    algo, _, expected = artifact.digest.partition(":")
-    if algo != "sha256" or not expected:
-        return
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected.lower():
-        raise GitHubError(
-            f"artifact {artifact.name} (id {artifact.id}): download does not match its digest "
-            f"(sha256:{actual[:12]}… vs {artifact.digest[:19]}…); run the same command again"
-        )
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -319,7 +166,7 @@ def select_runs(
 
 def plan_read(opts: ReadOptions, *, github: GitHubReader | None, out_root: Path) -> ReadPlan:
     """Select the runs (GitHub reads only, nothing written) and note which the cache already has."""
-    cache = CiCache(out_root)
+    cache = CiCache(out_root, limits=opts.limits)
     runs = select_runs(opts, github=github, cache=cache, save=False)
     cached = frozenset(r.id for r in cache.cached_runs())
     return ReadPlan(tuple(runs), cached)
@@ -337,7 +184,10 @@ def read_ci(
     emit = on_event or (lambda event: None)
     if opts.download and github is None:
         raise ConfigError("reading Models CI needs a GitHub client (or --no-download)")
-    cache = CiCache(out_root)
+    cache = CiCache(out_root, limits=opts.limits)
+    swept = cache.sweep_temp()
+    if swept:
+        log.info("removed %d temp entries left by an interrupted read", swept)
     failures = _Failures()
     runs = select_runs(opts, github=github, cache=cache)
     emit(Progress("runs", len(runs), len(runs)))
@@ -388,6 +238,7 @@ class _RunReader:
         self.failures = failures
         self.emit = emit
         self._lock = threading.Lock()
+        self._parse_lock = threading.Lock()  # one parse at a time: memory stays that of one artifact or log
         self._done = 0
         self.missing_logs: list[int] = []
 
@@ -405,15 +256,17 @@ class _RunReader:
 
     def _artifacts(self, run: WorkflowRun, total: int) -> list[Artifact]:
         try:
-            cached = self.cache.load_listing(run, "artifacts")
+            cached = _from_listing(self.cache.load_listing(run, "artifacts"), Artifact.from_api)
             if cached is not None:
-                return [Artifact.from_api(a) for a in cached]
+                return cached
             if not self.opts.download:
                 return []
             assert self.github is not None
             items = self.github.list_artifacts(self.opts.repo, run.id)
             self.cache.save_listing(run, "artifacts", [a.to_json() for a in items])
             return items
+        except RateLimitExceeded:
+            raise
         except GitHubError as e:
             self.failures.add(f"run {run.run_number} (id {run.id}): {e}")
             return []
@@ -422,9 +275,9 @@ class _RunReader:
 
     def jobs(self, run: WorkflowRun) -> list[Job]:
         try:
-            cached = self.cache.load_listing(run, "jobs")
+            cached = _from_listing(self.cache.load_listing(run, "jobs"), Job.from_api)
             if cached is not None:
-                return [Job.from_api(j) for j in cached]
+                return cached
             if not self.opts.download:
                 return []
             assert self.github is not None
@@ -432,6 +285,8 @@ class _RunReader:
             self.cache.save_listing(run, "jobs", [j.to_json() for j in items])
             self.cache.save_jobs_metadata(run, items)
             return items
+        except RateLimitExceeded:
+            raise
         except GitHubError as e:
             self.failures.add(f"run {run.run_number} (id {run.id}) jobs: {e}")
             return []
@@ -507,13 +362,13 @@ class _RunReader:
             if files is None:
                 if not self.opts.download:
                     return None
-                assert self.github is not None
-                data = self.github.download_artifact(self.opts.repo, art, what=what)
-                verify_digest(art, data)
-                files = self.cache.store_artifact(run, art, data)
+                files = self._download_artifact(run, art, what)
             if isinstance(files, str):
                 return ArtifactParse(art.name, None, None, None, None, files)
-            return ci_parse.parse_artifact(art.name, files)
+            with self._parse_lock:
+                return ci_parse.parse_artifact(art.name, files)
+        except RateLimitExceeded:
+            raise
         except GitHubStatusError as e:
             if e.status in (404, 410):  # expired or deleted since it was listed: cannot be read, does not count
                 return ArtifactParse(art.name, None, None, None, None, EXPIRED)
@@ -552,18 +407,41 @@ class _RunReader:
                 out[job_id] = info
         return out
 
+    def _download_artifact(self, run: WorkflowRun, art: Artifact, what: str) -> Mapping[str, bytes] | str:
+        """Download (streamed to a scratch file, hashed on the way) and extract; or the reason it is refused."""
+        limit = self.opts.limits.max_artifact_bytes
+        if art.size_in_bytes > limit:
+            return self.cache.refuse(
+                run, art, f"unsafe zip: {art.size_in_bytes} bytes, over the {limit} bytes limit per artifact"
+            )
+        assert self.github is not None
+        with self.cache.download_file(run, art) as (path, fh):
+            sink = _HashingSink(fh)
+            try:
+                self.github.download_artifact(
+                    self.opts.repo, art, sink, max_bytes=art.size_in_bytes + DOWNLOAD_MARGIN, what=what
+                )
+            except DownloadTooLarge:
+                return self.cache.refuse(
+                    run, art, f"unsafe zip: the download is larger than the {art.size_in_bytes} bytes GitHub lists"
+                )
+            fh.close()
+            sha256 = sink.hexdigest()
+            verified = digest_checked(art, sha256)
+            return self.cache.store_artifact(run, art, path, sha256=sha256, verified=verified)
+
     def _log(self, run: WorkflowRun, job: Job, total: int) -> JobLogInfo | None:
         try:
             data = self.cache.load_log(run, job)
             if data is None:
                 if not self.opts.download:
                     return None
-                assert self.github is not None
-                data = self.github.download_job_log(
-                    self.opts.repo, job.id, what=f"log of job {job.name!r} in run {run.run_number}"
-                )
-                self.cache.store_log(run, job, data)
-            return ci_parse.parse_job_log(data)
+                self._download_log(run, job)
+                data = self.cache.load_log(run, job)
+            with self._parse_lock:
+                return ci_parse.parse_job_log(data or b"")
+        except RateLimitExceeded:
+            raise
         except GitHubStatusError as e:
             if e.status in (404, 410):  # the log is gone (retention): firmware/KMD stay unknown
                 log.warning("log of job %s in run %s is no longer available", job.id, run.run_number)
@@ -577,6 +455,42 @@ class _RunReader:
             return None
         finally:
             self._tick("logs", total, job.name)
+
+    def _download_log(self, run: WorkflowRun, job: Job) -> None:
+        """Stream the log into the cache; past LOG_MAX_BYTES the rest is not downloaded (the head is kept)."""
+        assert self.github is not None
+        what = f"log of job {job.name!r} in run {run.run_number}"
+        with self.cache.log_writer(run, job) as fh:
+            try:
+                self.github.download_job_log(self.opts.repo, job.id, fh, max_bytes=LOG_MAX_BYTES, what=what)
+            except DownloadTooLarge:
+                log.warning("%s is larger than %d bytes; only its start is kept", what, LOG_MAX_BYTES)
+
+
+class _HashingSink:
+    """Writes through to a file and hashes what passes (the digest of a streamed download)."""
+
+    def __init__(self, fh: ByteSink) -> None:
+        self._fh = fh
+        self._sha = hashlib.sha256()
+
+    def write(self, data: bytes, /) -> int:
+        self._sha.update(data)
+        self._fh.write(data)
+        return len(data)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _from_listing(items: list[dict[str, Any]] | None, build: Callable[[Any], Any]) -> list[Any] | None:
+    """A cached listing as values; None (read it again) when the cache holds something unexpected."""
+    if items is None:
+        return None
+    try:
+        return [build(item) for item in items]
+    except GitHubError:
+        return None
 
 
 def _catalogue_candidates(artifact_name: str, model_ids: Sequence[str]) -> set[str]:

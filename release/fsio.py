@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from release.errors import InputError
 
@@ -76,3 +76,35 @@ def open_log(path: Path) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         yield fh
+
+
+@contextmanager
+def atomic_stream(path: Path, *, prefix: str) -> Iterator[BinaryIO]:
+    """Stream bytes into `path` atomically: they go to a temp file named `prefix…` next to it, which is fsynced and
+    renamed over `path` when the block ends without an exception, and removed otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def scratch_file(folder: Path, *, prefix: str) -> Iterator[tuple[Path, BinaryIO]]:
+    """A temp file `prefix…` in `folder`, open for writing, removed when the block ends (whatever happens)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            yield Path(tmp), fh
+    finally:
+        Path(tmp).unlink(missing_ok=True)

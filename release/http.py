@@ -11,10 +11,12 @@ import email.utils
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
@@ -94,14 +96,21 @@ class _BudgetRetry(Retry):
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         return retry_after_seconds(response.headers.get("Retry-After"), now=time.time())
 
-    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any) -> Retry:
-        new = super().increment(method, url, *args, **kw)
-        response = kw.get("response") or (args[0] if args else None)
-        if response is not None and self.respect_retry_after_header:
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> _BudgetRetry:
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is not None and _pool is not None and self.respect_retry_after_header:
             seconds = self.get_retry_after(response)
             budget = type(self).budget
             if seconds and budget is not None and budget.take(seconds) is not None:
-                raise MaxRetryError(kw.get("_pool"), url or "", None)  # hands the answer back (raise_on_status=False)
+                raise MaxRetryError(_pool, url or "", None)  # hands the answer back (raise_on_status=False)
         return new
 
     def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
