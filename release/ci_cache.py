@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from release import ci_archive, ci_parse, fsio
+from release import ci_archive, ci_logs, ci_parse, fsio
 from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits, CorruptArchive, UnsafeArchive
 from release.errors import GitHubError
 from release.github_types import Artifact, Job, RepoRef, WorkflowRun
@@ -218,16 +218,16 @@ class CiCache:
         return self.run_dir(run) / "logs" / f"{sanitize(job.name)}_{job.id}.txt"
 
     def load_log(self, run: WorkflowRun, job: Job) -> bytes | None:
-        """The part of a cached log that is parsed (ci_parse.log_window), read without loading the rest."""
+        """The part of a cached log that is parsed (ci_logs.log_window), read without loading the rest."""
         try:
             with open(self.log_path(run, job), "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                head, tail = ci_parse.LOG_HEAD_BYTES, ci_parse.LOG_TAIL_BYTES
+                head, tail = ci_logs.LOG_HEAD_BYTES, ci_logs.LOG_TAIL_BYTES
                 if size <= head + tail:
                     return fh.read()
                 first = fh.read(head)
                 fh.seek(size - tail)
-                return first + ci_parse.LOG_CUT + fh.read()
+                return first + ci_logs.LOG_CUT + fh.read()
         except OSError:
             return None
 

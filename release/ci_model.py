@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from release.ci_parse import ArtifactParse, JobLogInfo
+from release.ci_logs import JobLogInfo
+from release.ci_parse import ArtifactParse
 from release.github_types import RepoRef, WorkflowRun
 
 

@@ -17,7 +17,7 @@ CI data is outside data, read at bounded cost: artifacts larger than the limits 
 download, downloads stream to disk and stop past the listed `size_in_bytes` (plus a margin), zips are checked
 before anything is inflated and extracted in chunks (release.ci_archive); a refused artifact is an entry with an
 `unparseable` reason, like an unreadable one. Job logs stream to disk (at most LOG_MAX_BYTES kept) and only their
-window is parsed (ci_parse.parse_job_log). Parsing runs one artifact or log at a time, so memory does not grow
+window is parsed (ci_logs.parse_job_log). Parsing runs one artifact or log at a time, so memory does not grow
 with --concurrency. A rate limit that would need a longer wait than allowed stops the run (RateLimitExceeded).
 """
 
@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import ci_parse, ci_report, fsio, last_good
+from release import ci_logs, ci_parse, ci_report, fsio, last_good
 from release.ci_cache import CiCache, digest_checked
+from release.ci_logs import JobLogInfo
 from release.ci_model import CiEntry, CiReadResult, ModelRef, Progress, ReadPlan, SkippedArtifact
-from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits, ArtifactParse, JobLogInfo
+from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits, ArtifactParse
 from release.errors import (
     ConfigError,
     DownloadTooLarge,
@@ -439,7 +440,7 @@ class _RunReader:
                 self._download_log(run, job)
                 data = self.cache.load_log(run, job)
             with self._parse_lock:
-                return ci_parse.parse_job_log(data or b"")
+                return ci_logs.parse_job_log(data or b"")
         except RateLimitExceeded:
             raise
         except GitHubStatusError as e:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from release import ci_parse, last_good
+from release import ci_logs, ci_parse, last_good
+from release.ci_logs import JobLogInfo
 from release.ci_model import CiEntry, ModelRef
-from release.ci_parse import ArtifactParse, JobLogInfo, UnsafeArchive
+from release.ci_parse import ArtifactParse, UnsafeArchive
 from release.github_types import Job
 from release.sim.history import SimModel, make_job_log, make_report
 
@@ -28,6 +29,7 @@ IO_MODULES = {"requests", "urllib3", "docker", "subprocess", "release.github", "
     "module",
     [
         "release.ci_parse",
+        "release.ci_logs",
         "release.last_good",
         "release.ci_report",
         "release.ci_model",
@@ -360,7 +362,7 @@ def test_parse_job_log(variant, fw, kmd):
         runner="tt-n150-runner-07", image="ghcr.io/x/y:1", fw="18.12.0", kmd="2.4.1", variant=variant, t=T0
     )
     assert b"\x1b[" in data and data[:4] == b"2025"
-    info = ci_parse.parse_job_log(data)
+    info = ci_logs.parse_job_log(data)
     assert info.runner_name == "tt-n150-runner-07"
     assert info.docker_image == "ghcr.io/x/y:1"
     assert (info.firmware_bundle, info.kmd_version) == (fw, kmd)
@@ -370,7 +372,7 @@ def test_parse_job_log(variant, fw, kmd):
 
 
 def test_parse_job_log_without_anything():
-    assert ci_parse.parse_job_log(b"hello\n\xff\xfe\n") == JobLogInfo()
+    assert ci_logs.parse_job_log(b"hello\n\xff\xfe\n") == JobLogInfo()
 
 
 # ----------------------------------------------------------------------------------------------- last good
