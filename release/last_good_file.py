@@ -13,6 +13,16 @@ from typing import Any
 from release.errors import InputError
 
 REQUIRED_FIELDS = ("tt_metal_commit", "vllm_commit", "docker_image", "perf_status", "ci_run_number")
+OPTIONAL_FIELDS: dict[str, type] = {  # null or this type
+    "ci_run_id": int,
+    "ci_run_url": str,
+    "ci_job_id": int,
+    "ci_job_url": str,
+    "ci_job_name": str,
+    "device": str,
+    "firmware_bundle": str,
+    "driver_version": str,
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = Non
             if field not in raw:
                 raise InputError(f"{source}: {model_id}.{field}: missing")
         run_number = raw["ci_run_number"]
-        if isinstance(run_number, str) and run_number.isdigit():
+        if isinstance(run_number, str) and run_number.isascii() and run_number.isdigit() and len(run_number) < 19:
             run_number = int(run_number)
         if not isinstance(run_number, int) or isinstance(run_number, bool):
             raise InputError(f"{source}: {model_id}.ci_run_number: expected an integer, got {run_number!r}")
@@ -60,6 +70,11 @@ def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = Non
                 raise InputError(f"{source}: {model_id}.{field}: expected a string or null")
         if not isinstance(raw["docker_image"], str) or not isinstance(raw["perf_status"], str):
             raise InputError(f"{source}: {model_id}: docker_image and perf_status must be strings")
+        for field, kind in OPTIONAL_FIELDS.items():
+            value = raw.get(field)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                want = "an integer" if kind is int else "a string"
+                raise InputError(f"{source}: {model_id}.{field}: expected {want} or null, got {type(value).__name__}")
         out[model_id] = LastGoodRecord(
             model_id=model_id,
             tt_metal_commit=raw["tt_metal_commit"],

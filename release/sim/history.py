@@ -118,6 +118,7 @@ class SimArtifact:
     expired: bool
     with_digest: bool
     _content: Callable[[], bytes] = field(repr=False)
+    listed_size: int | None = None  # what the listing says instead of the real size (a lying listing)
 
     @property
     def content(self) -> bytes:
@@ -125,7 +126,7 @@ class SimArtifact:
 
     @property
     def size_in_bytes(self) -> int:
-        return len(self.content)
+        return len(self.content) if self.listed_size is None else self.listed_size
 
     @property
     def digest(self) -> str | None:

@@ -9,15 +9,20 @@ built to make a naive parser slow. Standard library only; everything is generate
 - `hostile_log(size)`: a timestamped job log of about `size` bytes: a `Runner name:` line padded with spaces,
   an Inputs group that never closes, thousands of `tt-smi-metal -s` + `{` pairs whose blocks never close,
   unterminated colour and OSC escapes; and, last, one good tt-smi block (the answer a parser must still find).
+- `make_hostile(run)`: turns a SimRun's first `workflow_logs_*` artifacts into the above, and gives the jobs of
+  some others a hostile log (the "done when" history of the trust issue).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import struct
 import zipfile
 from collections.abc import Mapping
+
+from release.sim.history import SimRun
 
 ZIP_TIME = (2025, 10, 1, 0, 0, 0)
 CHUNK = 1 << 20
@@ -111,3 +116,33 @@ def hostile_log(size: int = 10 << 20, *, runner: str = "tt-hostile-runner", fw: 
         i += 1
     lines += [_stamp(i + k) + text for k, text in enumerate(tail)]
     return ("\n".join(lines) + "\n").encode()
+
+
+def make_hostile(
+    run: SimRun,
+    *,
+    bomb_size: int = 600_000_000,
+    name_length: int = 300,
+    log_size: int = 10 << 20,
+    hostile_logs: int = 3,
+) -> dict[str, str]:
+    """Make `run` hostile in place: its first three `workflow_logs_*` artifacts become a zip bomb of `bomb_size`
+    bytes, a file/folder clash and a member name of `name_length` characters; the jobs of the next
+    `hostile_logs` artifacts get a hostile log of `log_size` bytes (runner = the job's runner, firmware
+    `hostile-{job id}`). Returns {artifact name: "bomb" | "clash" | "long-name" | "hostile-log"}."""
+    arts = [a for a in run.artifacts if a.name.startswith("workflow_logs_")]
+    jobs = [j for j in run.jobs if " / test (" in j.name or " / run-tests (" in j.name]
+    builders = [
+        ("bomb", lambda: zip_bomb(bomb_size)),
+        ("clash", clash_zip),
+        ("long-name", lambda: long_name_zip(name_length)),
+    ]
+    kinds: dict[str, str] = {}
+    for art, (kind, build) in zip(arts, builders, strict=False):
+        art._content = functools.cache(build)
+        kinds[art.name] = kind
+    for art, job in list(zip(arts, jobs, strict=False))[len(builders) : len(builders) + hostile_logs]:
+        log = functools.partial(hostile_log, log_size, runner=job.runner_name or "?", fw=f"hostile-{job.id}")
+        job._log = functools.cache(log)
+        kinds[art.name] = "hostile-log"
+    return kinds
