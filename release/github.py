@@ -17,6 +17,7 @@ use `_get_json` / `_request` / `_paginate`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -334,7 +335,7 @@ class GitHubClient:
         resp = self._request(url, headers=self._api_headers(), what=what, allow_redirects=False, stream=True)
         if resp.status_code in (301, 302, 303, 307, 308):
             location = resp.headers.get("Location")
-            resp.close()
+            _discard(resp)
             if not location:
                 raise GitHubError(f"GET {_path(url)} ({what}): redirect without a Location header")
             location = urljoin(url, location)
@@ -556,6 +557,15 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _discard(resp: requests.Response) -> None:
+    """Close a streamed answer; a small body is read first so that its connection goes back to the pool."""
+    declared = resp.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) <= 65_536:
+        with contextlib.suppress(requests.RequestException):
+            _ = resp.content
+    resp.close()
 
 
 def _copy_body(resp: requests.Response, dest: ByteSink, *, max_bytes: int, what: str) -> int:
