@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Collection, task
+from invoke import Collection
 
 from release import (
     catalogue,
@@ -33,8 +33,11 @@ from release.cli import (
     print_json,
     progress,
     release_task,
+    route_parse_errors,
     say,
     shown,
+    task,
+    whole_number,
     write_step_summary,
 )
 from release.config import Config
@@ -42,6 +45,8 @@ from release.errors import ConfigError, InputError, PartialFailure
 from release.fsio import dump_json
 from release.github_types import RateLimitWait, RepoRef
 from release.version import Version
+
+route_parse_errors()
 
 # ------------------------------------------------------------------------------------------------ spec
 
@@ -125,7 +130,7 @@ def spec_update_task(
         "json": "print the machine-readable result instead of the table",
     },
 )
-@release_task
+@release_task(read_only=True)
 def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
     """Check that every image the catalogue (or a release record) points at exists, with its digest."""
     from release import audit
@@ -362,6 +367,7 @@ def images_build_task(
 
     from release import build_report, build_run, builder
 
+    jobs = whole_number(jobs, "--jobs", minimum=1)
     cfg = load_config(
         ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host) if docker_host else None
     )
@@ -596,7 +602,7 @@ def ci_read_task(
         repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
         workflow_file=cfg.ci_workflow_file,
         max_runs=int(max_runs),
-        run_id=int(run_id) if run_id is not None else None,
+        run_id=whole_number(run_id, "--run-id", minimum=1) if run_id is not None else None,
         branch=branch,
         event=event,
         full_history=full_history,
@@ -695,6 +701,7 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
 
     if increment not in INCREMENTS:
         raise ConfigError("--increment must be one of major, minor, patch")
+    max_runs = whole_number(max_runs, "--max-runs", minimum=1)
     cfg = load_config()
     arguments = {"increment": increment, "max_runs": int(max_runs), "from": from_, "branch": branch, "event": event}
     current = catalogue.read_version(cfg.version_file)

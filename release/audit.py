@@ -57,12 +57,10 @@ def plan_audit_from_catalogue(
     ]
 
 
-def plan_audit_from_record(
-    record: Mapping[str, Any], *, source: str, registry_map: Iterable[tuple[str, str]] = ()
-) -> list[AuditItem]:
-    images = record.get("images")
+def plan_audit_from_record(record: object, *, source: str, registry_map: Iterable[tuple[str, str]] = ()) -> list[AuditItem]:
+    images = record.get("images") if isinstance(record, Mapping) else None
     if not isinstance(images, list):
-        raise InputError(f"{source}: images: missing (not a release record?)")
+        raise InputError(f"{source}: no images list (is it a release_logs/release_record_vX.Y.Z.json?)")
     rewrite = tuple(registry_map)
     items = []
     for i, entry in enumerate(images):
@@ -70,6 +68,10 @@ def plan_audit_from_record(
             raise InputError(f"{source}: images[{i}].destination: missing")
         dst = entry["destination"]
         models = entry.get("models") or []
+        if not isinstance(entry.get("digest"), str | None):
+            raise InputError(f"{source}: images[{i}].digest: expected a string")
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise InputError(f"{source}: images[{i}].models: expected a list of model_ids")
         items.append(AuditItem(dst, ImageRef.parse(dst).rewrite(rewrite), entry.get("digest"), tuple(models)))
     return items
 

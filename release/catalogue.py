@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from release import fsio
 from release.config import Config
-from release.errors import CatalogueError, InputError
+from release.errors import CatalogueError
 from release.version import Version
 from workflows.model_spec import Catalogue, CatalogueInvalid, load_catalogue
 
 
 def read_version(path: Path) -> Version:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: VERSION file not found") from None
-    return Version.parse(text, source=str(path))
+    return Version.parse(fsio.read_text(path, what="VERSION file"), source=str(path))
 
 
 def load(cfg: Config, *, version: Version | str | None = None, text: str | None = None) -> Catalogue:
@@ -29,6 +26,8 @@ def load(cfg: Config, *, version: Version | str | None = None, text: str | None 
 
 
 def load_path(path: Path, *, version: str, text: str | None = None) -> Catalogue:
+    if text is None:
+        text = fsio.read_text(path, what="catalogue")
     try:
         return load_catalogue(path, version=version, text=text)
     except CatalogueInvalid as e:

@@ -9,36 +9,57 @@ import functools
 import json
 import logging
 import os
+import shlex
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from invoke.exceptions import Exit
+import invoke
+from invoke.exceptions import Exit, ParseError
 from invoke.parser import Argument
+from invoke.parser.context import to_flag
 from invoke.tasks import Task
 
+from release import runlock
 from release.config import Config
-from release.errors import ReleaseError
+from release.errors import ConfigError, ReleaseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def release_task(fn: F) -> F:
-    """Turn a ReleaseError into one line on stderr and its exit code. Other exceptions keep their traceback."""
+def release_task(fn: F | None = None, *, read_only: bool = False) -> Any:
+    """Turn a ReleaseError into one line on stderr and its exit code. Other exceptions keep their traceback.
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _configure_logging()
-        try:
-            return fn(*args, **kwargs)
-        except ReleaseError as e:
-            raise Exit(f"error: {e}", code=e.exit_code) from None
-        except KeyboardInterrupt:
-            raise Exit("interrupted: run the same command again to continue where it stopped", code=130) from None
+    A task that writes holds the checkout's run lock (release/runlock.py) for its whole run, so two kit processes
+    never write in one checkout at once (a second one exits 4, naming the holder). A `--dry-run` takes no lock: it
+    writes nothing, so a plan can be looked at while a release runs. `@release_task(read_only=True)` marks a task
+    that never writes (it never takes the lock)."""
 
-    return wrapper  # type: ignore[return-value]
+    def decorate(body: F) -> F:
+        @functools.wraps(body)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _configure_logging()
+            try:
+                with _run_lock(read_only or bool(kwargs.get("dry_run"))):
+                    return body(*args, **kwargs)
+            except ReleaseError as e:
+                raise Exit(f"error: {e}", code=e.exit_code) from None
+            except KeyboardInterrupt:
+                raise Exit("interrupted: run the same command again to continue where it stopped", code=130) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _run_lock(skip: bool) -> AbstractContextManager[None]:
+    if skip:
+        return nullcontext()
+    command = " ".join(["inv", *(shlex.quote(a) for a in sys.argv[1:])])
+    return runlock.hold(runlock.lock_path(load_config().release_logs), command=command)
 
 
 def _configure_logging() -> None:
@@ -53,6 +74,17 @@ def load_config(**overrides: Any) -> Config:
     root = Path(os.environ.get("RELEASE_REPO_ROOT", Path.cwd()))
     cfg = Config.from_env(os.environ, path=root / "release.toml", repo_root=root)
     return cfg.with_overrides(**overrides)
+
+
+def whole_number(value: object, flag: str, *, minimum: int | None = None) -> int:
+    """A number flag given as text (one without an int default, e.g. `--run-id`), checked: ConfigError if not."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{flag}: {value!r} is not a whole number") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{flag} must be at least {minimum}")
+    return number
 
 
 def shown(cfg: Config, path: Path) -> str:
@@ -84,7 +116,38 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False), flush=True)
 
 
-class _PositionalUnlessFlag(Argument):
+# ------------------------------------------------------------------------------------------ command-line parsing
+#
+# invoke parses the command line before any task runs, and reports its own errors (an unknown flag, a flag
+# without its value, a missing positional) with exit code 1, or, for a bad number, with a ValueError traceback.
+# The kit's tasks use `task` below (invoke's decorator with `ReleaseTask`), whose arguments turn a bad number into
+# a ParseError naming the flag, and `route_parse_errors` makes every ParseError the kit's `error:` line, exit 2.
+
+
+class KitArgument(Argument):
+    """An invoke Argument that names itself as the user typed it (`--max-runs`) in invoke's parse errors."""
+
+    def __repr__(self) -> str:
+        return to_flag(self.name or "") if not self.positional else (self.name or "").upper()
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        # invoke hands a positional argument any token it does not know, `--help` included
+        if self.positional and isinstance(value, str) and value.startswith("-"):
+            raise ParseError(f"{self!r}: got {value!r}, a flag this task does not know (help: `inv --help TASK`)")
+        super().set_value(value, cast=cast)
+
+
+class _NumberArgument(KitArgument):
+    """An int flag: a value that is not a whole number is a ParseError naming the flag, not a traceback."""
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        try:
+            super().set_value(value, cast=cast)
+        except ValueError:
+            raise ParseError(f"{self!r}: {value!r} is not a whole number") from None
+
+
+class _PositionalUnlessFlag(KitArgument):
     """A positional argument that is not required when a sibling flag (e.g. --output-only) is given."""
 
     unless: Argument
@@ -100,7 +163,24 @@ class _PositionalUnlessFlag(Argument):
         self.set_value(arg, cast=True)
 
 
-class OptionalPositionalTask(Task):
+class ReleaseTask(Task):
+    """The kit's invoke Task: its arguments are `KitArgument`s (int flags: `_NumberArgument`)."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        args = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        for arg in args:
+            if type(arg) is Argument:
+                arg.__class__ = _NumberArgument if arg.kind is int else KitArgument
+        return args
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    """invoke's `@task`, making a `ReleaseTask` unless `klass` says otherwise."""
+    kwargs.setdefault("klass", ReleaseTask)
+    return invoke.task(*args, **kwargs)
+
+
+class OptionalPositionalTask(ReleaseTask):
     """A Task whose first positional argument may be left out when the flag named in `optional_unless` is set.
 
     Lets `inv spec.update LAST_GOOD_JSON` and `inv spec.update --output-only` share one task.
@@ -120,6 +200,40 @@ class OptionalPositionalTask(Task):
 
 def optional_positional(positional: str, *, unless: str) -> type[OptionalPositionalTask]:
     return type("OptionalPositional", (OptionalPositionalTask,), {"optional_unless": {positional: unless}})
+
+
+def route_parse_errors() -> None:
+    """Make invoke's own command-line errors the kit's: `error: <one line>` on stderr and exit code 2.
+
+    `inv`, `invoke` and `python -m invoke` all run the one Program in `invoke.main`. It imports tasks.py (which
+    calls this) before it parses the task flags, and prints any ParseError itself with exit code 1. This wraps that
+    Program's two parse steps so that a ParseError leaves them as `Exit("error: ...", code=2)`, which the Program
+    prints and exits with. Nothing else changes; another Program, or tasks.py imported by a test, is left alone.
+    """
+    program = getattr(sys.modules.get("invoke.main"), "program", None)
+    if program is None or getattr(program, "_release_parse_errors", False):
+        return
+    for step in ("parse_tasks", "parse_cleanup"):
+        setattr(program, step, _as_kit_errors(getattr(program, step)))
+    program._release_parse_errors = True
+
+
+def _as_kit_errors(step: Callable[[], None]) -> Callable[[], None]:
+    @functools.wraps(step)
+    def wrapper() -> None:
+        try:
+            step()
+        except ParseError as e:
+            raise Exit(parse_error_line(e), code=ConfigError.exit_code) from None
+
+    return wrapper
+
+
+def parse_error_line(error: ParseError) -> str:
+    """invoke's ParseError as the kit's one line, with where to read about the task's flags."""
+    text = " ".join(str(error).split()).rstrip("!")
+    name = getattr(error.context, "name", None)
+    return f"error: {text}" + (f" (see `inv --help {name}`)" if name else "")
 
 
 class CopyProgress:

@@ -8,14 +8,17 @@ never show the value.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from release import fsio
 from release.errors import ConfigError
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
@@ -73,6 +76,33 @@ def parse_registry_rewrite(text: str) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"RELEASE_REGISTRY_REWRITE: {item!r} is not HOST=HOST (e.g. ghcr.io=127.0.0.1:5000)")
         pairs.append((src.strip(), dst.strip()))
     return tuple(pairs)
+
+
+def api_url(value: object, *, source: str) -> str:
+    """A GitHub API root: https://HOST[:PORT][/PATH], or http:// on a loopback host (a local test server)."""
+    text = str(value).strip().rstrip("/")
+    try:
+        url = urlsplit(text)
+        host = url.hostname
+        _ = url.port  # a port that is not a number raises ValueError
+    except ValueError:
+        host = None
+    if host and "@" in url.netloc:
+        raise ConfigError(f"{source}: the URL must not carry credentials (the token comes from GH_PAT/GITHUB_TOKEN)")
+    if url.scheme not in ("http", "https") or not host or url.query or url.fragment:
+        raise ConfigError(f"{source}: {text!r} is not an API URL like {DEFAULT_GITHUB_API_URL}")
+    if url.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(f"{source}: plain http is allowed only on this machine (127.0.0.1, ::1, localhost)")
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +212,7 @@ _TOML_KEYS: dict[str, dict[str, str]] = {
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        doc = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+        doc = tomlkit.parse(fsio.read_text(path, what="settings file")).unwrap()
     except TOMLKitError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     out: dict[str, Any] = {}
@@ -202,13 +232,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
             out[keys[key]] = tuple(value) if isinstance(value, list) else value
     if out.get("build_recipe", "real") not in ("real", "offline"):
         raise ConfigError(f"{path}: [build] recipe must be 'real' or 'offline'")
+    if "github_api_url" in out:
+        out["github_api_url"] = api_url(out["github_api_url"], source=f"{path}: [github] api_url")
     return out
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if environ.get("GITHUB_API_URL"):
-        out["github_api_url"] = environ["GITHUB_API_URL"].rstrip("/")
+        out["github_api_url"] = api_url(environ["GITHUB_API_URL"], source="GITHUB_API_URL")
     for var in TOKEN_VARIABLES:
         if environ.get(var):
             out["github_token"] = Secret(environ[var])

@@ -1,4 +1,8 @@
-"""The only writer of files: atomic writes (temp file in the same folder, fsync, rename)."""
+"""The only writer of files: atomic writes (temp file in the same folder, fsync, rename, fsync the folder).
+
+Also the kit's readers of user-given files: a missing file, a folder given instead of a file, an unreadable file or
+bytes that are not UTF-8 become one InputError naming the file, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from release.errors import InputError
+from release.errors import InputError, ReleaseError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old or the new content, never a mix."""
+    """Write `data` to `path` so that readers see either the old or the new content, never a mix, and the new
+    content survives a power loss once this returns. A folder at `path` is an InputError; other failures to
+    write are a ReleaseError naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the path of a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise ReleaseError(f"{path}: cannot write it ({e.strerror or type(e).__name__})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -28,9 +39,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise ReleaseError(f"{path}: cannot write it ({e.strerror or type(e).__name__})") from None
         raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable: without this, a power loss can bring the old file back (e.g. an old
+    VERSION after the tags of the new one were pushed)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -49,21 +73,51 @@ def write_json(path: Path, data: Any, *, indent: int = 2, ensure_ascii: bool = T
 def write_if_changed(path: Path, text: str) -> bool:
     """Write only when the content differs; return True when the file was written."""
     path = Path(path)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    if path.is_file() and read_text(path) == text:
         return False
     atomic_write(path, text)
     return True
 
 
-def read_json(path: Path) -> Any:
-    """Read JSON; a missing or malformed file is an InputError naming the file."""
+def read_bytes(path: Path, *, what: str = "file") -> bytes:
+    """A file's bytes; a missing file, a folder or an unreadable file is an InputError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a {what}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the {what} ({e.strerror or type(e).__name__})") from None
+
+
+def read_text(path: Path, *, what: str = "file") -> str:
+    """A UTF-8 text file; what `read_bytes` refuses, and bytes that are not UTF-8, are an InputError."""
+    return decode(read_bytes(path, what=what), source=str(path), what=what)
+
+
+def read_text_if_exists(path: Path, *, what: str = "file") -> str | None:
+    """Like `read_text`, but None when nothing is at `path`."""
+    try:
+        return read_text(path, what=what)
+    except InputError:
+        if not os.path.lexists(path):
+            return None
+        raise
+
+
+def decode(data: bytes, *, source: str, what: str = "file") -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (byte {e.start}); give the JSON file the kit wrote") from None
+        raise InputError(f"{source}: the {what} is not UTF-8 text (byte {e.start})") from None
+
+
+def read_json(path: Path, *, what: str = "file") -> Any:
+    """Read JSON; a missing, unreadable or malformed file is an InputError naming the file."""
+    path = Path(path)
+    text = read_text(path, what=what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -99,6 +153,7 @@ def atomic_stream(path: Path, *, prefix: str) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from release import fsio, notes, release_inputs
-from release.errors import GitError, GitStateError, InputError, TagConflict
+from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
 from release.version import Version
 
@@ -865,8 +865,8 @@ class Flow:
     on_event: Callable[[str], None] = lambda _: None
 
     def need_github(self, why: str) -> GitHubClient:
-        if self.github is None:
-            raise GitStateError(f"{why} needs the GitHub API: set GH_PAT (or GITHUB_TOKEN)")
+        if self.github is None:  # a missing token is a configuration error (exit 2)
+            raise ConfigError(f"{why} needs the GitHub API: set GH_PAT (or GITHUB_TOKEN)")
         return self.github
 
 
@@ -1126,7 +1126,7 @@ def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci: RepoRef) -> 
             if str(meta.get("run_id")) == run.run_id and meta.get("head_sha"):
                 return str(meta["head_sha"]), label
     if github is None:
-        raise GitStateError(
+        raise ConfigError(
             f"finding the commit of Models CI run {run.run_id} needs the GitHub API: set GH_PAT, or pass --from SHA"
         )
     return str(github.get_run(ci, int(run.run_id)).head_sha), label
@@ -1229,15 +1229,15 @@ def notes_flow(
     draft: bool,
     show: Callable[[str], None],
 ) -> NotesOutcome:
+    gh = flow.need_github("publishing the release") if publish else None  # before anything is fetched or written
     path = notes_path(files, version)
     repo = _observe(flow)
     text = render_notes(flow, version, files, repo)
     written = False
     if not flow.dry_run:
         written = fsio.write_if_changed(path, text)
-    if not publish:
+    if gh is None:
         return NotesOutcome(path, text, written, None)
-    gh = flow.need_github("publishing the release")
     tag = release_tag(version)
 
     def make() -> GitPlan:

@@ -3,25 +3,22 @@
 A run keeps its state in `release_logs/release_state_vX.Y.Z.json` (one file per version, one section per
 command): the arguments, and per step its status, duration, outputs and links. Started again with the same
 arguments, a run resumes at the first step that is not done and never repeats a finished step (each step is
-itself idempotent, so a step interrupted half-way is simply planned again). A lock file stops two runs on one
-checkout. A dry run takes no lock, writes no state and calls each step's `plan` instead of its `apply`.
+itself idempotent, so a step interrupted half-way is simply planned again). The checkout's run lock
+(release/runlock.py) stops two runs on one checkout. A dry run takes no lock, writes no state and calls each step's
+`plan` instead of its `apply`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import socket
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from release import fsio
-from release.errors import ConfigError, LockHeld, ReleaseError
+from release import fsio, runlock
+from release.errors import ConfigError, InputError, ReleaseError
 
 STATE_SCHEMA = 1
 
@@ -75,32 +72,50 @@ def state_path(release_logs: Path, version: str) -> Path:
 
 
 def lock_path(release_logs: Path) -> Path:
-    return Path(release_logs) / ".release.lock"
+    return runlock.lock_path(release_logs)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """A state file (None when there is none). One that is not shaped like a state file is an InputError."""
+    if not Path(path).exists():
+        return None
+    state = fsio.read_json(path, what="release state file")
+    runs = state.get("runs") if isinstance(state, dict) else None
+    steps_ok = isinstance(runs, dict) and all(
+        isinstance(run, dict)
+        and isinstance(run.get("steps", {}), dict)
+        and all(isinstance(step, dict) and isinstance(step.get("outputs", {}), dict) for step in run["steps"].values())
+        for run in runs.values()
+    )
+    if not steps_ok:
+        raise InputError(
+            f"{path}: not a release state file (an object with runs → steps); move it away to start over"
+        )
+    return state  # type: ignore[no-any-return]
 
 
 def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any]) -> str | None:
-    """The version of an unfinished run of the same command with the same arguments, if there is one."""
+    """The version of an unfinished run of the same command with the same arguments, if there is one.
+    State files that cannot be read are skipped here (the run that uses one reports it)."""
     best: tuple[float, str] | None = None
     for path in Path(release_logs).glob("release_state_v*.json"):
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            state = read_state(path)
+        except InputError:
             continue
-        run = state.get("runs", {}).get(command)
+        run = (state or {}).get("runs", {}).get(command)
         if not run or run.get("arguments") != dict(arguments) or run.get("finished"):
             continue
         mtime = path.stat().st_mtime
         if best is None or mtime > best[0]:
-            best = (mtime, str(state.get("version")))
+            best = (mtime, str((state or {}).get("version")))
     return best[1] if best else None
 
 
 def find_finished(release_logs: Path, command: str, arguments: Mapping[str, Any], *, version: str) -> str | None:
     """`version` if its run of `command` with these arguments has finished (so running it again repeats nothing)."""
-    path = state_path(release_logs, version)
-    if not path.exists():
-        return None
-    run = fsio.read_json(path).get("runs", {}).get(command)
+    state = read_state(state_path(release_logs, version))
+    run = (state or {}).get("runs", {}).get(command)
     if run and run.get("arguments") == dict(arguments) and run.get("finished"):
         return version
     return None
@@ -108,60 +123,11 @@ def find_finished(release_logs: Path, command: str, arguments: Mapping[str, Any]
 
 def read_outputs(release_logs: Path, version: str, command: str) -> dict[str, Mapping[str, Any]]:
     """The outputs of another command's steps for this version (e.g. `release` reads `prerelease`'s)."""
-    path = state_path(release_logs, version)
-    if not path.exists():
-        return {}
-    run = fsio.read_json(path).get("runs", {}).get(command, {})
+    state = read_state(state_path(release_logs, version))
+    run = (state or {}).get("runs", {}).get(command, {})
     return {
         name: step.get("outputs", {}) for name, step in run.get("steps", {}).items() if step.get("status") == "done"
     }
-
-
-@contextmanager
-def checkout_lock(path: Path, *, command: str) -> Iterator[None]:
-    """An exclusive lock file holding pid and host; a lock left by a dead process on this host is taken over."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": _now()}
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder and holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            who = f"pid {holder.get('pid')} on {holder.get('host')} ({holder.get('command')})" if holder else "?"
-            raise LockHeld(
-                f"another release run holds {path} ({who}); wait for it, or delete the file if it is gone"
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
-        break
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _read_lock(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else None
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _now() -> str:
@@ -170,9 +136,7 @@ def _now() -> str:
 
 def _load_state(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The whole state file of this version; its section for `command` is created or checked."""
-    state: dict[str, Any] = (
-        dict(fsio.read_json(path)) if path.exists() else {"schema": STATE_SCHEMA, "version": version, "runs": {}}
-    )
+    state = read_state(path) or {"schema": STATE_SCHEMA, "version": version, "runs": {}}
     run = state["runs"].get(command)
     if run is None:
         state["runs"][command] = {
@@ -204,7 +168,7 @@ def run_steps(
     if dry_run:
         return _plan_all(steps, ctx)
     path = state_path(release_logs, version)
-    with checkout_lock(lock_path(release_logs), command=command):
+    with runlock.hold(lock_path(release_logs), command=command):
         state = _load_state(path, command, version, arguments)
         run = state["runs"][command]
         reports: list[StepReport] = []

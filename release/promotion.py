@@ -597,12 +597,11 @@ def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, Mapping[str, 
     parsed: list[tuple[str, Mapping[str, Any]]] = []
     raw: list[tuple[str, bytes]] = []
     for path in paths:
+        if not Path(path).exists():
+            raise InputError(f"{path}: last-good file not found (write it with `inv ci.read`)")
+        data = fsio.read_bytes(path, what="last-good file")
         try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{path}: last-good file not found (write it with `inv ci.read`)") from None
-        try:
-            doc = json.loads(data)
+            doc = json.loads(fsio.decode(data, source=str(path), what="last-good file"))
         except json.JSONDecodeError as e:
             raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
         parsed.append((Path(path).name, doc))

@@ -29,10 +29,7 @@ def newest_ci_file(release_logs: Path, kind: str) -> Path | None:
 
 
 def read_text(path: Path) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+    return fsio.read_text_if_exists(path)
 
 
 def read_json(path: Path | None) -> Any | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from release import gitflow
-from release.errors import GitError, GitStateError, InputError
+from release.errors import ConfigError, GitError, GitStateError, InputError
 from release.git import Git
 from release.github_types import RepoRef
 from release.version import Version
@@ -318,7 +318,7 @@ def test_default_from_is_the_head_of_the_newest_last_good_run(git_world: GitWorl
     logs.mkdir()
     record = {"ci_run_id": 111, "ci_run_number": 7, "ci_run_url": "https://github.com/o/r/actions/runs/111"}
     (logs / "models_ci_last_good_5_to_7.json").write_text(json.dumps({"m1": record, "m2": {}}))
-    with pytest.raises(GitStateError, match="needs the GitHub API: set GH_PAT, or pass --from SHA"):
+    with pytest.raises(ConfigError, match="needs the GitHub API: set GH_PAT, or pass --from SHA"):
         prerelease(git_world, None)
     entry = {"ci_metadata": {"run_id": 111, "run_number": 7, "head_sha": source}}
     (logs / "models_ci_all_results_5_to_7.json").write_text(json.dumps({"m1": [entry]}))
