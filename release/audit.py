@@ -57,7 +57,9 @@ def plan_audit_from_catalogue(
     ]
 
 
-def plan_audit_from_record(record: object, *, source: str, registry_map: Iterable[tuple[str, str]] = ()) -> list[AuditItem]:
+def plan_audit_from_record(
+    record: object, *, source: str, registry_map: Iterable[tuple[str, str]] = ()
+) -> list[AuditItem]:
     images = record.get("images") if isinstance(record, Mapping) else None
     if not isinstance(images, list):
         raise InputError(f"{source}: no images list (is it a release_logs/release_record_vX.Y.Z.json?)")

@@ -31,7 +31,7 @@ from release.builder import (
     unconverged,
     work_units,
 )
-from release.errors import BuildError, PartialFailure
+from release.errors import BuildError, PartialFailure, TagConflict
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,13 @@ def execute_build(
 
 
 def check_build(run: BuildRun, prep: PreparedBuild) -> None:
-    """Failed units → PartialFailure; otherwise converge: planned again, nothing may be left to build or push."""
+    """Failed units → PartialFailure (exit 3 when a tag would have moved, else 1); otherwise converge: planned
+    again, nothing may be left to build or push."""
     if run.result.failure_lines():
-        raise PartialFailure.from_items("image units", run.result.failure_lines())
+        conflict = any(u.conflict for u in run.result.failures)
+        raise PartialFailure.from_items(
+            "image units", run.result.failure_lines(), exit_code=TagConflict.exit_code if conflict else None
+        )
     flags = dataclasses.replace(prep.plan.flags, force_build=False)
     again = observe_and_plan(prep.selection, flags, engines=prep.engines, registry=prep.registry)
     left = unconverged(run.result, again)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from release.errors import BuildError, ConfigError, EngineUnreachable, InputError, ReleaseError
+from release.errors import BuildError, ConfigError, EngineUnreachable, InputError, ReleaseError, TagConflict
 from release.imageref import ImageRef, ImageRefError
 
 log = logging.getLogger(__name__)
@@ -449,6 +449,7 @@ class EngineLike(Protocol):
     ) -> str: ...
     def pull(self, ref: str, *, on_line: Callable[[str], None]) -> None: ...
     def push(self, ref: str, *, on_line: Callable[[str], None]) -> str: ...
+    def repo_digest(self, ref: str) -> str | None: ...
 
 
 class RecipeLike(Protocol):
@@ -544,6 +545,7 @@ class UnitOutcome:
     tt_metal_sha: str | None = None
     images: dict[str, ImageOutcome] = field(default_factory=dict)
     error: str | None = None
+    conflict: bool = False  # the error is a tag that would have moved (exit 3)
     duration_s: float = 0.0
 
     @property
@@ -677,6 +679,7 @@ def apply_builds(
                     return
                 except ReleaseError as e:
                     outcome.error = str(e)
+                    outcome.conflict = isinstance(e, TagConflict)
                 outcome.duration_s = round(clock() - t0, 3)
                 emit(
                     BuildEvent(
@@ -768,26 +771,7 @@ def apply_builds(
                 bases_built.add(image.ref)
             emit(BuildEvent(engine.name, cid, kind, "built", f"{image.ref} in {image.duration_s:.1f}s"))
         for kind in unit_plan.pushes:
-            image = outcome.images[kind]
-            emit(BuildEvent(engine.name, cid, kind, "pushing", image.ref))
-            lines: list[str] = []
-            try:
-                digest = engine.push(image.ref, on_line=lines.append)
-            except ReleaseError as e:
-                image.error = str(e)
-                if isinstance(e, EngineUnreachable):
-                    raise
-                raise BuildError(f"push {image.ref}: {e}") from None
-            remote = registry.digest(ImageRef.parse(image.ref))
-            if remote != digest:
-                image.error = f"registry has {remote}, engine pushed {digest}"
-                raise BuildError(
-                    f"push {image.ref}: the registry reports {remote} but the engine pushed {digest}; another "
-                    "push may have raced this one: check the tag before using it"
-                )
-            image.pushed = True
-            image.digest = digest
-            emit(BuildEvent(engine.name, cid, kind, "pushed", f"{image.ref}@{digest}"))
+            _push(outcome.images[kind], engine=engine, registry=registry, emit=emit, cid=cid)
 
     def pending() -> bool:
         return not shared.empty() or any(not pinned[n].empty() for n in alive)
@@ -817,6 +801,46 @@ def apply_builds(
         engines=tuple(engines),
         duration_s=round(clock() - started, 3),
     )
+
+
+def _push(
+    image: ImageOutcome, *, engine: EngineLike, registry: RegistryLike, emit: Callable[[BuildEvent], None], cid: str
+) -> None:
+    """Push one image, verified. The plan saw the tag absent, maybe hours ago: the registry is asked again right
+    before the push, and a tag that appeared since is never moved (TagConflict), unless it already holds this very
+    image (the engine pushed or pulled it with that digest)."""
+    ref = ImageRef.parse(image.ref)
+    there = registry.digest(ref)
+    if there is not None:
+        ours = engine.repo_digest(image.ref)
+        if ours == there:
+            image.digest = there
+            emit(BuildEvent(engine.name, cid, image.kind, "pushed", f"{image.ref}@{there} (already in the registry)"))
+            return
+        image.error = f"the registry has {there} since planning; not pushed"
+        built = f"this build is {ours}" if ours else "this build was not pushed"
+        raise TagConflict(
+            f"{image.ref} appeared in the registry after planning, pointing at {there} ({built}); refusing to move "
+            "it: find out who pushed it, then delete that tag or bump VERSION"
+        )
+    emit(BuildEvent(engine.name, cid, image.kind, "pushing", image.ref))
+    try:
+        digest = engine.push(image.ref, on_line=lambda _line: None)
+    except ReleaseError as e:
+        image.error = str(e)
+        if isinstance(e, EngineUnreachable):
+            raise
+        raise BuildError(f"push {image.ref}: {e}") from None
+    remote = registry.digest(ref)
+    if remote != digest:
+        image.error = f"registry has {remote}, engine pushed {digest}"
+        raise BuildError(
+            f"push {image.ref}: the registry reports {remote} but the engine pushed {digest}; another "
+            "push may have raced this one: check the tag before using it"
+        )
+    image.pushed = True
+    image.digest = digest
+    emit(BuildEvent(engine.name, cid, image.kind, "pushed", f"{image.ref}@{digest}"))
 
 
 def unconverged(result: BuildResult, again: BuildPlan) -> list[str]:

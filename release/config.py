@@ -164,7 +164,8 @@ class Config:
     def resolved(self) -> Config:
         """Make file paths absolute against repo_root."""
 
-        def rel(p: Path) -> Path:
+        def rel(p: Path | str) -> Path:
+            p = Path(p)  # task flags arrive as text
             return p if p.is_absolute() else self.repo_root / p
 
         return dataclasses.replace(
@@ -210,6 +211,20 @@ _TOML_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+_TOML_LISTS = frozenset({"docker_hosts"})
+
+
+def _toml_value(path: Path, where: str, value: object, *, many: bool) -> str | tuple[str, ...]:
+    """Every setting in release.toml is a string; the list settings are lists of strings."""
+    if many:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f'{path}: {where} must be a list of strings (e.g. ["unix:///var/run/docker.sock"])')
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: {where} must be a string (in quotes)")
+    return value
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         doc = tomlkit.parse(fsio.read_text(path, what="settings file")).unwrap()
@@ -217,19 +232,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     out: dict[str, Any] = {}
     for table, body in doc.items():
+        known = [*_TOML_KEYS, "registry"]
+        if table not in known:
+            raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(known)})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: {table} must be a table ([{table}] followed by its keys)")
         if table == "registry":
             rewrite = body.get("rewrite", {})
-            if not isinstance(rewrite, dict):
+            if not isinstance(rewrite, dict) or not all(isinstance(v, str) for v in rewrite.values()):
                 raise ConfigError(f"{path}: [registry] rewrite must be a table of HOST = HOST")
-            out["registry_rewrite"] = tuple((str(k), str(v)) for k, v in rewrite.items())
+            out["registry_rewrite"] = tuple((str(k), v) for k, v in rewrite.items())
             continue
-        keys = _TOML_KEYS.get(table)
-        if keys is None or not isinstance(body, dict):
-            raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join([*_TOML_KEYS, 'registry'])})")
+        keys = _TOML_KEYS[table]
         for key, value in body.items():
             if key not in keys:
                 raise ConfigError(f"{path}: unknown key {key!r} in [{table}] (known: {', '.join(keys)})")
-            out[keys[key]] = tuple(value) if isinstance(value, list) else value
+            out[keys[key]] = _toml_value(path, f"[{table}] {key}", value, many=keys[key] in _TOML_LISTS)
     if out.get("build_recipe", "real") not in ("real", "offline"):
         raise ConfigError(f"{path}: [build] recipe must be 'real' or 'offline'")
     if "github_api_url" in out:

@@ -116,9 +116,9 @@ class PartialFailure(ReleaseError):
     """The step finished, but some items failed; each failure is listed in the message."""
 
     @classmethod
-    def from_items(cls, what: str, failures: list[str]) -> PartialFailure:
+    def from_items(cls, what: str, failures: list[str], *, exit_code: int | None = None) -> PartialFailure:
         lines = "\n  ".join(failures)
-        return cls(f"{len(failures)} {what} failed:\n  {lines}")
+        return cls(f"{len(failures)} {what} failed:\n  {lines}", exit_code=exit_code)
 
 
 class RegistryResponseError(RegistryError):

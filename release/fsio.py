@@ -27,6 +27,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise InputError(f"{path}: cannot write it: {blocker} is a file, not a folder") from None
     except OSError as e:
         raise ReleaseError(f"{path}: cannot write it ({e.strerror or type(e).__name__})") from None
     try:

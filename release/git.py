@@ -68,9 +68,17 @@ class Git:
             raise GitError(f"{self._exe!r} not found: install git (apt-get install git) or put it on PATH") from None
         if proc.returncode not in ok:
             stderr = proc.stderr.strip()
-            last = stderr.splitlines()[-1] if stderr else "(no message)"
+            lines = stderr.splitlines() or ["(no message)"]
+            said = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+            if "not a git repository" in stderr:
+                raise GitError(
+                    f"{self.repo} is not a git checkout: run this in a clone of the project ({said})",
+                    stderr=stderr,
+                    returncode=proc.returncode,
+                    exit_code=2,
+                )
             raise GitError(
-                f"git {' '.join(args)} failed (exit {proc.returncode}): {last}",
+                f"git {' '.join(args)} failed (exit {proc.returncode}): {said}",
                 stderr=stderr,
                 returncode=proc.returncode,
             )

@@ -1122,9 +1122,11 @@ def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci: RepoRef) -> 
     label = f"head of Models CI run {run.run_number}"
     for entries in (files.all_results_data() or {}).values():
         for entry in entries if isinstance(entries, list) else []:
-            meta = entry.get("ci_metadata") or {}
-            if str(meta.get("run_id")) == run.run_id and meta.get("head_sha"):
+            meta = entry.get("ci_metadata") if isinstance(entry, dict) else None
+            if isinstance(meta, dict) and str(meta.get("run_id")) == run.run_id and meta.get("head_sha"):
                 return str(meta["head_sha"]), label
+    if not run.run_id.isdigit():
+        raise InputError(f"the last-good file names Models CI run id {run.run_id!r}, not a number: pass --from SHA")
     if github is None:
         raise ConfigError(
             f"finding the commit of Models CI run {run.run_id} needs the GitHub API: set GH_PAT, or pass --from SHA"

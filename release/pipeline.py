@@ -88,10 +88,8 @@ def read_state(path: Path) -> dict[str, Any] | None:
         for run in runs.values()
     )
     if not steps_ok:
-        raise InputError(
-            f"{path}: not a release state file (an object with runs → steps); move it away to start over"
-        )
-    return state  # type: ignore[no-any-return]
+        raise InputError(f"{path}: not a release state file (an object with runs → steps); move it away to start over")
+    return state
 
 
 def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any]) -> str | None:

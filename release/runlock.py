@@ -12,6 +12,7 @@ for the "held by" message only: its content decides nothing, so an empty or garb
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -73,19 +74,15 @@ def _acquire(path: Path, command: str) -> int:
             ) from None
         raise ConfigError(f"{path}: cannot lock it ({e.strerror or type(e).__name__})") from None
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": _now()}
-    try:
+    with contextlib.suppress(OSError):  # the content is information only; the lock is held
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
-    except OSError:
-        pass  # the content is information only; the lock is held
     return fd
 
 
 def _release(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)  # no holder to show any more
-    except OSError:
-        pass
     os.close(fd)  # closing the last descriptor drops the flock
 
 

@@ -308,7 +308,9 @@ def update_from_last_good(
     version = str(kit_catalogue.read_version(cfg.version_file))
     catalogue_text = fsio.read_text(cfg.catalogue_path, what="catalogue")
     current = kit_catalogue.load_path(cfg.catalogue_path, version=version, text=catalogue_text)
-    records = parse_last_good(fsio.read_json(last_good_path, what="last-good file"), source=str(last_good_path), known=current.specs)
+    records = parse_last_good(
+        fsio.read_json(last_good_path, what="last-good file"), source=str(last_good_path), known=current.specs
+    )
     plan = plan_spec_update(current, records, allow_downgrade=allow_downgrade, only=only)
     against_cat = None
     if against is not None:

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from release.builder import (
+    BuildEvent,
     BuildFlags,
     BuildPlan,
     BuildResult,
@@ -31,7 +32,7 @@ from release.imageref import ImageRef
 from release.recipes import DOCKERFILES, OfflineRecipe, RealRecipe
 from release.tt_metal import CommitResolver, checkout
 from tests.services.dockerd import Dockerd
-from tests.services.registry import Registry
+from tests.services.registry import Registry, random_layer
 from tests.services.tt_metal_origin import Origin
 from tests.spec_stubs import REL, Spec
 
@@ -113,10 +114,17 @@ class Harness:
         *,
         recipe: OfflineRecipe | RealRecipe | None = None,
         jobs: int = 1,
+        hook: Callable[[BuildEvent], None] | None = None,
         **flags: bool,
     ) -> BuildResult:
         plan = self.plan(specs, engines, **flags)
         self.events: list = []
+
+        def on_event(event: BuildEvent) -> None:
+            self.events.append(event)
+            if hook is not None:
+                hook(event)
+
         return apply_builds(
             plan,
             engines=engines,
@@ -127,7 +135,7 @@ class Harness:
             timestamp="20260101_000000",
             open_log=open_log,
             jobs=jobs,
-            on_event=self.events.append,
+            on_event=on_event,
         )
 
 
@@ -279,6 +287,30 @@ def test_units_spread_over_two_engines_and_a_group_stays_on_one(kit, dockerd, do
     assert result.units[0].images["base"].build_succeeded
     assert not result.units[1].images["base"].build_attempted  # shared with unit 0
     assert result.units[1].images["cloud"].build_succeeded
+
+
+@pytest.mark.slow
+def test_a_tag_pushed_after_planning_is_never_moved(kit, dockerd, registry, seeder, origin):
+    """The plan saw the dev tag absent; someone pushes it while the chain builds: the push is refused (exit 3)."""
+    e1 = {"e1": engine(dockerd, registry, "e1")}
+    specs = specs_for(fresh_version(), (origin.short(0), "3c3c3c3"))
+    theirs: list[str] = []
+
+    def push_theirs(event: BuildEvent) -> None:
+        if event.kind == "dev" and event.phase == "built":
+            ref = ImageRef.parse(event.message.split()[0])
+            theirs.append(seeder.image(ref, [random_layer(64)]))
+
+    result = kit.run(specs, e1, push=True, hook=push_theirs)
+    (unit,) = result.units
+    assert unit.conflict and not unit.success
+    dev = unit.images["dev"]
+    assert dev.build_succeeded and not dev.pushed
+    assert (
+        dev.ref in (unit.error or "") and theirs[0] in (unit.error or "") and "refusing to move" in (unit.error or "")
+    )
+    assert registry.client().digest(ImageRef.parse(dev.ref)) == theirs[0]  # still theirs
+    assert unit.images["cloud"].pushed  # pushed before the dev tag appeared
 
 
 def test_unreachable_engine_is_one_advice_error(tmp_path):

@@ -324,6 +324,7 @@ class ScriptedEngine:
         self.name = name
         self.down_after = down_after
         self.built: list[str] = []
+        self.pushed: list[str] = []
 
     def ping(self) -> None: ...
 
@@ -343,7 +344,11 @@ class ScriptedEngine:
         self.built.append(ref)
 
     def push(self, ref, *, on_line):  # type: ignore[no-untyped-def]
+        self.pushed.append(ref)
         return "sha256:" + "0" * 64
+
+    def repo_digest(self, ref: str) -> str | None:
+        return None
 
 
 class StaticRecipe:
@@ -423,13 +428,15 @@ def test_build_summary_and_result_table_golden(tmp_path, monkeypatch, golden):
     remote[sel.units[1].tags["dev"]] = True
     plan = plan_builds(sel, BuildFlags(push=True), Observed({}, remote))
 
+    engine = ScriptedEngine("builder-1")
+
     class Registry(FakeRegistry):
-        def digest(self, ref: ImageRef) -> str | None:
-            return "sha256:" + "0" * 64
+        def digest(self, ref: ImageRef) -> str | None:  # present once pushed
+            return "sha256:" + "0" * 64 if str(ref) in engine.pushed else None
 
     result = apply_builds(
         plan,
-        engines={"builder-1": ScriptedEngine("builder-1")},
+        engines={"builder-1": engine},
         registry=Registry(set()),
         recipe=StaticRecipe(),
         resolver=SameSha(),

@@ -98,6 +98,56 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
     assert fsio.write_if_changed(target, "new") is False
 
 
+def test_atomic_write_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
+    """Without the folder's fsync a power loss can undo the rename (an old VERSION back after the tags exist)."""
+    import os
+    import stat
+
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        mode = os.fstat(fd).st_mode
+        calls.append(("fsync", "folder" if stat.S_ISDIR(mode) else "file"))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append(("rename", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    fsio.atomic_write(tmp_path / "VERSION", "0.6.0\n")
+    assert calls == [("fsync", "file"), ("rename", "VERSION"), ("fsync", "folder")]
+
+
+def test_writing_where_a_folder_or_a_file_is_in_the_way_is_one_error(tmp_path):
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(InputError, match="dir: is a folder"):
+        fsio.atomic_write(tmp_path / "dir", "x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match=r"file is a file, not a folder"):
+        fsio.atomic_write(tmp_path / "file" / "sub" / "out.json", "x")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "is a folder, not a file"),
+        (lambda p: p.write_bytes(b"\xff\xfe{}"), "is not UTF-8 text"),
+        (lambda p: None, "file not found"),
+    ],
+    ids=["folder", "not-utf8", "missing"],
+)
+def test_reading_a_user_file_is_one_error(tmp_path, make, message):
+    path = tmp_path / "given.json"
+    make(path)
+    for read in (fsio.read_json, fsio.read_text):
+        with pytest.raises(InputError, match=message):
+            read(path)
+    assert fsio.read_text_if_exists(tmp_path / "nothing.md") is None
+
+
 def test_read_json_errors_name_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
