@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from tabulate import tabulate
 
 from release.errors import InputError
-from release.imageref import ImageRef
+from release.imageref import ImageRef, ImageRefError
 from workflows.model_spec import Catalogue
 
 
@@ -74,7 +74,11 @@ def plan_audit_from_record(
             raise InputError(f"{source}: images[{i}].digest: expected a string")
         if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
             raise InputError(f"{source}: images[{i}].models: expected a list of model_ids")
-        items.append(AuditItem(dst, ImageRef.parse(dst).rewrite(rewrite), entry.get("digest"), tuple(models)))
+        try:
+            checked = ImageRef.parse(dst).rewrite(rewrite)
+        except ImageRefError as e:
+            raise InputError(f"{source}: images[{i}].destination: {e}") from None
+        items.append(AuditItem(dst, checked, entry.get("digest"), tuple(models)))
     return items
 
 

@@ -99,8 +99,11 @@ def write_step_summary(markdown: str) -> None:
     """Append to $GITHUB_STEP_SUMMARY when running in GitHub Actions (a file GitHub renders on the run page)."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(markdown + "\n")
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(markdown + "\n")
+        except OSError as e:  # a summary page is not worth failing a release for
+            progress(f"warning: GITHUB_STEP_SUMMARY={target}: cannot append to it ({e.strerror or type(e).__name__})")
 
 
 def say(text: str = "") -> None:

@@ -88,9 +88,11 @@ def merge_last_good(
             problem = None
             if not raw:
                 problem = "the CI record has no docker_image"
+            elif not isinstance(raw, str):
+                problem = f"CI docker_image is not a string ({type(raw).__name__})"
             else:
                 try:
-                    image = ImageRef.parse(str(raw)).rewrite(rewrite)
+                    image = ImageRef.parse(raw).rewrite(rewrite)
                 except ImageRefError as e:
                     problem = f"CI docker_image is not an image reference ({e})"
             run_number = record.get("ci_run_number")
@@ -541,11 +543,11 @@ def pairs_from_document(doc: Any, *, source: str, registry_map: Iterable[tuple[s
                 raise InputError(f"{source}: pair {n} is not {{src, dst}} or [src, dst]")
     out = []
     for n, (src, dst) in enumerate(raw, 1):
+        if not isinstance(src, str) or not isinstance(dst, str):
+            raise InputError(f"{source}: pair {n}: src and dst must be image names (strings)")
         try:
             out.append(
-                CopyRequest(
-                    ImageRef.parse(str(src)).rewrite(rewrite), ImageRef.parse(str(dst)).rewrite(rewrite), f"pair {n}"
-                )
+                CopyRequest(ImageRef.parse(src).rewrite(rewrite), ImageRef.parse(dst).rewrite(rewrite), f"pair {n}")
             )
         except ImageRefError as e:
             raise InputError(f"{source}: pair {n}: {e}") from None

@@ -435,7 +435,7 @@ def test_task_dry_run_writes_nothing_then_builds_pushes_and_summarises(checkout_
     # promotion's list: one dev image (now present) and a media image no recipe builds → non-zero exit
     dev = summary["combinations"][0]["images"]["dev"]["tag"]
     listed = root / "release_logs" / "dev_artifacts_summary.json"
-    listed.parent.mkdir()
+    listed.parent.mkdir(exist_ok=True)  # the run lock lives there too
     listed.write_text(json.dumps({"images_to_build": [dev.replace(registry.host, "ghcr.io")]}))
     only = inv(root, env, "--only-missing-from", str(listed), "--json")
     assert only.returncode == 0, only.stderr

@@ -138,6 +138,20 @@ CASES = [
         says="no images list",
     ),
     Case("audit-record-a-folder", ("images.audit", "--record", "r"), setup=folder("r"), alone=True),
+    Case(
+        "audit-record-bad-destination",
+        ("images.audit", "--record", "r.json"),
+        setup=write("r.json", '{"images": [{"destination": "not a ref"}]}'),
+        alone=True,
+        says="r.json: images[0].destination",
+    ),
+    Case(
+        "copy-summary-src-not-a-string",
+        ("images.copy", "--from-summary", "s.json"),
+        setup=write("s.json", '{"copied_images": {"ghcr.io/a/b:2": 5}}'),
+        alone=True,
+        says="pair 1",
+    ),
     Case("copy-summary-a-list", ("images.copy", "--from-summary", "s.json"), setup=write("s.json", "[]"), alone=True),
     Case(
         "build-summary-a-list",
