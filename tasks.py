@@ -278,6 +278,9 @@ def images_copy(
         pairs = promotion.pairs_from_document(
             fsio.read_json(Path(from_summary)), source=from_summary, registry_map=cfg.registry_rewrite
         )
+        promotion.refuse_outside_sources(
+            [(f"{from_summary}: {p.label}", p.src) for p in pairs], cfg.source_allow_list()
+        )
     else:
         if not src or not dst:
             raise ConfigError("give SRC and DST (e.g. inv images.copy ghcr.io/a/b:1 ghcr.io/c/d:1), or --from-summary")
@@ -612,8 +615,8 @@ def ci_read_task(
     if dry_run:
         github = None
         if opts.download:
-            cfg.require_github_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
-            github = wiring.github_client(cfg, cache_root=root, read_only_cache=True)
+            cfg.require_ci_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
+            github = wiring.ci_github_client(cfg, cache_root=root, read_only_cache=True)
         read_plan = ci_read.plan_read(opts, github=github, out_root=root)
         if json:
             print_json({"runs": [r.to_json() for r in read_plan.runs], "cached": sorted(read_plan.cached)})
@@ -629,8 +632,8 @@ def ci_read_task(
 
     github = None
     if opts.download:
-        cfg.require_github_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
-        github = wiring.github_client(cfg, cache_root=root, on_event=on_event, pool_size=max(16, opts.concurrency))
+        cfg.require_ci_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
+        github = wiring.ci_github_client(cfg, cache_root=root, on_event=on_event, pool_size=max(16, opts.concurrency))
     try:
         result = ci_read.read_ci(opts, github=github, models=models, out_root=root, on_event=on_event)
     finally:

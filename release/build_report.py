@@ -8,6 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from release.redact import redact_text
 from release.builder import KINDS, PUSHABLE, BuildEvent, BuildPlan, BuildResult, UnitOutcome, UnitPlan
 
 
@@ -141,7 +142,7 @@ def _combination(outcome: UnitOutcome) -> dict[str, Any]:
         "images": images,
     }
     if outcome.error:
-        record["error"] = outcome.error
+        record["error"] = redact_text(outcome.error)
     return record
 
 
@@ -202,7 +203,7 @@ def result_table(result: BuildResult) -> str:
     if not rows:
         return "Nothing to build or push: every image exists.\n"
     table = tabulate(rows, headers=["unit", "engine", "result", "built", "pushed", "time"])
-    failed = [f"  {u.plan.unit.combination_id}: {u.error}" for u in result.failures]
+    failed = [f"  {u.plan.unit.combination_id}: {redact_text(u.error or '')}" for u in result.failures]
     return table + "\n" + ("\nFailures:\n" + "\n".join(failed) + "\n" if failed else "")
 
 

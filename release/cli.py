@@ -26,6 +26,7 @@ from invoke.tasks import Task
 from release import runlock
 from release.config import Config
 from release.errors import ConfigError, ReleaseError
+from release.redact import install_log_redaction, redact_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,7 +47,7 @@ def release_task(fn: F | None = None, *, read_only: bool = False) -> Any:
                 with _run_lock(read_only or bool(kwargs.get("dry_run"))):
                     return body(*args, **kwargs)
             except ReleaseError as e:
-                raise Exit(f"error: {e}", code=e.exit_code) from None
+                raise Exit(f"error: {redact_text(str(e))}", code=e.exit_code) from None
             except KeyboardInterrupt:
                 raise Exit("interrupted: run the same command again to continue where it stopped", code=130) from None
 
@@ -67,6 +68,7 @@ def _configure_logging() -> None:
     logging.basicConfig(level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":  # urllib3 retries are reported by the kit's own progress lines
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+    install_log_redaction()  # at DEBUG urllib3 logs request lines: no signed query string may show
 
 
 def load_config(**overrides: Any) -> Config:

@@ -70,8 +70,8 @@ class Clients:
 
     def github_for_ci(self, cache_root: Path) -> Any:
         repo = RepoRef(self.cfg.ci_owner, self.cfg.ci_repo)
-        self.cfg.require_github_token(f"Actions: read and Metadata: read on {repo} (classic token: repo scope)")
-        return wiring.github_client(self.cfg, cache_root=cache_root, on_event=self._ci_event)
+        self.cfg.require_ci_token(f"Actions: read and Metadata: read on {repo} (classic token: repo scope)")
+        return wiring.ci_github_client(self.cfg, cache_root=cache_root, on_event=self._ci_event)
 
     def _ci_event(self, event: object) -> None:
         if isinstance(event, RateLimitWait):

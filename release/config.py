@@ -20,14 +20,22 @@ from tomlkit.exceptions import TOMLKitError
 
 from release import fsio
 from release.errors import ConfigError
+from release.imageref import ImageRefError, RepoPrefix, SourceAllowList, rewrite_registry
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 TOKEN_VARIABLES = ("GH_PAT", "GITHUB_TOKEN")
+# Each GitHub token role reads its variables in this order: reading Models CI (tt-shield) prefers GH_PAT (a token
+# that can read the other repository); writing this repository prefers GITHUB_TOKEN (the workflow's own token).
+CI_TOKEN_VARIABLES = ("GH_PAT", "GITHUB_TOKEN")
+PROJECT_TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_PAT")
+DEFAULT_RELEASE_REGISTRY = "ghcr.io"
+DEFAULT_SOURCE_REGISTRIES = ("ghcr.io/tenstorrent/",)
 # Every environment variable the kit reads (noxfile.py's passthrough list repeats them: nox cannot import the kit).
 ENV_VARIABLES: tuple[str, ...] = (
     *TOKEN_VARIABLES,
     "GITHUB_API_URL",
     "RELEASE_REGISTRY_REWRITE",
+    "RELEASE_SOURCE_REGISTRIES",
     "REGISTRY_USERNAME",
     "REGISTRY_PASSWORD",
     "DOCKER_CONFIG",
@@ -62,6 +70,40 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A GitHub token and the environment variable it came from (error messages name the variable)."""
+
+    secret: Secret = field(repr=False)
+    variable: str
+
+    def reveal(self) -> str:
+        return self.secret.reveal()
+
+
+def _token_for(environ: Mapping[str, str], variables: tuple[str, ...]) -> Token | None:
+    for var in variables:
+        if environ.get(var):
+            return Token(Secret(environ[var]), var)
+    return None
+
+
+def _variables_hint(variables: tuple[str, ...]) -> str:
+    """`("GH_PAT", "GITHUB_TOKEN")` → "GH_PAT (or GITHUB_TOKEN)"."""
+    return f"{variables[0]} (or {', '.join(variables[1:])})" if len(variables) > 1 else variables[0]
+
+
+def parse_source_registries(text: str) -> tuple[str, ...]:
+    """`"ghcr.io/tenstorrent/, 127.0.0.1:5000/"` → ("ghcr.io/tenstorrent/", "127.0.0.1:5000/"), each checked."""
+    entries = tuple(item.strip() for item in text.split(",") if item.strip())
+    for entry in entries:
+        try:
+            RepoPrefix.parse(entry)
+        except ImageRefError as e:
+            raise ConfigError(f"RELEASE_SOURCE_REGISTRIES: {e}") from None
+    return entries
 
 
 def parse_registry_rewrite(text: str) -> tuple[tuple[str, str], ...]:
@@ -110,8 +152,8 @@ class Config:
     repo_root: Path
     # GitHub
     github_api_url: str = DEFAULT_GITHUB_API_URL
-    github_token: Secret | None = field(default=None, repr=False)
-    github_token_variable: str | None = None
+    ci_token: Token | None = field(default=None, repr=False)  # reading Models CI: GH_PAT, else GITHUB_TOKEN
+    project_token: Token | None = field(default=None, repr=False)  # writing this repository: GITHUB_TOKEN, else GH_PAT
     ci_owner: str = "tenstorrent"
     ci_repo: str = "tt-shield"
     ci_workflow_file: str = "on-nightly.yml"
@@ -119,6 +161,8 @@ class Config:
     project_repo: str = "tt-inference-server"
     # registries
     registry_rewrite: tuple[tuple[str, str], ...] = ()
+    release_registry: str = DEFAULT_RELEASE_REGISTRY  # where the catalogue's images live (before the rewrite)
+    source_registries: tuple[str, ...] = DEFAULT_SOURCE_REGISTRIES  # allow-list of CI image prefixes
     registry_username: str | None = None
     registry_password: Secret | None = field(default=None, repr=False)
     docker_config: Path | None = None
@@ -183,10 +227,41 @@ class Config:
         given = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, **given).resolved()
 
-    def require_github_token(self, permission: str) -> Secret:
-        if self.github_token is None:
-            raise ConfigError(f"no GitHub token: set GH_PAT (or GITHUB_TOKEN) to a token with {permission}")
-        return self.github_token
+    def require_ci_token(self, permission: str) -> Token:
+        """The token that reads Models CI, or advice naming its variables."""
+        if self.ci_token is None:
+            raise ConfigError(
+                f"no GitHub token to read Models CI: set {_variables_hint(CI_TOKEN_VARIABLES)} to a token with "
+                f"{permission}"
+            )
+        return self.ci_token
+
+    def require_project_token(self, permission: str) -> Token:
+        """The token that writes this repository (PRs, releases, tags), or advice naming its variables."""
+        if self.project_token is None:
+            raise ConfigError(
+                f"no GitHub token to write {self.project_owner}/{self.project_repo}: set "
+                f"{_variables_hint(PROJECT_TOKEN_VARIABLES)} to a token with {permission}"
+            )
+        return self.project_token
+
+    @property
+    def ci_token_hint(self) -> str:
+        return _variables_hint(CI_TOKEN_VARIABLES)
+
+    @property
+    def project_token_hint(self) -> str:
+        return _variables_hint(PROJECT_TOKEN_VARIABLES)
+
+    def source_allow_list(self) -> SourceAllowList:
+        """RELEASE_SOURCE_REGISTRIES as values, matched as written and after RELEASE_REGISTRY_REWRITE."""
+        return SourceAllowList.parse(self.source_registries, registry_map=self.registry_rewrite)
+
+    def credential_registries(self) -> tuple[str, ...]:
+        """The registry hosts REGISTRY_USERNAME/REGISTRY_PASSWORD may go to: the release registry and the
+        source registries, after RELEASE_REGISTRY_REWRITE."""
+        release = rewrite_registry(self.release_registry, self.registry_rewrite)
+        return tuple(dict.fromkeys((release, *self.source_allow_list().registries)))
 
 
 _TOML_KEYS: dict[str, dict[str, str]] = {
@@ -238,10 +313,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: {table} must be a table ([{table}] followed by its keys)")
         if table == "registry":
-            rewrite = body.get("rewrite", {})
-            if not isinstance(rewrite, dict) or not all(isinstance(v, str) for v in rewrite.values()):
-                raise ConfigError(f"{path}: [registry] rewrite must be a table of HOST = HOST")
-            out["registry_rewrite"] = tuple((str(k), v) for k, v in rewrite.items())
+            out.update(_read_registry_table(path, body))
             continue
         keys = _TOML_KEYS[table]
         for key, value in body.items():
@@ -255,17 +327,38 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return out
 
 
+def _read_registry_table(path: Path, body: Any) -> dict[str, Any]:
+    """`[registry]`: rewrite = {HOST = HOST}, sources = [PREFIX, ...], release = HOST."""
+    known = ("rewrite", "sources", "release")
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "rewrite":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{path}: [registry] rewrite must be a table of HOST = HOST")
+            out["registry_rewrite"] = tuple((str(k), v) for k, v in value.items())
+        elif key == "sources":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{path}: [registry] sources must be a list of prefixes like \"ghcr.io/tenstorrent/\"")
+            out["source_registries"] = parse_source_registries(",".join(value))
+        elif key == "release":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{path}: [registry] release must be a registry host like \"ghcr.io\"")
+            out["release_registry"] = value.strip()
+        else:
+            raise ConfigError(f"{path}: unknown key {key!r} in [registry] (known: {', '.join(known)})")
+    return out
+
+
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if environ.get("GITHUB_API_URL"):
         out["github_api_url"] = api_url(environ["GITHUB_API_URL"], source="GITHUB_API_URL")
-    for var in TOKEN_VARIABLES:
-        if environ.get(var):
-            out["github_token"] = Secret(environ[var])
-            out["github_token_variable"] = var
-            break
+    out["ci_token"] = _token_for(environ, CI_TOKEN_VARIABLES)
+    out["project_token"] = _token_for(environ, PROJECT_TOKEN_VARIABLES)
     if environ.get("RELEASE_REGISTRY_REWRITE"):
         out["registry_rewrite"] = parse_registry_rewrite(environ["RELEASE_REGISTRY_REWRITE"])
+    if environ.get("RELEASE_SOURCE_REGISTRIES"):
+        out["source_registries"] = parse_source_registries(environ["RELEASE_SOURCE_REGISTRIES"])
     if environ.get("REGISTRY_USERNAME"):
         out["registry_username"] = environ["REGISTRY_USERNAME"]
     if environ.get("REGISTRY_PASSWORD"):

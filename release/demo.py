@@ -47,6 +47,7 @@ from release.config import ENV_VARIABLES, SECRET_VARIABLES, Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
 from release.http import make_session
+from release.redact import redact_text
 from release.imageref import ImageRef
 from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import parse_last_good
@@ -186,7 +187,7 @@ def preview_spec_update(
     """What `spec.update` will do to the catalogue: the kit's own CI reading and catalogue planning, run against
     the simulator in a scratch folder (nothing in the clone is touched)."""
     cfg = Config.from_env({"GITHUB_API_URL": api_url, "GH_PAT": token.reveal()}, repo_root=clone)
-    github = wiring.github_client(cfg, cache_root=scratch)
+    github = wiring.ci_github_client(cfg, cache_root=scratch)
     opts = ci_read.ReadOptions(repo=RepoRef(cfg.ci_owner, cfg.ci_repo), workflow_file=cfg.ci_workflow_file,
                                max_runs=runs)  # fmt: skip
     result = ci_read.read_ci(
@@ -355,7 +356,7 @@ class Services:
     def shown_environment(self) -> str:
         env = self.environment()
         return "\n".join(
-            f"  {n}={'<redacted>' if n in SECRET_VARIABLES else env[n]}" for n in KIT_VARIABLES if n in env
+            f"  {n}={'<redacted>' if n in SECRET_VARIABLES else redact_text(env[n])}" for n in KIT_VARIABLES if n in env
         )
 
 

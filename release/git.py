@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import GitError
+from release.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,13 @@ class Git:
 
     def _exec(self, args: Sequence[str], *, input: str | None = None, ok: Sequence[int] = (0,)) -> tuple[int, str]:
         argv = [self._exe, "-C", str(self.repo), *args]
-        log.debug("run %s", " ".join(argv))
+        log.debug("run %s", redact_text(" ".join(argv)))
         try:
             proc = subprocess.run(argv, input=input, capture_output=True, text=True, env=self._env, check=False)
         except FileNotFoundError:
             raise GitError(f"{self._exe!r} not found: install git (apt-get install git) or put it on PATH") from None
         if proc.returncode not in ok:
-            stderr = proc.stderr.strip()
+            stderr = redact_text(proc.stderr.strip())
             lines = stderr.splitlines() or ["(no message)"]
             said = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
             if "not a git repository" in stderr:
@@ -78,7 +79,7 @@ class Git:
                     exit_code=2,
                 )
             raise GitError(
-                f"git {' '.join(args)} failed (exit {proc.returncode}): {said}",
+                f"git {redact_text(' '.join(args))} failed (exit {proc.returncode}): {said}",
                 stderr=stderr,
                 returncode=proc.returncode,
             )

@@ -804,7 +804,7 @@ def apply_git_plan(
                 raise
         else:
             if github is None or project is None:
-                raise GitStateError("this step needs GitHub: set GH_PAT (or GITHUB_TOKEN)")
+                raise GitStateError("this step needs GitHub: set GITHUB_TOKEN (or GH_PAT)")
             if isinstance(step, OpenPull):
                 pr = github.create_pull(
                     project,
@@ -856,17 +856,18 @@ class Flow:
     """What every git task needs: the clients, the branch names of the repository and how to talk."""
 
     git: GitClient
-    github: GitHubClient | None
+    github: GitHubClient | None  # writes this repository (GITHUB_TOKEN, else GH_PAT)
     remote: str
     dev: str
     main: str
     project: RepoRef
     dry_run: bool
     on_event: Callable[[str], None] = lambda _: None
+    ci_github: GitHubClient | None = None  # reads Models CI (GH_PAT, else GITHUB_TOKEN)
 
     def need_github(self, why: str) -> GitHubClient:
         if self.github is None:  # a missing token is a configuration error (exit 2)
-            raise ConfigError(f"{why} needs the GitHub API: set GH_PAT (or GITHUB_TOKEN)")
+            raise ConfigError(f"{why} needs the GitHub API: set GITHUB_TOKEN (or GH_PAT)")
         return self.github
 
 
@@ -912,7 +913,7 @@ def prerelease_flow(
     if source:
         ref, label = source, f"--from {source}"
     else:
-        ref, label = ci_source(files, flow.github, ci_repo)
+        ref, label = ci_source(files, flow.ci_github, ci_repo)
 
     def make() -> GitPlan:
         repo = _observe(flow)

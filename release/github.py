@@ -1,7 +1,10 @@
 """GitHubClient: the kit's one client for the GitHub REST API.
 
-- JSON endpoints go through `_get_json`: the token is sent per request to the API host only, lists are
-  paginated with `Link` headers, and answers are cached by ETag (`If-None-Match`; a 304 costs no rate limit).
+- JSON endpoints go through `_get_json`: the token is sent per request to the API origin only (scheme, host and
+  port of `api_url`; `release.http.same_origin`), lists are paginated with `Link` headers (a `next` link to
+  another origin is refused), and answers are cached by ETag (`If-None-Match`; a 304 costs no rate limit).
+- One client per token role (`TokenRole`): the wiring builds one that reads Models CI and one that writes this
+  repository; error messages name the role's variables and permissions.
 - Log and artifact downloads answer with a redirect to a blob host; the blob is fetched with a fresh request
   that carries no Authorization header, and streamed into a file in chunks, never past a byte limit.
 - Retries for 5xx and connection errors live in the session (urllib3 `Retry`, see `release.http`). Rate limits
@@ -31,6 +34,7 @@ import requests
 
 from release.config import Secret
 from release.errors import AuthError, DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
+from release.http import same_origin
 from release.github_types import (
     Artifact,
     ByteSink,
@@ -78,6 +82,14 @@ class RequestStats:
             self.rate_limit_waits += waits
 
 
+@dataclass(frozen=True)
+class TokenRole:
+    """What a client's token is for, for error messages: the variables to set and the permissions it needs."""
+
+    variables: str = "GH_PAT (or GITHUB_TOKEN)"
+    needs: str = "Actions: read and Metadata: read on the CI repo (classic token: repo scope)"
+
+
 class ResponseCache(Protocol):
     """Stores JSON answers by URL with their ETag, for conditional requests."""
 
@@ -97,6 +109,7 @@ class GitHubClient:
         token: Secret | None,
         session: requests.Session,
         token_variable: str = "GH_PAT",
+        role: TokenRole | None = None,
         cache: ResponseCache | None = None,
         on_event: Callable[[object], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -107,6 +120,7 @@ class GitHubClient:
         self._api_host = urlsplit(self.api_url).netloc
         self._token = token
         self._token_variable = token_variable
+        self._role = role or TokenRole()
         self._session = session
         self._cache = cache
         self._on_event = on_event or (lambda event: None)
@@ -265,10 +279,9 @@ class GitHubClient:
     ) -> ReleaseAsset:
         """Upload to the release's `upload_url` (uploads.github.com on github.com)."""
         base = release.upload_url.split("{", 1)[0]
-        host = urlsplit(base).netloc
-        if host != self._api_host and not (self._api_host == "api.github.com" and host == "uploads.github.com"):
-            raise GitHubError(f"release {release.tag_name}: upload URL host {host} is not GitHub's; refusing to "
-                              "send the token there")  # fmt: skip
+        if not self._token_goes_to(base):
+            raise GitHubError(f"release {release.tag_name}: upload URL host {urlsplit(base).netloc} is not GitHub's; "
+                              "refusing to send the token there")  # fmt: skip
         what = f"upload {name} to release {release.tag_name}"
         resp = self._send("POST", base + "?" + urlencode({"name": name}), what=what, data=data,
                           content_type=content_type)  # fmt: skip
@@ -286,9 +299,15 @@ class GitHubClient:
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
         return f"{self.api_url}{path}" + (f"?{query}" if query else "")
 
-    def _api_headers(self, accept: str = "application/vnd.github+json") -> dict[str, str]:
+    def _token_goes_to(self, url: str) -> bool:
+        """The token goes to the API origin only (and, for github.com, to its release-asset upload host)."""
+        if same_origin(url, self.api_url):
+            return True
+        return self._api_host == "api.github.com" and same_origin(url, "https://uploads.github.com/")
+
+    def _api_headers(self, url: str, accept: str = "application/vnd.github+json") -> dict[str, str]:
         headers = {"Accept": accept, "X-GitHub-Api-Version": API_VERSION}
-        if self._token is not None:
+        if self._token is not None and self._token_goes_to(url):
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
 
@@ -298,6 +317,11 @@ class GitHubClient:
             body, resp_links = self._get_json_url(url, what=what)
             yield body
             url = resp_links.get("next")
+            if url is not None and not same_origin(url, self.api_url):
+                raise GitHubError(
+                    f"GET {_path(self._url(path))} ({what}): the next page is on {urlsplit(url).netloc or '?'}, not "
+                    f"on {self._api_host}; refusing to follow it (check GITHUB_API_URL)"
+                )
 
     def _get_json(self, path: str, *, what: str, not_found: str | None = None) -> Any:
         body, _ = self._get_json_url(self._url(path), what=what, not_found=not_found)
@@ -306,7 +330,7 @@ class GitHubClient:
     def _get_json_url(self, url: str, *, what: str, not_found: str | None = None) -> tuple[Any, dict[str, str]]:
         """GET a JSON document, conditionally when cached; returns (body, {rel: url} from the Link header)."""
         cached = self._cache.get(url) if self._cache is not None else None
-        headers = self._api_headers()
+        headers = self._api_headers(url)
         if cached is not None:
             headers["If-None-Match"] = cached[0]
         resp = self._request(url, headers=headers, what=what)
@@ -332,7 +356,7 @@ class GitHubClient:
         """API request answered by a redirect to a blob; the blob is fetched without Authorization and streamed
         into `dest`."""
         url = self._url(path)
-        resp = self._request(url, headers=self._api_headers(), what=what, allow_redirects=False, stream=True)
+        resp = self._request(url, headers=self._api_headers(url), what=what, allow_redirects=False, stream=True)
         if resp.status_code in (301, 302, 303, 307, 308):
             location = resp.headers.get("Location")
             _discard(resp)
@@ -401,7 +425,7 @@ class GitHubClient:
     ) -> requests.Response:
         """One request of any method (no cache): waits out rate limits like `_request`, returns the answer."""
         url = path_or_url if "://" in path_or_url else self._url(path_or_url)
-        headers = self._api_headers()
+        headers = self._api_headers(url)
         if content_type:
             headers["Content-Type"] = content_type
         path = _path(url)
@@ -433,8 +457,8 @@ class GitHubClient:
         need = permission or "read access"
         if resp.status_code == 401:
             raise AuthError(
-                f"GitHub rejected the token in {self._token_variable} ({method} {path}: 401): set GH_PAT to a valid "
-                f"token with {need} on the project repository"
+                f"GitHub rejected the token in {self._token_variable} ({method} {path}: 401): set "
+                f"{self._role.variables} to a valid token with {need} on the project repository"
             )
         if resp.status_code == 403:
             raise AuthError(
@@ -529,17 +553,16 @@ class GitHubClient:
         if resp.status_code == 401 and host == self._api_host:
             if self._token is None:
                 raise AuthError(
-                    f"GitHub needs a token for GET {path}: set GH_PAT (or GITHUB_TOKEN) to a token with "
-                    "Actions: read and Metadata: read (classic token: repo scope)"
+                    f"GitHub needs a token for GET {path}: set {self._role.variables} to a token with {self._role.needs}"
                 )
             raise AuthError(
                 f"GitHub rejected the token in {self._token_variable} (401 on GET {path}): it is invalid or "
-                "expired; create a token with Actions: read and Metadata: read on the CI repo (classic: repo scope)"
+                f"expired; create a token with {self._role.needs}"
             )
         if resp.status_code == 403 and host == self._api_host:
             raise AuthError(
                 f"GitHub refused GET {path} ({what}) with 403: the token in {self._token_variable} lacks a "
-                "permission; it needs Actions: read and Metadata: read on the CI repo (classic: repo scope)"
+                f"permission; it needs {self._role.needs}"
             )
         message = _error_message(resp)
         raise GitHubStatusError(f"GET {path} ({what}) answered {resp.status_code}{message}", status=resp.status_code)

@@ -1,8 +1,11 @@
 """HTTP sessions: retries in the adapter (urllib3 Retry honouring Retry-After within a WaitBudget), timeouts, a
 user agent.
 
-Authorization is never sent across hosts: requests strips it on a redirect to another host or port, and the
-clients that follow redirects by hand start a fresh request without it.
+The rule for credentials, in one place: an `Authorization` header goes only to the origin (scheme, host, port)
+it was issued for. `same_origin(url, issued_for)` is what the GitHub and registry clients ask before adding
+one; on a redirect the session drops it whenever the origin changes (requests itself would keep it on an
+http → https upgrade and re-add credentials from ~/.netrc), and a redirect from https to plain http is refused
+unless it stays on a loopback host.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,13 +26,43 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from release import __version__
+from release.imageref import is_loopback_host
 
 USER_AGENT = f"tt-release-kit/{__version__}"
 DEFAULT_TIMEOUT = (10.0, 120.0)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; host lower-case, without brackets."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url: str, issued_for: str) -> bool:
+    """May a credential issued for `issued_for` (a URL) go with a request to `url`? Only on the same origin."""
+    return origin(url) == origin(issued_for)
+
+
+def plain_http_allowed(url: str) -> bool:
+    """https always; plain http only to a loopback host (local rehearsals and tests)."""
+    scheme, host, _ = origin(url)
+    return scheme == "https" or (scheme == "http" and is_loopback_host(host))
+
+
+class InsecureRedirect(requests.exceptions.InvalidURL):
+    """A redirect to plain http on a host that is not loopback."""
+
+
 class TimeoutSession(requests.Session):
-    """A Session whose requests get a default timeout."""
+    """A Session whose requests get a default timeout, and whose redirects keep credentials on their origin."""
 
     def __init__(self, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         super().__init__()
@@ -37,6 +71,24 @@ class TimeoutSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is not None and resp.url:
+            absolute = urljoin(resp.url, target)
+            if urlsplit(absolute).scheme.lower() in ("http", "https") and not plain_http_allowed(absolute):
+                raise InsecureRedirect(f"redirect to plain http on {urlsplit(absolute).hostname}: refused")
+        return target
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """Drop Authorization when a redirect leaves the origin; never add ~/.netrc credentials on the way."""
+        previous = response.request.url if response.request is not None else None
+        if (
+            "Authorization" in prepared_request.headers
+            and previous is not None
+            and not same_origin(str(prepared_request.url), str(previous))
+        ):
+            del prepared_request.headers["Authorization"]
 
 
 class WaitBudget:
@@ -165,8 +217,3 @@ def make_session(
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
     return session
-
-
-def redact_url(url: str) -> str:
-    """The URL without its query string (which may carry signed tokens)."""
-    return url.split("?", 1)[0]

@@ -19,6 +19,7 @@ from typing import Any
 
 from release import fsio, runlock
 from release.errors import ConfigError, InputError, ReleaseError
+from release.redact import redact_text
 
 STATE_SCHEMA = 1
 
@@ -185,9 +186,10 @@ def run_steps(
             try:
                 outcome = step.apply(ctx)
             except ReleaseError as e:
-                run["steps"][step.name].update(status="failed", error=str(e), finished_at=_now())
+                message = redact_text(str(e))
+                run["steps"][step.name].update(status="failed", error=message, finished_at=_now())
                 fsio.write_json(path, state)
-                reports.append(StepReport(step.name, "failed", str(e).splitlines()[0], time.monotonic() - start))
+                reports.append(StepReport(step.name, "failed", message.splitlines()[0], time.monotonic() - start))
                 reports.extend(StepReport(s.name, "not reached", "", None) for s in steps[index + 1 :])
                 raise StepFailed(step.name, e, reports) from e
             duration = time.monotonic() - start

@@ -28,8 +28,9 @@ from typing import Any, Literal, Protocol
 from release import catalogue, fsio
 from release.config import Config
 from release.errors import InputError, PartialFailure, RegistryError, ReleaseError, TagConflict
-from release.imageref import ImageRef, ImageRefError
+from release.imageref import ImageRef, ImageRefError, SourceAllowList
 from release.imagetags import parse_commit_tag, same_commit
+from release.redact import redact_text
 from release.version import Version
 from release.version import file_text as version_file_text
 
@@ -108,6 +109,26 @@ def merge_last_good(
                 problem=problem,
             )
     return out
+
+
+def refuse_outside_sources(records: Iterable[tuple[str, ImageRef]], allow: SourceAllowList) -> None:
+    """Refuse records (label, source image) whose image is not covered by the allow-list: one line per record,
+    raised before any request goes to their hosts (dry runs included)."""
+    lines = [
+        f"{label} names {image} on host {image.registry}, outside RELEASE_SOURCE_REGISTRIES ({allow}); refusing "
+        "to contact it"
+        for label, image in records
+        if not allow.allows(image)
+    ]
+    if len(lines) == 1:
+        raise InputError(lines[0])
+    if lines:
+        raise InputError(f"{len(lines)} CI records name images outside the allowed sources:\n  " + "\n  ".join(lines))
+
+
+def source_records(sources: Mapping[str, CiSource]) -> list[tuple[str, ImageRef]]:
+    """(label, image) of every CI record that names an image, for `refuse_outside_sources`."""
+    return [(f"{s.file}: the CI record of {s.model_id}", s.image) for s in sources.values() if s.image is not None]
 
 
 class SpecLike(Protocol):
@@ -411,8 +432,9 @@ def apply_promotion(
                 step.src.with_digest(step.digest), step.dst, on_event=emit, expect_digest=step.digest, force=force
             )
         except ReleaseError as e:
-            emit({"event": "failed", "dst": str(step.dst), "error": str(e)})
-            return StepOutcome(step, False, error=str(e))
+            message = redact_text(str(e))
+            emit({"event": "failed", "dst": str(step.dst), "error": message})
+            return StepOutcome(step, False, error=message)
         emit({"event": "done", "dst": str(step.dst), "digest": r.digest})
         return StepOutcome(
             step, True, r.digest, blobs_mounted=r.blobs_mounted, blobs_uploaded=r.blobs_uploaded,
@@ -633,6 +655,7 @@ def prepare(
     cat = catalogue.load(cfg, version=decision.target)
     tgts = targets(cat.specs.values(), mode=mode, registry_map=cfg.registry_rewrite)
     sources = merge_last_good(docs, registry_map=cfg.registry_rewrite)
+    refuse_outside_sources(source_records(sources), cfg.source_allow_list())
     unknown = tuple(m for m in sources if m not in cat.specs)
     observed = observe(refs_to_observe(tgts, sources), registry, concurrency=concurrency)
     plan = plan_promotion(tgts, sources, observed, mode=mode, version=str(decision.target))

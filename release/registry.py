@@ -5,9 +5,16 @@
 - Blobs are copied mount first (`POST …/blobs/uploads/?mount=&from=`), else streamed GET → upload (one PUT, or
   PATCH chunks for large blobs). An index is copied children first.
 - Auth: Basic, or the token flow (401 + `WWW-Authenticate: Bearer realm,service,scope`), with one token per
-  registry and set of scopes; credentials come from a `Keychain`.
-- Plain HTTP only for loopback registries. Every response goes through `_check`, which raises a
-  `RegistryResponseError` naming the method, the URL without its query, the status and the OCI error codes.
+  registry and set of scopes; credentials come from a `Keychain`, which binds each credential to its hosts.
+- Authorization goes only to the registry's own origin: an upload `Location` or a redirect on another host (a
+  storage host with a signed URL) gets none, and a 401 from there is an error, not a challenge to answer. A
+  token server (`realm`) must be https, or http on loopback; it gets the registry's credential only when the
+  keychain allows it (`Keychain.token_host_allowed`), else it is asked anonymously.
+- Plain HTTP only for loopback hosts. Every response goes through `_check`, which raises a
+  `RegistryResponseError` naming the method, the URL without its query, the status and the OCI error codes;
+  every transport failure (`requests` exception) becomes a `RegistryError` of one line.
+- Registry data is checked before use: manifests are read up to 4 MiB, must be JSON objects with the keys their
+  media type requires, and every descriptor needs a valid digest (ALGORITHM:HEX) and a size.
 
 The client is silent: it logs at DEBUG and reports progress through `on_event` callbacks.
 """
@@ -36,8 +43,9 @@ from release.errors import (
     RegistryResponseError,
     TagConflict,
 )
-from release.http import redact_url
-from release.imageref import ImageRef, is_digest
+from release.http import InsecureRedirect, plain_http_allowed, same_origin
+from release.imageref import ImageRef, is_digest, is_loopback_host
+from release.redact import redact_url
 from release.registry_auth import Credential
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,8 @@ MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 ACCEPT = ", ".join(MANIFEST_TYPES)
 MiB = 1024 * 1024
+MAX_MANIFEST_BYTES = 4 * MiB  # what distribution itself accepts for a manifest
+MAX_SMALL_BODY = MiB  # token answers, error bodies
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
@@ -57,6 +67,13 @@ OnEvent = Callable[[Event], None]
 
 class KeychainLike(Protocol):
     def resolve(self, registry: str) -> Credential | None: ...
+
+    def token_host_allowed(self, registry: str, token_host: str) -> bool: ...
+
+
+def _shown(url: str) -> str:
+    """A URL as error messages show it: no user information, no query string (upload URLs carry signed state)."""
+    return redact_url(url, query=False)
 
 
 @dataclass(frozen=True)
@@ -79,20 +96,32 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
     def _doc(self) -> dict[str, Any]:
-        doc = json.loads(self.raw)
+        try:
+            doc = json.loads(self.raw)
+        except (ValueError, RecursionError):
+            raise RegistryError(f"manifest {self.digest} is not JSON") from None
         if not isinstance(doc, dict):
             raise RegistryError(f"manifest {self.digest} is not a JSON object")
         return doc
+
+    def _list(self, doc: dict[str, Any], key: str) -> list[Any]:
+        value = doc.get(key)
+        if not isinstance(value, list):
+            what = "is missing" if value is None else "is not a list"
+            raise RegistryError(f"manifest {self.digest} ({self.media_type}): {key!r} {what}; the image is broken")
+        return value
 
     def children(self) -> list[Descriptor]:
         """The manifests an index points at (empty for an image manifest)."""
         if not self.is_index:
             return []
         out = []
-        for d in self._doc().get("manifests", []):
-            p = d.get("platform") or {}
-            platform = "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
-            out.append(Descriptor(d.get("mediaType", OCI_MANIFEST), d["digest"], int(d.get("size", 0)), platform))
+        for n, d in enumerate(self._list(self._doc(), "manifests")):
+            desc = _descriptor(self.digest, f"manifests[{n}]", d, OCI_MANIFEST)
+            p = d.get("platform")
+            parts = (p.get("os"), p.get("architecture"), p.get("variant")) if isinstance(p, dict) else ()
+            platform = "/".join(x for x in parts if isinstance(x, str) and x)
+            out.append(Descriptor(desc.media_type, desc.digest, desc.size, platform))
         return out
 
     def blobs(self) -> list[Descriptor]:
@@ -100,13 +129,31 @@ class Manifest:
         if self.is_index:
             return []
         doc = self._doc()
-        items = [doc["config"], *doc.get("layers", [])] if "config" in doc else list(doc.get("layers", []))
+        if "config" not in doc:
+            raise RegistryError(f"manifest {self.digest} ({self.media_type}): 'config' is missing; the image is broken")
+        items = [("config", doc["config"])] + [(f"layers[{n}]", d) for n, d in enumerate(self._list(doc, "layers"))]
         out = []
-        for d in items:
+        for where, d in items:
+            desc = _descriptor(self.digest, where, d, "")
             if d.get("urls"):
                 continue
-            out.append(Descriptor(d.get("mediaType", ""), d["digest"], int(d.get("size", 0))))
+            out.append(desc)
         return out
+
+
+def _descriptor(manifest: str, where: str, d: Any, default_type: str) -> Descriptor:
+    """One descriptor of a manifest, checked: an object with a valid digest, a size and a string media type."""
+    if not isinstance(d, dict):
+        raise RegistryError(f"manifest {manifest}: {where} is not a descriptor object")
+    digest, size, media_type = d.get("digest"), d.get("size"), d.get("mediaType", default_type)
+    if not is_digest(digest):
+        shown = repr(digest)[:80]
+        raise RegistryError(f"manifest {manifest}: {where} has digest {shown}, not sha256:<64 hex> or sha512:<128 hex>")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise RegistryError(f"manifest {manifest}: {where} has no valid size ({str(size)[:40]!r})")
+    if not isinstance(media_type, str):
+        raise RegistryError(f"manifest {manifest}: {where} has a mediaType that is not a string")
+    return Descriptor(media_type, str(digest), size)
 
 
 def sha256_digest(data: bytes) -> str:
@@ -231,8 +278,18 @@ class _Auth:
         return f"Bearer {self._fetch_token(registry, scopes, params)}"
 
     def _fetch_token(self, registry: str, scopes: tuple[str, ...], params: dict[str, str]) -> str:
-        """The distribution token flow: GET realm?service=&scope=… with Basic credentials (or anonymously)."""
+        """The distribution token flow: GET realm?service=&scope=… with Basic credentials (or anonymously).
+
+        The realm must be https (http only on loopback) and carry no user information; it gets the registry's
+        credential only when the keychain allows that host, else it is asked anonymously.
+        """
+        realm = params["realm"]
+        token_host = _check_realm(registry, realm)
         cred = self._keychain.resolve(registry)
+        withheld = cred is not None and not self._keychain.token_host_allowed(registry, token_host)
+        if withheld:
+            log.debug("not sending the credentials of %s to the token server on %s", registry, token_host)
+            cred = None
         wanted = list(scopes)
         if params.get("scope") and params["scope"] not in wanted:
             wanted.append(params["scope"])
@@ -240,45 +297,129 @@ class _Auth:
         if params.get("service"):
             query.append(("service", params["service"]))
         query.extend(("scope", s) for s in wanted)
-        realm = params["realm"]
         headers = {"Authorization": cred.basic_header()} if cred else {}
         self._stats.count("GET")
-        token_resp = self._session.get(realm, params=query, headers=headers)
+        try:
+            token_resp = self._session.get(realm, params=query, headers=headers, stream=True)
+            raw = _read_limited(token_resp, MAX_SMALL_BODY, f"the token answer of {_shown(realm)}")
+        except requests.RequestException as e:
+            raise RegistryError(_transport_failure("GET", realm, registry, e)) from None
         if token_resp.status_code in (401, 403):
             who = f"the credentials from {cred.source}" if cred else "anonymous access"
+            why = (
+                f"; the credentials of {registry} were not sent to {token_host}, which is another host: "
+                "the kit sends them to the registry's own host only"
+                if withheld
+                else "; check the user name and password or token (push needs write access to the packages)"
+            )
             raise RegistryAuthError(
-                f"{redact_url(realm)} refused {who} for {registry} ({token_resp.status_code}); check "
-                "the user name and password or token (push needs write access to the packages)"
+                f"{_shown(realm)} refused {who} for {registry} ({token_resp.status_code}){why}"
             )
         if token_resp.status_code != 200:
             raise RegistryResponseError(
-                f"token request GET {redact_url(realm)} answered {token_resp.status_code}",
+                f"token request GET {_shown(realm)} answered {token_resp.status_code}",
                 method="GET",
-                url=redact_url(realm),
+                url=_shown(realm),
                 status=token_resp.status_code,
             )
         try:
-            body = token_resp.json()
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             body = {}
-        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise RegistryAuthError(f"{redact_url(realm)} answered without a token")
-        lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 60
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token or not token.isprintable():
+            raise RegistryAuthError(f"{_shown(realm)} answered without a token")
+        expires = body.get("expires_in")
+        lifetime = expires if isinstance(expires, int) and not isinstance(expires, bool) else 60
         with self._lock:
             self._tokens[(registry, scopes)] = (token, time.monotonic() + max(0, lifetime - 30))
         return token
 
     def describe(self, registry: str) -> str:
+        """Whose credentials went to `registry`, for messages."""
         cred = self._keychain.resolve(registry)
         return f"the credentials from {cred.source}" if cred else "anonymous access"
+
+
+def _check_realm(registry: str, realm: str) -> str:
+    """The token server's host (with its port), once the realm passed the rules; else RegistryAuthError."""
+    bad = RegistryAuthError(f"{registry} names a token server that is not an http(s) URL ({_shown(realm)[:200]!r})")
+    try:
+        parts = urlsplit(realm)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise bad
+    if "@" in parts.netloc:
+        raise RegistryAuthError(f"{registry} names a token server with user information in its URL; refused")
+    netloc = f"[{host}]" if ":" in host else host
+    token_host = f"{netloc}:{port}" if port is not None else netloc
+    if not plain_http_allowed(realm):
+        raise RegistryAuthError(
+            f"{registry} names a token server over plain http on {token_host} ({_shown(realm)}); the kit speaks "
+            "plain http to loopback hosts only"
+        )
+    return token_host
+
+
+def _one_line(text: str) -> str:
+    """Text from a registry, made safe for a one-line message (no newlines or control characters)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed answer, at most `limit` bytes (RegistryError beyond); the answer is closed."""
+    try:
+        declared = int(resp.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    try:
+        if declared > limit:
+            raise RegistryError(f"{what} is {declared} bytes, more than the {limit} the kit reads")
+        buf = bytearray()
+        for chunk in resp.iter_content(64 * 1024):
+            buf += chunk
+            if len(buf) > limit:
+                raise RegistryError(f"{what} is more than the {limit} bytes the kit reads")
+        return bytes(buf)
+    finally:
+        resp.close()
+
+
+_TRANSPORT_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (InsecureRedirect, "redirected to plain http on a host that is not loopback (refused)"),
+    (requests.exceptions.ChunkedEncodingError, "the answer broke off"),
+    (requests.exceptions.ContentDecodingError, "the answer could not be decoded"),
+    (requests.exceptions.TooManyRedirects, "too many redirects"),
+    (requests.exceptions.InvalidURL, "not a valid URL"),
+    (requests.exceptions.InvalidSchema, "not an http(s) URL"),
+    (requests.exceptions.MissingSchema, "not an http(s) URL"),
+    (requests.exceptions.SSLError, "TLS failed"),
+    (requests.Timeout, "timed out"),
+    (requests.ConnectionError, "connection failed"),
+)
+
+
+def _transport_failure(method: str, url: str, registry: str, e: BaseException) -> str:
+    """One line for a request that got no usable answer (after the session's retries)."""
+    reason = next((text for kind, text in _TRANSPORT_REASONS if isinstance(e, kind)), type(e).__name__)
+    if isinstance(e, (requests.ConnectionError, requests.Timeout)) and not isinstance(e, requests.exceptions.SSLError):
+        return (
+            f"cannot reach registry {registry} ({method} {_shown(url)}: {reason}); check the network, "
+            "or RELEASE_REGISTRY_REWRITE for a rehearsal"
+        )
+    return f"{method} {_shown(url)} (registry {registry}): {reason}; run again, or check the registry"
 
 
 class _HashingReader:
     """A file-like view of a streamed blob that counts and hashes what passes through."""
 
-    def __init__(self, chunks: Iterator[bytes], size: int, on_bytes: Callable[[int], None]) -> None:
+    def __init__(
+        self, chunks: Iterator[bytes], size: int, on_bytes: Callable[[int], None], *, source: str = "the source"
+    ) -> None:
         self._chunks = chunks
+        self._source = source
         self._buf = b""
         self._pos = 0
         self._size = size
@@ -296,6 +437,9 @@ class _HashingReader:
                 more = next(self._chunks)
             except StopIteration:
                 break
+            except requests.RequestException as e:
+                # Raised inside the upload's body: a RegistryError names the source that broke off.
+                raise RegistryError(f"reading {self._source} broke off ({type(e).__name__}); run again") from None
             self._buf = self._buf[self._pos :] + more
             self._pos = 0
         data = self._buf[self._pos : self._pos + want]
@@ -343,8 +487,13 @@ class RegistryClient:
 
     @staticmethod
     def _base(ref: ImageRef) -> str:
-        scheme = "http" if ref.is_loopback else "https"
-        host = "registry-1.docker.io" if ref.registry == "docker.io" else ref.registry
+        return RegistryClient._registry_base(ref.registry)
+
+    @staticmethod
+    def _registry_base(registry: str) -> str:
+        """The API root of a registry: the origin its credentials are for."""
+        scheme = "http" if is_loopback_host(registry) else "https"
+        host = "registry-1.docker.io" if registry == "docker.io" else registry
         return f"{scheme}://{host}/v2/"
 
     def _url(self, ref: ImageRef, kind: str, reference: str = "") -> str:
@@ -364,15 +513,28 @@ class RegistryClient:
     ) -> requests.Response:
         s = session or self._s
         headers = dict(kwargs.pop("headers", {}) or {})
-        auth = self._auth.header(registry, scopes)
+        own = same_origin(url, self._registry_base(registry))  # an upload Location may be on another host
+        if not own and not plain_http_allowed(url):
+            raise RegistryError(
+                f"{method} {_shown(url)}: registry {registry} pointed at plain http on a host that is not loopback; "
+                "refused"
+            )
+        auth = self._auth.header(registry, scopes) if own else None
         if auth:
             headers["Authorization"] = auth
         self.stats.count(method)
         resp = self._send(s, method, url, registry, headers, kwargs)
+        if resp.status_code == 401 and not (own and same_origin(resp.url or url, url)):
+            resp.close()
+            raise RegistryAuthError(
+                f"{method} {_shown(resp.url or url)} answered 401, but the credentials of {registry} go to "
+                f"{registry} only (this URL is on another host, given by the registry); run again, or check the "
+                "registry"
+            )
         if resp.status_code == 401:
             if not replayable:
                 raise RegistryAuthError(
-                    f"{method} {redact_url(url)}: the registry asked for credentials in the middle of an "
+                    f"{method} {_shown(url)}: the registry asked for credentials in the middle of an "
                     "upload; run the same command again"
                 )
             resp.close()
@@ -381,7 +543,7 @@ class RegistryClient:
             resp = self._send(s, method, url, registry, headers, kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
-                    f"{registry} rejected {self._auth.describe(registry)} ({method} {redact_url(url)} → 401); "
+                    f"{registry} rejected {self._auth.describe(registry)} ({method} {_shown(url)} → 401); "
                     "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
                 )
         return self._check(resp, method, url, ok)
@@ -393,12 +555,8 @@ class RegistryClient:
         """One request; a registry that cannot be reached (after the session's retries) is a RegistryError."""
         try:
             return s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            reason = type(e).__name__ if isinstance(e, requests.Timeout) else "connection failed"
-            raise RegistryError(
-                f"cannot reach registry {registry} ({method} {redact_url(url)}: {reason}); check the network, "
-                "or RELEASE_REGISTRY_REWRITE for a rehearsal"
-            ) from None
+        except requests.RequestException as e:
+            raise RegistryError(_transport_failure(method, url, registry, e)) from None
 
     @staticmethod
     def _check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:
@@ -408,23 +566,27 @@ class RegistryClient:
         codes: tuple[str, ...] = ()
         detail = ""
         try:
-            errors = resp.json().get("errors", []) if method != "HEAD" else []
-            codes = tuple(str(e.get("code", "")) for e in errors if isinstance(e, dict))
-            detail = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message"))
-        except (ValueError, AttributeError):
+            body = json.loads(_read_limited(resp, MAX_SMALL_BODY, "the error")) if method != "HEAD" else {}
+            errors = body.get("errors", []) if isinstance(body, dict) else []
+            errors = [e for e in errors if isinstance(e, dict)][:5] if isinstance(errors, list) else []
+            codes = tuple(_one_line(str(e.get("code", "")))[:60] for e in errors)
+            detail = "; ".join(_one_line(str(e.get("message", "")))[:200] for e in errors if e.get("message"))
+        except (ValueError, RecursionError, RegistryError, requests.RequestException):
             pass
+        finally:
+            resp.close()
         advice = {
             403: "the credentials lack permission (push needs write access to the destination packages)",
             404: "not found: check the repository and tag",
             429: "rate limited: wait and run again",
         }.get(resp.status_code, "the registry failed; run again later" if resp.status_code >= 500 else "")
-        parts = [f"{method} {redact_url(url)} → {resp.status_code}"]
+        parts = [f"{method} {_shown(url)} → {resp.status_code}"]
         if codes:
             parts.append(" ".join(codes))
         if detail:
             parts.append(f"({detail})")
         message = " ".join(parts) + (f": {advice}" if advice else "")
-        raise RegistryResponseError(message, method=method, url=redact_url(url), status=resp.status_code, codes=codes)
+        raise RegistryResponseError(message, method=method, url=_shown(url), status=resp.status_code, codes=codes)
 
     def _remember(self, registry: str, digest: str, repository: str) -> None:
         with self._lock:
@@ -452,11 +614,12 @@ class RegistryClient:
             return None
         digest = resp.headers.get("Docker-Content-Digest", "")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        if not is_digest(digest):
+        length = resp.headers.get("Content-Length", "")
+        if not is_digest(digest) or not length.isdigit():
             # Some registries omit the digest on HEAD; fall back to GET and hash.
             m = self.get_manifest(ref, scopes=scopes)
             return Descriptor(m.media_type, m.digest, len(m.raw))
-        return Descriptor(media_type, digest, int(resp.headers.get("Content-Length", 0) or 0))
+        return Descriptor(media_type, digest, int(length))
 
     def digest(self, ref: ImageRef) -> str | None:
         d = self.head_manifest(ref)
@@ -471,22 +634,29 @@ class RegistryClient:
             scopes=scopes or (ref.scope("pull"),),
             ok=(200,),
             headers={"Accept": ACCEPT},
+            stream=True,
         )
-        raw = resp.content
+        try:
+            raw = _read_limited(resp, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
+        except requests.RequestException as e:
+            raise RegistryError(_transport_failure("GET", url, ref.registry, e)) from None
         digest = sha256_digest(raw)
         if ref.digest and ref.digest != digest:
             raise DigestMismatch(f"{ref}: the registry returned a manifest whose digest is {digest}")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         try:
-            declared = json.loads(raw).get("mediaType")
-        except (ValueError, AttributeError):
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
             raise RegistryError(f"{ref}: the manifest is not JSON") from None
+        if not isinstance(doc, dict):
+            raise RegistryError(f"{ref}: the manifest is not a JSON object")
+        declared = doc.get("mediaType")
         if declared in MANIFEST_TYPES:
             media_type = declared
         if media_type not in MANIFEST_TYPES:
             raise RegistryError(
-                f"{ref}: manifest media type {media_type!r} is not supported (Docker schema 1 images "
-                "cannot be copied; rebuild the image)"
+                f"{ref}: manifest media type {_one_line(media_type)[:100]!r} is not supported (Docker schema 1 "
+                "images cannot be copied; rebuild the image)"
             )
         return Manifest(raw, media_type, digest)
 
@@ -527,7 +697,7 @@ class RegistryClient:
             return True, ""
         location = resp.headers.get("Location")
         if not location:
-            raise RegistryError(f"POST {redact_url(url)}: the registry gave no upload Location")
+            raise RegistryError(f"POST {_shown(url)}: the registry gave no upload Location")
         return False, urljoin(url, location)
 
     @staticmethod
@@ -550,7 +720,7 @@ class RegistryClient:
             def on_bytes(n: int) -> None:
                 self.stats.add_bytes(down=n, up=n)
 
-            reader = _HashingReader(chunks, desc.size, on_bytes)
+            reader = _HashingReader(chunks, desc.size, on_bytes, source=f"{src.name}@{desc.digest}")
             if desc.size <= self._chunk_size:
                 put_url = self._with_query(location, digest=desc.digest)
                 self._request(
@@ -768,7 +938,7 @@ class RegistryClient:
             resp = self._request("GET", url, registry=ref.registry, scopes=(ref.scope("pull"),), ok=(200, 404))
             if resp.status_code == 404:
                 return []
-            tags.extend(resp.json().get("tags") or [])
+            tags.extend(_json_list(resp, "tags", url))
             url = _next_link(url, resp.headers.get("Link", ""))
         return tags
 
@@ -778,7 +948,7 @@ class RegistryClient:
         repos: list[str] = []
         while url:
             resp = self._request("GET", url, registry=registry, scopes=("registry:catalog:*",), ok=(200,))
-            repos.extend(resp.json().get("repositories") or [])
+            repos.extend(_json_list(resp, "repositories", url))
             url = _next_link(url, resp.headers.get("Link", ""))
         return repos
 
@@ -822,6 +992,20 @@ def _settle_shared(src: Future[str], dst: Future[str]) -> None:
     else:
         # The other image did the transfer; for this one the blob was already there.
         dst.set_result("present")
+
+
+def _json_list(resp: requests.Response, key: str, url: str) -> list[str]:
+    """`{key: [str, ...]}` from a listing answer (`null` is an empty list); anything else is a RegistryError."""
+    try:
+        body = resp.json()
+    except (ValueError, RecursionError):
+        raise RegistryError(f"GET {_shown(url)}: the answer is not JSON") from None
+    items = body.get(key) if isinstance(body, dict) else None
+    if items is None and isinstance(body, dict):
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise RegistryError(f"GET {_shown(url)}: {key!r} is not a list of names")
+    return items
 
 
 def _next_link(url: str, link: str) -> str | None:

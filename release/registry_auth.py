@@ -1,8 +1,13 @@
-"""Registry credentials (our `pkg/authn`): who we are to each registry host.
+"""Registry credentials (our `pkg/authn`): who we are to each registry host, and to which hosts that goes.
 
-Order: `REGISTRY_USERNAME` / `REGISTRY_PASSWORD` (every registry), then the Docker client configuration
-(`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`: `credHelpers`, `auths`, `credsStore`), then
-`GH_PAT` for ghcr.io. Passwords are `Secret`s: they are never printed or logged.
+Every credential is bound to the hosts it is for:
+- `REGISTRY_USERNAME` / `REGISTRY_PASSWORD`: only the hosts given as `hosts` (the kit passes the release registry
+  and the source registries of RELEASE_SOURCE_REGISTRIES, after RELEASE_REGISTRY_REWRITE);
+- the Docker client configuration (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`: `credHelpers`,
+  `auths`, `credsStore`): each entry for its own host only;
+- a GitHub token (the project's: GITHUB_TOKEN, else GH_PAT): `ghcr.io` only.
+Any other host is spoken to anonymously. `token_host_allowed` says whether a token server (the `realm` of a
+Bearer challenge) may receive the credential of a registry. Passwords are `Secret`s: never printed or logged.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import base64
 import json
 import logging
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 
 GHCR = "ghcr.io"
 _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
+# Registries whose token server is on another host, as their operators publish it.
+_KNOWN_TOKEN_HOSTS = {"docker.io": frozenset({"auth.docker.io"})}
 
 
 @dataclass(frozen=True)
@@ -43,38 +50,65 @@ class Keychain:
         *,
         username: str | None = None,
         password: Secret | None = None,
+        hosts: Iterable[str] = (),
         docker_config: Path | None = None,
         github_token: Secret | None = None,
+        github_token_source: str = "GITHUB_TOKEN",
         github_user: str | None = None,
     ) -> None:
         self._explicit = (
             Credential(username, password, "REGISTRY_USERNAME/REGISTRY_PASSWORD") if (username and password) else None
         )
+        self._explicit_hosts = frozenset(h.lower() for h in hosts)
         self._docker_config = docker_config
         self._github_token = github_token
+        self._github_token_source = github_token_source
         self._github_user = github_user or "release-kit"
         self._config_cache: Mapping[str, object] | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **kwargs: object) -> Keychain:
+    def from_environ(cls, environ: Mapping[str, str], *, hosts: Iterable[str] = (), **kwargs: object) -> Keychain:
         """Convenience for scripts and tests; the kit itself builds keychains in `release.wiring`."""
+        token_var = next((v for v in ("GITHUB_TOKEN", "GH_PAT") if environ.get(v)), None)
         return cls(
             username=environ.get("REGISTRY_USERNAME") or None,
             password=Secret(environ["REGISTRY_PASSWORD"]) if environ.get("REGISTRY_PASSWORD") else None,
+            hosts=hosts,
             docker_config=Path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else None,
-            github_token=Secret(environ["GH_PAT"]) if environ.get("GH_PAT") else None,
+            github_token=Secret(environ[token_var]) if token_var else None,
+            github_token_source=token_var or "GITHUB_TOKEN",
             github_user=environ.get("GH_ID") or environ.get("GITHUB_ACTOR"),
         )
 
+    @property
+    def explicit_hosts(self) -> frozenset[str]:
+        """The hosts REGISTRY_USERNAME/REGISTRY_PASSWORD are bound to."""
+        return self._explicit_hosts
+
     def resolve(self, registry: str) -> Credential | None:
-        if self._explicit is not None:
+        """The credential for `registry` (a host with its port), or None: nothing goes to unbound hosts."""
+        if self._explicit is not None and registry.lower() in self._explicit_hosts:
             return self._explicit
         found = self._from_docker_config(registry)
         if found is not None:
             return found
-        if registry == GHCR and self._github_token is not None:
-            return Credential(self._github_user, self._github_token, "GH_PAT")
+        if registry.lower() == GHCR and self._github_token is not None:
+            return Credential(self._github_user, self._github_token, self._github_token_source)
         return None
+
+    def token_host_allowed(self, registry: str, token_host: str) -> bool:
+        """May the token server on `token_host` (a host with its port) receive `registry`'s credential?
+
+        Yes when it is the registry's own host name (any port), a token host the registry's operator publishes
+        (docker.io → auth.docker.io), or a host the very same credential is configured for. A registry cannot
+        send the credential it holds to a third host by pointing its `realm` there.
+        """
+        if _hostname(token_host) == _hostname(registry):
+            return True
+        if _hostname(token_host) in _KNOWN_TOKEN_HOSTS.get(registry.lower(), frozenset()):
+            return True
+        mine = self.resolve(registry)
+        return mine is not None and self.resolve(token_host) == mine
 
     # -- Docker client configuration -----------------------------------------------------------------------
 
@@ -163,3 +197,11 @@ def _auth_key_host(key: str) -> str:
         if key.startswith(prefix):
             key = key[len(prefix) :]
     return key.split("/", 1)[0]
+
+
+def _hostname(host: str) -> str:
+    """`127.0.0.1:5000` → `127.0.0.1`, `[::1]:5000` → `[::1]`, lower-case."""
+    host = host.lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0]

@@ -20,6 +20,7 @@ from tempfile import TemporaryDirectory
 from typing import Protocol
 
 from release.errors import BuildError, GitError
+from release.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class CommitResolver:
         if _SHORT_SHA.match(commit):
             return self._from_mirror(commit)
         raise BuildError(
-            f"tt-metal ref {commit!r} is neither a tag nor a branch of {self.url}: write the full commit SHA in "
+            f"tt-metal ref {commit!r} is neither a tag nor a branch of {redact_url(self.url)}: write the full commit SHA in "
             "the catalogue"
         )
 
@@ -69,7 +70,7 @@ class CommitResolver:
                 "ls-remote", "--", self.url, f"refs/tags/{name}", f"refs/tags/{name}^{{}}", f"refs/heads/{name}"
             )
         except GitError as e:
-            raise BuildError(f"cannot list the refs of {self.url}: {e}") from None
+            raise BuildError(f"cannot list the refs of {redact_url(self.url)}: {e}") from None
         refs: dict[str, str] = {}
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
@@ -88,7 +89,7 @@ class CommitResolver:
         except GitError as e:
             why = "is ambiguous" if "ambiguous" in (getattr(e, "stderr", "") or str(e)) else "names no commit"
             raise BuildError(
-                f"tt-metal commit {prefix!r} {why} in {self.url} (branches and tags): write the full commit SHA "
+                f"tt-metal commit {prefix!r} {why} in {redact_url(self.url)} (branches and tags): write the full commit SHA "
                 "in the catalogue"
             ) from None
         return out.strip()
@@ -111,7 +112,7 @@ class CommitResolver:
                 "+refs/tags/*:refs/tags/*",
             )
         except GitError as e:
-            raise BuildError(f"cannot fetch {self.url} to resolve a short commit: {e}") from None
+            raise BuildError(f"cannot fetch {redact_url(self.url)} to resolve a short commit: {e}") from None
         self._mirror_fetched = True
 
 
@@ -126,5 +127,5 @@ def checkout(git: GitFactory, *, url: str, sha: str, parent: Path | None = None)
             g.run("fetch", "--quiet", "--depth", "1", "--", url, sha)
             g.run("checkout", "--quiet", "--detach", "FETCH_HEAD")
         except GitError as e:
-            raise BuildError(f"cannot check out tt-metal {sha} from {url}: {e}") from None
+            raise BuildError(f"cannot check out tt-metal {sha} from {redact_url(url)}: {e}") from None
         yield work

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from urllib3.util.retry import Retry
 
-from release.config import Config
+from release.config import Config, Token
 from release.docker_engine import DockerEngine
 from release.git import Git
 from release.gitflow import Flow
-from release.github import GitHubClient
+from release.github import GitHubClient, TokenRole
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session
 from release.http_cache import FileResponseCache
@@ -25,13 +25,17 @@ from release.tt_metal import CommitResolver
 
 
 def keychain(cfg: Config) -> Keychain:
-    """Registry credentials: REGISTRY_USERNAME/PASSWORD, else Docker config.json, else GH_PAT for ghcr.io."""
-    token = cfg.github_token if cfg.github_token_variable == "GH_PAT" else None
+    """Registry credentials, each bound to its hosts: REGISTRY_USERNAME/PASSWORD for the release registry and the
+    source registries (after the rewrite), Docker config.json entries for their own hosts, and the project's
+    GitHub token (GITHUB_TOKEN, else GH_PAT) for ghcr.io."""
+    token = cfg.project_token
     return Keychain(
         username=cfg.registry_username,
         password=cfg.registry_password,
+        hosts=cfg.credential_registries(),
         docker_config=cfg.docker_config,
-        github_token=token,
+        github_token=token.secret if token else None,
+        github_token_source=token.variable if token else "GITHUB_TOKEN",
     )
 
 
@@ -54,10 +58,12 @@ def git_client(cfg: Config) -> Git:
 
 
 def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> Flow:
-    """Everything the git tasks need: the git client, GitHub when a token is set, and the branch names."""
+    """Everything the git tasks need: the git client, GitHub when a token is set (the project's token for this
+    repository, the CI token to look up a Models CI run), and the branch names."""
     return Flow(
         git=git_client(cfg),
-        github=github_client(cfg) if cfg.github_token is not None else None,
+        github=project_github_client(cfg) if cfg.project_token is not None else None,
+        ci_github=ci_github_client(cfg) if cfg.ci_token is not None else None,
         remote=cfg.git_remote,
         dev=cfg.dev_branch,
         main=cfg.main_branch,
@@ -94,7 +100,7 @@ def build_recipe(cfg: Config) -> OfflineRecipe | RealRecipe:
 HTTP_CACHE_DIR = ".http_cache"
 
 
-def github_client(
+def ci_github_client(
     cfg: Config,
     *,
     cache_root: Path | None = None,
@@ -103,14 +109,44 @@ def github_client(
     pool_size: int = 16,
     backoff_factor: float = 0.5,
 ) -> GitHubClient:
-    """GitHubClient for cfg.github_api_url with the token from GH_PAT/GITHUB_TOKEN (if any).
+    """The client that reads Models CI (runs, jobs, artifacts, logs of tt-shield) with GH_PAT, else GITHUB_TOKEN.
 
     The session retries 5xx, 429 and connection errors (urllib3 Retry, honouring Retry-After, each pause
     reported as a RateLimitWait); the client waits out 403/429 rate limits that remain (x-ratelimit-reset,
     secondary limits). Both wait within one WaitBudget (120 s per wait, 15 min per run), beyond which the client
     raises RateLimitExceeded. With `cache_root`, JSON answers are cached there by ETag.
     """
+    cache = FileResponseCache(cache_root / HTTP_CACHE_DIR, read_only=read_only_cache) if cache_root else None
+    return _github_client(
+        cfg,
+        token=cfg.ci_token,
+        role=TokenRole(cfg.ci_token_hint, f"Actions: read and Metadata: read on {cfg.ci_owner}/{cfg.ci_repo}"
+                       " (classic token: repo scope)"),
+        cache=cache, on_event=on_event, pool_size=pool_size, backoff_factor=backoff_factor,
+    )  # fmt: skip
 
+
+def project_github_client(cfg: Config, *, on_event: Callable[[object], None] | None = None) -> GitHubClient:
+    """The client that writes this repository (pull requests, releases, refs) with GITHUB_TOKEN, else GH_PAT."""
+    return _github_client(
+        cfg,
+        token=cfg.project_token,
+        role=TokenRole(cfg.project_token_hint, f"Contents: write and Pull requests: write on {cfg.project_owner}/"
+                       f"{cfg.project_repo}"),
+        on_event=on_event,
+    )  # fmt: skip
+
+
+def _github_client(
+    cfg: Config,
+    *,
+    token: Token | None,
+    role: TokenRole,
+    cache: FileResponseCache | None = None,
+    on_event: Callable[[object], None] | None = None,
+    pool_size: int = 16,
+    backoff_factor: float = 0.5,
+) -> GitHubClient:
     def on_wait(seconds: float) -> None:
         if on_event is not None:
             on_event(RateLimitWait(seconds=seconds, reason="retry-after", path=""))
@@ -118,11 +154,11 @@ def github_client(
     budget = WaitBudget()  # one budget for the session's Retry-After waits and the client's own
     retry = make_retry(backoff_factor=backoff_factor, on_wait=on_wait, budget=budget)
     session = make_session(pool_size=pool_size, retry=retry)
-    cache = FileResponseCache(cache_root / HTTP_CACHE_DIR, read_only=read_only_cache) if cache_root else None
     return GitHubClient(
         api_url=cfg.github_api_url,
-        token=cfg.github_token,
-        token_variable=cfg.github_token_variable or "GH_PAT",
+        token=token.secret if token else None,
+        token_variable=token.variable if token else role.variables.split(" ", 1)[0],
+        role=role,
         session=session,
         cache=cache,
         on_event=on_event,

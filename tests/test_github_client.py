@@ -242,7 +242,7 @@ def test_unknown_run_and_workflow(github_server):
 
 def test_wiring_builds_the_client_from_config(github_server, tmp_path):
     cfg = Config.from_env({"GITHUB_API_URL": github_server.api_url, "GITHUB_TOKEN": TOKEN}, repo_root=tmp_path)
-    gh = wiring.github_client(cfg, cache_root=tmp_path)
+    gh = wiring.ci_github_client(cfg, cache_root=tmp_path)
     assert gh.get_workflow(REPO, "on-nightly.yml").name == "On Nightly"
     with pytest.raises(ConfigError, match="GH_PAT"):
-        Config.from_env({}, repo_root=tmp_path).require_github_token("Actions: read")
+        Config.from_env({}, repo_root=tmp_path).require_ci_token("Actions: read")

@@ -154,7 +154,8 @@ def test_estimate_matches_copy(registry: Registry, registry2: Registry, seeder: 
 
 
 def test_wrong_credentials(registry: Registry, unique_repo: str) -> None:
-    client = RegistryClient(make_session(), Keychain(username="releaser", password=Secret("not-the-password")))
+    keychain = Keychain(username="releaser", password=Secret("not-the-password"), hosts=(registry.host,))
+    client = RegistryClient(make_session(), keychain)
     with pytest.raises(RegistryAuthError) as e:
         client.head_manifest(registry.ref(f"{unique_repo}/x:1"))
     assert "rejected the credentials from REGISTRY_USERNAME" in str(e.value)
@@ -206,11 +207,12 @@ def test_docker_config_auths_and_helper(
 
 
 def test_keychain_order_and_redaction(tmp_path: Path) -> None:
-    kc = Keychain(username="u", password=Secret("p4ss"), docker_config=tmp_path, github_token=Secret("ghp_x"))
+    kc = Keychain(username="u", password=Secret("p4ss"), hosts=("ghcr.io",), docker_config=tmp_path,
+                  github_token=Secret("ghp_x"))  # fmt: skip
     cred = kc.resolve("ghcr.io")
     assert cred is not None and cred.username == "u"
     assert "p4ss" not in repr(cred)
-    kc = Keychain(docker_config=tmp_path, github_token=Secret("ghp_x"))
+    kc = Keychain(docker_config=tmp_path, github_token=Secret("ghp_x"), github_token_source="GH_PAT")
     cred = kc.resolve("ghcr.io")
     assert cred is not None and cred.source == "GH_PAT" and "ghp_x" not in repr(cred)
     assert kc.resolve("quay.io") is None
@@ -231,6 +233,10 @@ class _Both:
     def resolve(self, registry: str):  # type: ignore[no-untyped-def]
         kc = self._by_host.get(registry)
         return kc.resolve(registry) if kc else None
+
+    def token_host_allowed(self, registry: str, token_host: str) -> bool:
+        kc = self._by_host.get(registry)
+        return kc is not None and kc.token_host_allowed(registry, token_host)
 
 
 def _both(*regs: Registry) -> _Both:
@@ -256,7 +262,7 @@ def test_token_flow_one_token_covers_a_mount(token_registry, unique_repo: str) -
 
 def test_token_flow_wrong_password(token_registry, unique_repo: str) -> None:
     reg, _ = token_registry
-    client = RegistryClient(make_session(), Keychain(username=reg.username, password=Secret("nope-nope")))
+    client = RegistryClient(make_session(), Keychain(username=reg.username, password=Secret("nope-nope"), hosts=(reg.host,)))
     with pytest.raises(RegistryAuthError) as e:
         client.head_manifest(reg.ref(f"{unique_repo}/x:1"))
     assert "refused the credentials from REGISTRY_USERNAME" in str(e.value) and "nope-nope" not in str(e.value)

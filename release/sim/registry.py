@@ -76,7 +76,7 @@ class Registry:
         return {"REGISTRY_USERNAME": self.username, "REGISTRY_PASSWORD": self.password}
 
     def keychain(self) -> Keychain:
-        return Keychain(username=self.username, password=Secret(self.password))
+        return Keychain(username=self.username, password=Secret(self.password), hosts=(self.host,))
 
     def client(self, **kwargs: object) -> RegistryClient:
         return RegistryClient(make_session(), self.keychain(), **kwargs)  # type: ignore[arg-type]
@@ -301,6 +301,7 @@ class TokenServer:
 
         self._x5c = base64.b64encode(der).decode()
         self.requests: list[list[str]] = []  # the scopes of every token request
+        self.authorizations: list[str | None] = []  # the Authorization header of every request, as received
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -311,6 +312,7 @@ class TokenServer:
                 from urllib.parse import parse_qs, urlsplit
 
                 query = parse_qs(urlsplit(self.path).query)
+                server.authorizations.append(self.headers.get("Authorization"))
                 auth = self.headers.get("Authorization", "")
                 expected = "Basic " + base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
                 if auth != expected:

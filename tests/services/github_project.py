@@ -18,7 +18,7 @@ from release.github_types import RepoRef
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import generate_history
-from release.wiring import github_client
+from release.wiring import project_github_client
 from tests.openapi.validate import validate
 from tests.services.git_world import GitWorld
 
@@ -52,7 +52,7 @@ def github_project(git_world: GitWorld) -> Iterator[GitHubProject]:
     project = install(server, ProjectSim(PROJECT.owner, PROJECT.name, git_world.origin))
     cfg = Config.from_env({"GITHUB_API_URL": server.api_url, "GH_PAT": TOKEN}, repo_root=git_world.work)
     try:
-        yield GitHubProject(server, project, github_client(cfg))
+        yield GitHubProject(server, project, project_github_client(cfg))
     finally:
         server.stop()
     assert not server.validation_errors, "\n".join(server.validation_errors[:20])
