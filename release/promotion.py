@@ -123,7 +123,7 @@ def refuse_outside_sources(records: Iterable[tuple[str, ImageRef]], allow: Sourc
     if len(lines) == 1:
         raise InputError(lines[0])
     if lines:
-        raise InputError(f"{len(lines)} CI records name images outside the allowed sources:\n  " + "\n  ".join(lines))
+        raise InputError(f"{len(lines)} records name images outside the allowed sources:\n  " + "\n  ".join(lines))
 
 
 def source_records(sources: Mapping[str, CiSource]) -> list[tuple[str, ImageRef]]:

@@ -26,6 +26,7 @@ def flow(world: GitWorld, gh: GitHubProject, *, dry_run: bool = False) -> gitflo
     return gitflow.Flow(
         git=Git(world.work, environ=git_env()),
         github=gh.client,
+        ci_github=gh.ci_client,
         remote="origin",
         dev="dev",
         main="main",
@@ -179,7 +180,7 @@ def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProj
 
     prerelease_with_outputs(git_world, github_project)
     env = git_env()
-    env.update(RELEASE_REPO_ROOT=str(git_world.work), GITHUB_API_URL=github_project.server.api_url, GH_PAT=TOKEN)
+    env.update(RELEASE_REPO_ROOT=str(git_world.work), **github_project.env)
 
     def inv(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args], cwd=git_world.work,
@@ -195,6 +196,9 @@ def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProj
     second = inv("git.pr", "--prerelease", "--version", "0.6.0")
     assert second.returncode == 0 and "nothing to do" in second.stdout
     assert TOKEN not in first.stdout + first.stderr + second.stdout + second.stderr
+    # the pull requests were written with GITHUB_TOKEN, never with the CI read token (GH_PAT)
+    pulls = github_project.server.authorizations("/repos/tenstorrent/tt-inference-server/pulls")
+    assert pulls and set(pulls) == {f"Bearer {TOKEN}"}
     both = inv("git.pr", "--prerelease", "--rc", "--version", "0.6.0")
     assert both.returncode == 2 and "exactly one of --prerelease" in both.stderr
 
@@ -214,6 +218,10 @@ def test_default_from_asks_github_for_the_runs_head(git_world: GitWorld, github_
     out = gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
     assert ("from", f"{run.head_sha[:12]} (head of Models CI run {run.run_number})") in out.plan.facts
     assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == run.head_sha
+    # the Models CI run was read with GH_PAT (the read token), not with this repository's GITHUB_TOKEN
+    from tests.services.github_project import CI_TOKEN
+
+    assert set(gh.server.authorizations(f"/repos/{ci.owner}/{ci.name}/")) == {f"Bearer {CI_TOKEN}"}
 
 
 def test_rc_after_github_deleted_the_merged_branch(git_world: GitWorld, github_project: GitHubProject) -> None:

@@ -20,7 +20,9 @@ from tests.services.registry import Registry, Seeder, random_layer, skopeo_diges
 def run(reg: Registry, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     checkout = tmp_path / "checkout"
     checkout.mkdir(exist_ok=True)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RELEASE_REPO_ROOT": str(checkout), **reg.env}
+    # The registry is the allowed source (and so gets REGISTRY_USERNAME/PASSWORD); DST is on the same host.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RELEASE_REPO_ROOT": str(checkout), **reg.env,
+           "RELEASE_SOURCE_REGISTRIES": f"{reg.host}/"}  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "images.copy", *args],
         cwd=checkout, env=env, capture_output=True, text=True, timeout=120,

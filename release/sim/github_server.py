@@ -3,7 +3,10 @@
 Two listeners on 127.0.0.1: the API host (`/repos/{owner}/{repo}/actions/...`) and a blob host that serves
 job logs and artifact zips behind 302 redirects and, like GitHub's storage, rejects requests that carry an
 Authorization header. Features for tests and benchmarks:
-- bearer-token check (401 "Bad credentials" / "Requires authentication");
+- bearer-token check (401 "Bad credentials" / "Requires authentication"); with `repo_tokens`, each repository
+  answers only to its own token (404 otherwise, as GitHub does for a private repository a token cannot see);
+- every request's Host and Authorization header recorded in `seen` (tests fail when a token reaches the wrong
+  host or route);
 - pagination with `Link` headers (per_page capped at 100), server-side filters (status, branch, event,
   artifact name, jobs filter);
 - weak ETags and 304 answers for `If-None-Match`;
@@ -100,6 +103,17 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """One request as received: which listener, the Host header, method, path (query included), Authorization."""
+
+    listener: str  # "api" or "blob"
+    host: str
+    method: str
+    path: str
+    authorization: str | None
+
+
+@dataclass(frozen=True)
 class SimRequest:
     """What a route sees: the method, the path parameters of its template, the query, headers and JSON body."""
 
@@ -125,9 +139,14 @@ class GitHubServer:
         validator: Validator | None = None,
         require_auth: bool = True,
         port: int = 0,
+        extra_tokens: tuple[str, ...] = (),
+        repo_tokens: dict[str, str] | None = None,
     ) -> None:
         self.history = history
         self.token = token
+        self.extra_tokens = extra_tokens
+        self.repo_tokens = dict(repo_tokens or {})  # "owner/repo" → the only token that repository answers to
+        self.seen: list[Seen] = []
         self.latency = latency
         self.validator = validator
         self.require_auth = require_auth
@@ -172,6 +191,12 @@ class GitHubServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def authorizations(self, path_prefix: str = "", *, method: str | None = None) -> list[str | None]:
+        """The Authorization header of every request whose path starts with `path_prefix` (and of `method`)."""
+        with self._lock:
+            return [s.authorization for s in self.seen
+                    if s.path.startswith(path_prefix) and (method is None or s.method == method)]  # fmt: skip
+
     def add_route(self, method: str, template: str, fn: Route) -> None:
         """Register `METHOD template` (an OpenAPI path template such as /repos/{owner}/{repo}/pulls).
 
@@ -200,6 +225,8 @@ class GitHubServer:
         n = self._next(blob)
         split = urlsplit(handler.path)
         auth = handler.headers.get("Authorization")
+        with self._lock:
+            self.seen.append(Seen("blob" if blob else "api", handler.headers.get("Host", ""), method, handler.path, auth))
         fault = self.faults.pick(n, blob=blob)
         if fault == "timeout":
             with self._lock:
@@ -243,8 +270,12 @@ class GitHubServer:
         if self.require_auth:
             if not auth:
                 return f"{method} auth", error(401, "Requires authentication")
-            if auth != f"Bearer {self.token}":
+            if auth not in {f"Bearer {t}" for t in (self.token, *self.extra_tokens)}:
                 return f"{method} auth", error(401, "Bad credentials")
+            m = re.match(r"/repos/([^/]+/[^/]+)/", path)
+            owner_repo = m.group(1) if m else None
+            if owner_repo in self.repo_tokens and auth != f"Bearer {self.repo_tokens[owner_repo]}":
+                return f"{method} unknown", error(404, "Not Found")
         query_params = {k: v[-1] for k, v in parse_qs(query).items()}
         content_type = handler.headers.get("Content-Type") or "application/json"
         try:

@@ -2,7 +2,10 @@
 
 `github_project` (function-scoped, like `git_world`) starts `release.sim.github_server.GitHubServer` on
 127.0.0.1 with `release.sim.github_project` installed over the world's bare origin, validates every JSON answer
-against GitHub's OpenAPI description (tests/openapi), and gives a `GitHubClient` pointed at it.
+against GitHub's OpenAPI description (tests/openapi), and gives the two clients the kit builds: `client` writes
+the project with GITHUB_TOKEN (`TOKEN`), `ci_client` reads Models CI with GH_PAT (`CI_TOKEN`). Each repository
+answers only to its own token (as a private repository would), so a request sent with the wrong role's token
+fails the test; `env` is the environment a task run needs.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from release.github_types import RepoRef
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import generate_history
-from release.wiring import project_github_client
+from release.wiring import ci_github_client, project_github_client
 from tests.openapi.validate import validate
 from tests.services.git_world import GitWorld
 
-TOKEN = "ghp_project_test_token"
+TOKEN = "ghp_project_test_token"  # GITHUB_TOKEN: writes this repository
+CI_TOKEN = "ghp_ci_read_test_token"  # GH_PAT: reads tt-shield
 PROJECT = RepoRef("tenstorrent", "tt-inference-server")
 
 
@@ -31,7 +35,12 @@ class GitHubProject:
     server: GitHubServer
     project: ProjectSim
     client: GitHubClient
+    ci_client: GitHubClient
     repo: RepoRef = PROJECT
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GITHUB_API_URL": self.server.api_url, "GITHUB_TOKEN": TOKEN, "GH_PAT": CI_TOKEN}
 
     def merge(self, number: int, method: str = "merge") -> str:
         """Merge PR `number` through the API, as a maintainer clicking the button would."""
@@ -48,11 +57,15 @@ class GitHubProject:
 
 @pytest.fixture
 def github_project(git_world: GitWorld) -> Iterator[GitHubProject]:
-    server = GitHubServer(generate_history(runs=2, seed=5), token=TOKEN, validator=validate).start()
+    history = generate_history(runs=2, seed=5)
+    repo_tokens = {f"{PROJECT.owner}/{PROJECT.name}": TOKEN, f"{history.owner}/{history.repo}": CI_TOKEN}
+    server = GitHubServer(history, token=TOKEN, extra_tokens=(CI_TOKEN,), repo_tokens=repo_tokens,
+                          validator=validate).start()  # fmt: skip
     project = install(server, ProjectSim(PROJECT.owner, PROJECT.name, git_world.origin))
-    cfg = Config.from_env({"GITHUB_API_URL": server.api_url, "GH_PAT": TOKEN}, repo_root=git_world.work)
+    env = {"GITHUB_API_URL": server.api_url, "GITHUB_TOKEN": TOKEN, "GH_PAT": CI_TOKEN}
+    cfg = Config.from_env(env, repo_root=git_world.work)
     try:
-        yield GitHubProject(server, project, project_github_client(cfg))
+        yield GitHubProject(server, project, project_github_client(cfg), ci_github_client(cfg))
     finally:
         server.stop()
     assert not server.validation_errors, "\n".join(server.validation_errors[:20])
