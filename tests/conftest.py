@@ -14,6 +14,7 @@ pytest_plugins: list[str] = [
     "tests.services.registry",
     "tests.services.git_world",
     "tests.services.latency_proxy",
+    "tests.services.recording",
     "tests.services.dockerd",
     "tests.services.tt_metal_origin",
     "tests.services.github_server",
