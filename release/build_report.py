@@ -8,8 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from release.redact import redact_text
 from release.builder import KINDS, PUSHABLE, BuildEvent, BuildPlan, BuildResult, UnitOutcome, UnitPlan
+from release.redact import redact_text
 
 
 def _cell(unit: UnitPlan, kind: str) -> str:

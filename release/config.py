@@ -338,11 +338,11 @@ def _read_registry_table(path: Path, body: Any) -> dict[str, Any]:
             out["registry_rewrite"] = tuple((str(k), v) for k, v in value.items())
         elif key == "sources":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{path}: [registry] sources must be a list of prefixes like \"ghcr.io/tenstorrent/\"")
+                raise ConfigError(f"{path}: [registry] sources must be a list of prefixes like 'ghcr.io/tenstorrent/'")
             out["source_registries"] = parse_source_registries(",".join(value))
         elif key == "release":
             if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{path}: [registry] release must be a registry host like \"ghcr.io\"")
+                raise ConfigError(f'{path}: [registry] release must be a registry host like "ghcr.io"')
             out["release_registry"] = value.strip()
         else:
             raise ConfigError(f"{path}: unknown key {key!r} in [registry] (known: {', '.join(known)})")

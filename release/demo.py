@@ -47,11 +47,11 @@ from release.config import ENV_VARIABLES, SECRET_VARIABLES, Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
 from release.http import make_session
-from release.redact import redact_text
 from release.imageref import ImageRef
 from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import parse_last_good
 from release.notes import KIT_TRAILER
+from release.redact import redact_text
 from release.sim import dockerd as sim_dockerd
 from release.sim import packages
 from release.sim import registry as sim_registry

@@ -34,7 +34,6 @@ import requests
 
 from release.config import Secret
 from release.errors import AuthError, DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
-from release.http import same_origin
 from release.github_types import (
     Artifact,
     ByteSink,
@@ -53,7 +52,7 @@ from release.github_types import (
     list_page,
     runs_page,
 )
-from release.http import WaitBudget, retry_after_seconds
+from release.http import WaitBudget, retry_after_seconds, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -553,7 +552,8 @@ class GitHubClient:
         if resp.status_code == 401 and host == self._api_host:
             if self._token is None:
                 raise AuthError(
-                    f"GitHub needs a token for GET {path}: set {self._role.variables} to a token with {self._role.needs}"
+                    f"GitHub needs a token for GET {path}: set {self._role.variables} to a token with "
+                    f"{self._role.needs}"
                 )
             raise AuthError(
                 f"GitHub rejected the token in {self._token_variable} (401 on GET {path}): it is invalid or "

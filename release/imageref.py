@@ -206,7 +206,9 @@ class RepoPrefix:
                 break
         registry, _, rest = text.partition("/")
         if not _valid_host(registry):
-            raise ImageRefError(f"{original!r}: a source prefix starts with a registry host (e.g. ghcr.io/tenstorrent/)")
+            raise ImageRefError(
+                f"{original!r}: a source prefix starts with a registry host (e.g. ghcr.io/tenstorrent/)"
+            )
         path = tuple(p for p in rest.split("/") if p)
         for component in path:
             if not _COMPONENT.fullmatch(component):

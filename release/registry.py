@@ -312,9 +312,7 @@ class _Auth:
                 if withheld
                 else "; check the user name and password or token (push needs write access to the packages)"
             )
-            raise RegistryAuthError(
-                f"{_shown(realm)} refused {who} for {registry} ({token_resp.status_code}){why}"
-            )
+            raise RegistryAuthError(f"{_shown(realm)} refused {who} for {registry} ({token_resp.status_code}){why}")
         if token_resp.status_code != 200:
             raise RegistryResponseError(
                 f"token request GET {_shown(realm)} answered {token_resp.status_code}",

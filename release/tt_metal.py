@@ -59,8 +59,8 @@ class CommitResolver:
         if _SHORT_SHA.match(commit):
             return self._from_mirror(commit)
         raise BuildError(
-            f"tt-metal ref {commit!r} is neither a tag nor a branch of {redact_url(self.url)}: write the full commit SHA in "
-            "the catalogue"
+            f"tt-metal ref {commit!r} is neither a tag nor a branch of {redact_url(self.url)}: write the full commit "
+            "SHA in the catalogue"
         )
 
     def _ls_remote(self, name: str) -> str | None:
@@ -89,8 +89,8 @@ class CommitResolver:
         except GitError as e:
             why = "is ambiguous" if "ambiguous" in (getattr(e, "stderr", "") or str(e)) else "names no commit"
             raise BuildError(
-                f"tt-metal commit {prefix!r} {why} in {redact_url(self.url)} (branches and tags): write the full commit SHA "
-                "in the catalogue"
+                f"tt-metal commit {prefix!r} {why} in {redact_url(self.url)} (branches and tags): write the full "
+                "commit SHA in the catalogue"
             ) from None
         return out.strip()
 

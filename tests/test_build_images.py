@@ -465,6 +465,18 @@ def test_task_failing_unit_exits_non_zero_and_unreachable_engine_is_one_line(che
 
 
 @pytest.mark.slow
+def test_a_token_in_the_tt_metal_url_reaches_no_error_line_or_summary(checkout_dir):
+    root, env = checkout_dir
+    secret = "ghp_tt_metal_build_secret"
+    run = inv(root, {**env, "RELEASE_TT_METAL_REPO": f"http://builder:{secret}@127.0.0.1:9/tt-metal.git"})
+    assert run.returncode == 1 and "image units failed" in run.stderr
+    assert "<redacted>@127.0.0.1:9" in run.stderr and secret not in run.stdout + run.stderr
+    (path,) = (root / "workflow_logs" / "docker_build_logs").glob("build_summary_*.json")
+    assert secret not in path.read_text() and "<redacted>@127.0.0.1:9" in path.read_text()
+    assert not any(secret in p.read_text(errors="replace") for p in (root / "workflow_logs").rglob("*.log"))
+
+
+@pytest.mark.slow
 def test_real_recipe_builds_base_from_a_tt_metal_checkout(kit, dockerd, registry, origin, tmp_path):
     from release.errors import ConfigError
     from release.recipes import REAL_DOCKERFILES

@@ -30,7 +30,7 @@ from release.registry_auth import Keychain
 from release.sim.github_server import GitHubServer, Reply
 from release.sim.history import generate_history
 from tests.services.github_project import CI_TOKEN, TOKEN, GitHubProject
-from tests.services.recording import RecordingProxy, RecordingServer
+from tests.services.recording import RecordingProxy
 from tests.services.recording import Reply as RawReply
 from tests.services.registry import Registry, Seeder, random_layer
 from tests.test_promotion import CI_REPO, TM_A, World, make_world
@@ -81,7 +81,11 @@ def test_allow_list_entries_match_whole_components_after_the_rewrite(world: Worl
     # ghcr.io/tenstorrent-evil/ is rewritten onto the same registry, but is not under ghcr.io/tenstorrent/
     _point_record_at(world, f"ghcr.io/tenstorrent-evil/ci:{CI_TAG}")
     proc = world.run("images.promote", str(world.last_good), "--dev", "--dry-run")
-    assert proc.returncode == 2 and "tenstorrent-evil/ci" in proc.stderr and "outside RELEASE_SOURCE_REGISTRIES" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "tenstorrent-evil/ci" in proc.stderr
+        and "outside RELEASE_SOURCE_REGISTRIES" in proc.stderr
+    )
     # written with the rehearsal host, the same record is allowed: the entry matches after the rewrite
     _point_record_at(world, f"{world.registry.host}/{CI_REPO}:{CI_TAG}")
     proc = world.run("images.promote", str(world.last_good), "--dev", "--dry-run")
@@ -229,7 +233,9 @@ def test_a_blob_redirected_to_a_storage_host_is_fetched_without_authorization(
 
 
 def test_a_token_server_over_plain_http_off_loopback_is_refused(recording_server) -> None:
-    registry = recording_server(RawReply(401, {"WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="r"'}))
+    registry = recording_server(
+        RawReply(401, {"WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="r"'})
+    )
     chain = Keychain(username="u", password=Secret("s3cret-pw"), hosts=(registry.host,))
     client = RegistryClient(make_session(), chain)
     with pytest.raises(RegistryAuthError, match="plain http on auth.example.com") as e:

@@ -47,14 +47,19 @@ def test_config_layers_defaults_toml_env(tmp_path):
     assert cfg.ci_token.variable == "GITHUB_TOKEN"  # the only token serves both roles
     assert cfg.registry_rewrite == (("ghcr.io", "127.0.0.1:5000"),)  # the environment wins over the file
     assert cfg.catalogue_path == tmp_path.resolve() / "workflows" / "model_specs.toml"
-    assert "tok-abc" not in repr(cfg) and "tok-abc" not in repr(cfg.ci_token) and "tok-abc" not in str(cfg.project_token)
+    assert (
+        "tok-abc" not in repr(cfg) and "tok-abc" not in repr(cfg.ci_token) and "tok-abc" not in str(cfg.project_token)
+    )
     assert cfg.with_overrides(ci_repo=None, ci_owner="me").ci_owner == "me"
 
 
 def test_each_token_role_has_its_variable_first():
     cfg = Config.from_env({"GH_PAT": "a", "GITHUB_TOKEN": "b"}, repo_root=ROOT)
     assert cfg.ci_token is not None and (cfg.ci_token.variable, cfg.ci_token.reveal()) == ("GH_PAT", "a")
-    assert cfg.project_token is not None and (cfg.project_token.variable, cfg.project_token.reveal()) == ("GITHUB_TOKEN", "b")
+    assert cfg.project_token is not None and (cfg.project_token.variable, cfg.project_token.reveal()) == (
+        "GITHUB_TOKEN",
+        "b",
+    )
     only_pat = Config.from_env({"GH_PAT": "a"}, repo_root=ROOT)
     assert only_pat.project_token is not None and only_pat.project_token.variable == "GH_PAT"
     with pytest.raises(ConfigError, match=r"read Models CI: set GH_PAT \(or GITHUB_TOKEN\)"):

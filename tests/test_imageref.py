@@ -1,4 +1,4 @@
-"""ImageRef: parsing table, rendering, rewriting, scopes; and the purity of the module."""
+"""ImageRef: parsing table, rendering, rewriting, scopes; the purity of the module; fuzzed hostile input."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from release.imageref import ImageRef, ImageRefError
+from release.imageref import ImageRef, ImageRefError, RepoPrefix
 
 D = "sha256:" + "ab" * 32
 TM = "ef93cf18b3aee66cc9ec703423de0ad3c6fde844"
@@ -67,6 +69,10 @@ def test_parse(text: str, registry: str, repository: str, tag: str | None, diges
         ("ghcr.io/a/b@sha256:xyz", "digest 'sha256:xyz'"),
         ("ghcr.io/a//b:1", "repository part ''"),
         ("bad_host.io:99/a:1", "'bad_host.io:99'"),
+        ("ghcr.io/a\n/b:1", "'a\\n'"),  # a newline inside is refused (`$` would have let it through)
+        ("ghcr.io/a/b:1\nx", "tag '1\\nx'"),
+        ("ghcr.io/a/b@sha256:" + "a" * 64 + "\n0", "digest"),
+        ("127.0.0.1:70000/a:1", "'127.0.0.1:70000'"),
     ],
 )
 def test_parse_errors_name_the_bad_part(text: str, names: str) -> None:
@@ -107,3 +113,38 @@ def test_imageref_is_pure() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loopback_is_decided_on_the_address_not_a_prefix() -> None:
+    assert ImageRef.parse("127.0.0.1:5000/a").is_loopback and ImageRef.parse("[::1]:5000/a/b").is_loopback
+    assert ImageRef.parse("localhost:5000/a").is_loopback and ImageRef.parse("127.1.2.3:5000/a").is_loopback
+    assert not ImageRef.parse("127.evil.com/a/b").is_loopback
+
+
+# ------------------------------------------------------------------------------------ hostile input (fuzz)
+
+FUZZ = settings(max_examples=300, deadline=200, suppress_health_check=[HealthCheck.too_slow])
+_REF_ALPHABET = st.sampled_from([*list("abz09-_.:/@ \n\t\x00Aé[]"), "sha256:", "ghcr.io/", "https://", "::1"])
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=80), st.lists(_REF_ALPHABET, max_size=40).map("".join)))
+def test_fuzz_parse_gives_a_clean_value_or_a_kit_error(text: str) -> None:
+    try:
+        ref = ImageRef.parse(text)
+    except ImageRefError as e:
+        assert e.exit_code == 2
+        return
+    for part in (ref.registry, ref.repository, ref.tag or "", ref.digest or ""):
+        assert part.isprintable() and not any(c.isspace() for c in part)
+    assert ImageRef.parse(str(ref)) == ref  # a parsed value prints as text that parses back to itself
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=60), st.lists(_REF_ALPHABET, max_size=30).map("".join)))
+def test_fuzz_source_prefixes(text: str) -> None:
+    try:
+        prefix = RepoPrefix.parse(text)
+    except ImageRefError:
+        return
+    assert RepoPrefix.parse(str(prefix)) == prefix

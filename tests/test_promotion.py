@@ -422,7 +422,11 @@ def test_cross_registry_promotion_streams(
     (cfg_dir / "config.json").write_text(json.dumps({"auths": auths}))
     env = {k: v for k, v in w.env.items() if not k.startswith("REGISTRY_")}
     # The second registry must be an allowed source: CI records naming any other host are refused.
-    w.env = {**env, "DOCKER_CONFIG": str(cfg_dir), "RELEASE_SOURCE_REGISTRIES": f"ghcr.io/tenstorrent/,{registry.host}/"}
+    w.env = {
+        **env,
+        "DOCKER_CONFIG": str(cfg_dir),
+        "RELEASE_SOURCE_REGISTRIES": f"ghcr.io/tenstorrent/,{registry.host}/",
+    }
     proc = w.run("images.promote", str(w.last_good), "--dev", "--increment", "minor")
     assert proc.returncode == 0, proc.stderr
     dst = w.dst("0.6.0-aaaaaaa-1111111")

@@ -262,7 +262,9 @@ def test_token_flow_one_token_covers_a_mount(token_registry, unique_repo: str) -
 
 def test_token_flow_wrong_password(token_registry, unique_repo: str) -> None:
     reg, _ = token_registry
-    client = RegistryClient(make_session(), Keychain(username=reg.username, password=Secret("nope-nope"), hosts=(reg.host,)))
+    client = RegistryClient(
+        make_session(), Keychain(username=reg.username, password=Secret("nope-nope"), hosts=(reg.host,))
+    )
     with pytest.raises(RegistryAuthError) as e:
         client.head_manifest(reg.ref(f"{unique_repo}/x:1"))
     assert "refused the credentials from REGISTRY_USERNAME" in str(e.value) and "nope-nope" not in str(e.value)

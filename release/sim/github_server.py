@@ -226,7 +226,8 @@ class GitHubServer:
         split = urlsplit(handler.path)
         auth = handler.headers.get("Authorization")
         with self._lock:
-            self.seen.append(Seen("blob" if blob else "api", handler.headers.get("Host", ""), method, handler.path, auth))
+            host = handler.headers.get("Host", "")
+            self.seen.append(Seen("blob" if blob else "api", host, method, handler.path, auth))
         fault = self.faults.pick(n, blob=blob)
         if fault == "timeout":
             with self._lock:

@@ -111,7 +111,9 @@ class _Recorder:
 class RecordingServer(_Recorder):
     """Answers everything with `reply` (or `respond(handler, body)` when given)."""
 
-    def __init__(self, reply: Reply | None = None, respond: Callable[[BaseHTTPRequestHandler, bytes], Reply] | None = None):
+    def __init__(
+        self, reply: Reply | None = None, respond: Callable[[BaseHTTPRequestHandler, bytes], Reply] | None = None
+    ):
         super().__init__()
         self.reply = reply or Reply()
         self.respond = respond
