@@ -124,6 +124,7 @@ def passthrough_env() -> dict[str, str]:
         "GITHUB_TOKEN",
         "GITHUB_API_URL",
         "RELEASE_REGISTRY_REWRITE",
+        "RELEASE_SOURCE_REGISTRIES",
         "REGISTRY_USERNAME",
         "REGISTRY_PASSWORD",
         "DOCKER_CONFIG",

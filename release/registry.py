@@ -26,12 +26,10 @@ import json
 import logging
 import re
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -43,121 +41,26 @@ from release.errors import (
     RegistryResponseError,
     TagConflict,
 )
-from release.http import InsecureRedirect, plain_http_allowed, same_origin
+from release.http import plain_http_allowed, same_origin
 from release.imageref import ImageRef, is_digest, is_loopback_host
-from release.redact import redact_url
-from release.registry_auth import Credential
+from release.oci import ACCEPT, MANIFEST_TYPES, Descriptor, Manifest, sha256_digest
+from release.registry_transport import (
+    MAX_MANIFEST_BYTES,
+    MAX_SMALL_BODY,
+    KeychainLike,
+    MiB,
+    RequestStats,
+    TokenAuth,
+    one_line,
+    read_limited,
+    shown_url,
+    transport_failure,
+)
 
 log = logging.getLogger(__name__)
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-ACCEPT = ", ".join(MANIFEST_TYPES)
-MiB = 1024 * 1024
-MAX_MANIFEST_BYTES = 4 * MiB  # what distribution itself accepts for a manifest
-MAX_SMALL_BODY = MiB  # token answers, error bodies
-
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
-
-
-class KeychainLike(Protocol):
-    def resolve(self, registry: str) -> Credential | None: ...
-
-    def token_host_allowed(self, registry: str, token_host: str) -> bool: ...
-
-
-def _shown(url: str) -> str:
-    """A URL as error messages show it: no user information, no query string (upload URLs carry signed state)."""
-    return redact_url(url, query=False)
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    media_type: str
-    digest: str
-    size: int
-    platform: str = ""
-    urls: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Manifest:
-    raw: bytes
-    media_type: str
-    digest: str
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
-
-    def _doc(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self.raw)
-        except (ValueError, RecursionError):
-            raise RegistryError(f"manifest {self.digest} is not JSON") from None
-        if not isinstance(doc, dict):
-            raise RegistryError(f"manifest {self.digest} is not a JSON object")
-        return doc
-
-    def _list(self, doc: dict[str, Any], key: str) -> list[Any]:
-        value = doc.get(key)
-        if not isinstance(value, list):
-            what = "is missing" if value is None else "is not a list"
-            raise RegistryError(f"manifest {self.digest} ({self.media_type}): {key!r} {what}; the image is broken")
-        return value
-
-    def children(self) -> list[Descriptor]:
-        """The manifests an index points at (empty for an image manifest)."""
-        if not self.is_index:
-            return []
-        out = []
-        for n, d in enumerate(self._list(self._doc(), "manifests")):
-            desc = _descriptor(self.digest, f"manifests[{n}]", d, OCI_MANIFEST)
-            p = d.get("platform")
-            parts = (p.get("os"), p.get("architecture"), p.get("variant")) if isinstance(p, dict) else ()
-            platform = "/".join(x for x in parts if isinstance(x, str) and x)
-            out.append(Descriptor(desc.media_type, desc.digest, desc.size, platform))
-        return out
-
-    def blobs(self) -> list[Descriptor]:
-        """Config then layers; foreign layers (with `urls`) stay where they are and are left out."""
-        if self.is_index:
-            return []
-        doc = self._doc()
-        if "config" not in doc:
-            raise RegistryError(f"manifest {self.digest} ({self.media_type}): 'config' is missing; the image is broken")
-        items = [("config", doc["config"])] + [(f"layers[{n}]", d) for n, d in enumerate(self._list(doc, "layers"))]
-        out = []
-        for where, d in items:
-            desc = _descriptor(self.digest, where, d, "")
-            if d.get("urls"):
-                continue
-            out.append(desc)
-        return out
-
-
-def _descriptor(manifest: str, where: str, d: Any, default_type: str) -> Descriptor:
-    """One descriptor of a manifest, checked: an object with a valid digest, a size and a string media type."""
-    if not isinstance(d, dict):
-        raise RegistryError(f"manifest {manifest}: {where} is not a descriptor object")
-    digest, size, media_type = d.get("digest"), d.get("size"), d.get("mediaType", default_type)
-    if not is_digest(digest):
-        shown = repr(digest)[:80]
-        raise RegistryError(f"manifest {manifest}: {where} has digest {shown}, not sha256:<64 hex> or sha512:<128 hex>")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise RegistryError(f"manifest {manifest}: {where} has no valid size ({str(size)[:40]!r})")
-    if not isinstance(media_type, str):
-        raise RegistryError(f"manifest {manifest}: {where} has a mediaType that is not a string")
-    return Descriptor(media_type, str(digest), size)
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -194,220 +97,6 @@ class CopyEstimate:
     upload_bytes: int = 0
     image_bytes: int = 0
     requests: int = 0
-
-
-@dataclass
-class RequestStats:
-    """Counts of requests by method and blob bytes moved; thread-safe."""
-
-    by_method: Counter[str] = field(default_factory=Counter)
-    bytes_uploaded: int = 0
-    bytes_downloaded: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, method: str) -> None:
-        with self._lock:
-            self.by_method[method] += 1
-
-    def add_bytes(self, *, up: int = 0, down: int = 0) -> None:
-        with self._lock:
-            self.bytes_uploaded += up
-            self.bytes_downloaded += down
-
-    @property
-    def writes(self) -> int:
-        return sum(n for m, n in self.by_method.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_method.values())
-
-
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="https://x/token",service="x",scope="repository:a:pull"` → ("bearer", {...})."""
-    scheme, _, rest = header.strip().partition(" ")
-    return scheme.lower(), dict(_CHALLENGE.findall(rest))
-
-
-class _Auth:
-    """Per-registry authorization: the scheme the registry asked for and tokens per scope set."""
-
-    def __init__(self, session: requests.Session, keychain: KeychainLike, stats: RequestStats) -> None:
-        self._session = session
-        self._keychain = keychain
-        self._stats = stats
-        self._lock = threading.Lock()
-        self._scheme: dict[str, tuple[str, dict[str, str]]] = {}
-        self._tokens: dict[tuple[str, tuple[str, ...]], tuple[str, float]] = {}  # → (token, refresh after)
-
-    def header(self, registry: str, scopes: tuple[str, ...]) -> str | None:
-        """The Authorization header for a request, once the registry has told us its scheme."""
-        with self._lock:
-            scheme = self._scheme.get(registry)
-            cached = self._tokens.get((registry, scopes))
-        if scheme is None:
-            return None
-        if scheme[0] == "basic":
-            cred = self._keychain.resolve(registry)
-            return cred.basic_header() if cred else None
-        # A token about to expire is renewed before use: an upload that streams its body cannot be replayed.
-        token = cached[0] if cached and cached[1] > time.monotonic() else self._fetch_token(registry, scopes, scheme[1])
-        return f"Bearer {token}"
-
-    def on_challenge(self, registry: str, scopes: tuple[str, ...], resp: requests.Response) -> str:
-        """Answer a 401: return the Authorization header to retry with, or raise advice."""
-        header = resp.headers.get("WWW-Authenticate", "")
-        scheme, params = parse_challenge(header)
-        if scheme == "basic":
-            cred = self._keychain.resolve(registry)
-            if cred is None:
-                raise RegistryAuthError(
-                    f"{registry} asks for credentials: set REGISTRY_USERNAME and REGISTRY_PASSWORD, or run "
-                    f"`docker login {registry}`"
-                )
-            with self._lock:
-                self._scheme[registry] = ("basic", params)
-            return cred.basic_header()
-        if scheme != "bearer" or "realm" not in params:
-            raise RegistryAuthError(f"{registry} answered 401 with an auth scheme the kit does not speak: {scheme!r}")
-        with self._lock:
-            self._scheme[registry] = ("bearer", {k: v for k, v in params.items() if k != "scope"})
-        return f"Bearer {self._fetch_token(registry, scopes, params)}"
-
-    def _fetch_token(self, registry: str, scopes: tuple[str, ...], params: dict[str, str]) -> str:
-        """The distribution token flow: GET realm?service=&scope=… with Basic credentials (or anonymously).
-
-        The realm must be https (http only on loopback) and carry no user information; it gets the registry's
-        credential only when the keychain allows that host, else it is asked anonymously.
-        """
-        realm = params["realm"]
-        token_host = _check_realm(registry, realm)
-        cred = self._keychain.resolve(registry)
-        withheld = cred is not None and not self._keychain.token_host_allowed(registry, token_host)
-        if withheld:
-            log.debug("not sending the credentials of %s to the token server on %s", registry, token_host)
-            cred = None
-        wanted = list(scopes)
-        if params.get("scope") and params["scope"] not in wanted:
-            wanted.append(params["scope"])
-        query: list[tuple[str, str]] = []
-        if params.get("service"):
-            query.append(("service", params["service"]))
-        query.extend(("scope", s) for s in wanted)
-        headers = {"Authorization": cred.basic_header()} if cred else {}
-        self._stats.count("GET")
-        try:
-            token_resp = self._session.get(realm, params=query, headers=headers, stream=True)
-            raw = _read_limited(token_resp, MAX_SMALL_BODY, f"the token answer of {_shown(realm)}")
-        except requests.RequestException as e:
-            raise RegistryError(_transport_failure("GET", realm, registry, e)) from None
-        if token_resp.status_code in (401, 403):
-            who = f"the credentials from {cred.source}" if cred else "anonymous access"
-            why = (
-                f"; the credentials of {registry} were not sent to {token_host}, which is another host: "
-                "the kit sends them to the registry's own host only"
-                if withheld
-                else "; check the user name and password or token (push needs write access to the packages)"
-            )
-            raise RegistryAuthError(f"{_shown(realm)} refused {who} for {registry} ({token_resp.status_code}){why}")
-        if token_resp.status_code != 200:
-            raise RegistryResponseError(
-                f"token request GET {_shown(realm)} answered {token_resp.status_code}",
-                method="GET",
-                url=_shown(realm),
-                status=token_resp.status_code,
-            )
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            body = {}
-        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token or not token.isprintable():
-            raise RegistryAuthError(f"{_shown(realm)} answered without a token")
-        expires = body.get("expires_in")
-        lifetime = expires if isinstance(expires, int) and not isinstance(expires, bool) else 60
-        with self._lock:
-            self._tokens[(registry, scopes)] = (token, time.monotonic() + max(0, lifetime - 30))
-        return token
-
-    def describe(self, registry: str) -> str:
-        """Whose credentials went to `registry`, for messages."""
-        cred = self._keychain.resolve(registry)
-        return f"the credentials from {cred.source}" if cred else "anonymous access"
-
-
-def _check_realm(registry: str, realm: str) -> str:
-    """The token server's host (with its port), once the realm passed the rules; else RegistryAuthError."""
-    bad = RegistryAuthError(f"{registry} names a token server that is not an http(s) URL ({_shown(realm)[:200]!r})")
-    try:
-        parts = urlsplit(realm)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise bad from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise bad
-    if "@" in parts.netloc:
-        raise RegistryAuthError(f"{registry} names a token server with user information in its URL; refused")
-    netloc = f"[{host}]" if ":" in host else host
-    token_host = f"{netloc}:{port}" if port is not None else netloc
-    if not plain_http_allowed(realm):
-        raise RegistryAuthError(
-            f"{registry} names a token server over plain http on {token_host} ({_shown(realm)}); the kit speaks "
-            "plain http to loopback hosts only"
-        )
-    return token_host
-
-
-def _one_line(text: str) -> str:
-    """Text from a registry, made safe for a one-line message (no newlines or control characters)."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
-def _read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
-    """The body of a streamed answer, at most `limit` bytes (RegistryError beyond); the answer is closed."""
-    try:
-        declared = int(resp.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    try:
-        if declared > limit:
-            raise RegistryError(f"{what} is {declared} bytes, more than the {limit} the kit reads")
-        buf = bytearray()
-        for chunk in resp.iter_content(64 * 1024):
-            buf += chunk
-            if len(buf) > limit:
-                raise RegistryError(f"{what} is more than the {limit} bytes the kit reads")
-        return bytes(buf)
-    finally:
-        resp.close()
-
-
-_TRANSPORT_REASONS: tuple[tuple[type[Exception], str], ...] = (
-    (InsecureRedirect, "redirected to plain http on a host that is not loopback (refused)"),
-    (requests.exceptions.ChunkedEncodingError, "the answer broke off"),
-    (requests.exceptions.ContentDecodingError, "the answer could not be decoded"),
-    (requests.exceptions.TooManyRedirects, "too many redirects"),
-    (requests.exceptions.InvalidURL, "not a valid URL"),
-    (requests.exceptions.InvalidSchema, "not an http(s) URL"),
-    (requests.exceptions.MissingSchema, "not an http(s) URL"),
-    (requests.exceptions.SSLError, "TLS failed"),
-    (requests.Timeout, "timed out"),
-    (requests.ConnectionError, "connection failed"),
-)
-
-
-def _transport_failure(method: str, url: str, registry: str, e: BaseException) -> str:
-    """One line for a request that got no usable answer (after the session's retries)."""
-    reason = next((text for kind, text in _TRANSPORT_REASONS if isinstance(e, kind)), type(e).__name__)
-    if isinstance(e, (requests.ConnectionError, requests.Timeout)) and not isinstance(e, requests.exceptions.SSLError):
-        return (
-            f"cannot reach registry {registry} ({method} {_shown(url)}: {reason}); check the network, "
-            "or RELEASE_REGISTRY_REWRITE for a rehearsal"
-        )
-    return f"{method} {_shown(url)} (registry {registry}): {reason}; run again, or check the registry"
 
 
 class _HashingReader:
@@ -471,7 +160,7 @@ class RegistryClient:
         self._s = session
         self._up = upload_session or session
         self.stats = RequestStats()
-        self._auth = _Auth(session, keychain, self.stats)
+        self._auth = TokenAuth(session, keychain, self.stats)
         self._chunk_size = chunk_size
         self._blob_pool = ThreadPoolExecutor(max_workers=blob_workers, thread_name_prefix="blob")
         self._lock = threading.Lock()
@@ -514,7 +203,7 @@ class RegistryClient:
         own = same_origin(url, self._registry_base(registry))  # an upload Location may be on another host
         if not own and not plain_http_allowed(url):
             raise RegistryError(
-                f"{method} {_shown(url)}: registry {registry} pointed at plain http on a host that is not loopback; "
+                f"{method} {shown_url(url)}: registry {registry} pointed at plain http on a host that is not loopback; "
                 "refused"
             )
         auth = self._auth.header(registry, scopes) if own else None
@@ -525,14 +214,14 @@ class RegistryClient:
         if resp.status_code == 401 and not (own and same_origin(resp.url or url, url)):
             resp.close()
             raise RegistryAuthError(
-                f"{method} {_shown(resp.url or url)} answered 401, but the credentials of {registry} go to "
+                f"{method} {shown_url(resp.url or url)} answered 401, but the credentials of {registry} go to "
                 f"{registry} only (this URL is on another host, given by the registry); run again, or check the "
                 "registry"
             )
         if resp.status_code == 401:
             if not replayable:
                 raise RegistryAuthError(
-                    f"{method} {_shown(url)}: the registry asked for credentials in the middle of an "
+                    f"{method} {shown_url(url)}: the registry asked for credentials in the middle of an "
                     "upload; run the same command again"
                 )
             resp.close()
@@ -541,7 +230,7 @@ class RegistryClient:
             resp = self._send(s, method, url, registry, headers, kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
-                    f"{registry} rejected {self._auth.describe(registry)} ({method} {_shown(url)} → 401); "
+                    f"{registry} rejected {self._auth.describe(registry)} ({method} {shown_url(url)} → 401); "
                     "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
                 )
         return self._check(resp, method, url, ok)
@@ -554,7 +243,7 @@ class RegistryClient:
         try:
             return s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
         except requests.RequestException as e:
-            raise RegistryError(_transport_failure(method, url, registry, e)) from None
+            raise RegistryError(transport_failure(method, url, registry, e)) from None
 
     @staticmethod
     def _check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:
@@ -564,11 +253,11 @@ class RegistryClient:
         codes: tuple[str, ...] = ()
         detail = ""
         try:
-            body = json.loads(_read_limited(resp, MAX_SMALL_BODY, "the error")) if method != "HEAD" else {}
+            body = json.loads(read_limited(resp, MAX_SMALL_BODY, "the error")) if method != "HEAD" else {}
             errors = body.get("errors", []) if isinstance(body, dict) else []
             errors = [e for e in errors if isinstance(e, dict)][:5] if isinstance(errors, list) else []
-            codes = tuple(_one_line(str(e.get("code", "")))[:60] for e in errors)
-            detail = "; ".join(_one_line(str(e.get("message", "")))[:200] for e in errors if e.get("message"))
+            codes = tuple(one_line(str(e.get("code", "")))[:60] for e in errors)
+            detail = "; ".join(one_line(str(e.get("message", "")))[:200] for e in errors if e.get("message"))
         except (ValueError, RecursionError, RegistryError, requests.RequestException):
             pass
         finally:
@@ -578,13 +267,13 @@ class RegistryClient:
             404: "not found: check the repository and tag",
             429: "rate limited: wait and run again",
         }.get(resp.status_code, "the registry failed; run again later" if resp.status_code >= 500 else "")
-        parts = [f"{method} {_shown(url)} → {resp.status_code}"]
+        parts = [f"{method} {shown_url(url)} → {resp.status_code}"]
         if codes:
             parts.append(" ".join(codes))
         if detail:
             parts.append(f"({detail})")
         message = " ".join(parts) + (f": {advice}" if advice else "")
-        raise RegistryResponseError(message, method=method, url=_shown(url), status=resp.status_code, codes=codes)
+        raise RegistryResponseError(message, method=method, url=shown_url(url), status=resp.status_code, codes=codes)
 
     def _remember(self, registry: str, digest: str, repository: str) -> None:
         with self._lock:
@@ -635,9 +324,9 @@ class RegistryClient:
             stream=True,
         )
         try:
-            raw = _read_limited(resp, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
+            raw = read_limited(resp, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
         except requests.RequestException as e:
-            raise RegistryError(_transport_failure("GET", url, ref.registry, e)) from None
+            raise RegistryError(transport_failure("GET", url, ref.registry, e)) from None
         digest = sha256_digest(raw)
         if ref.digest and ref.digest != digest:
             raise DigestMismatch(f"{ref}: the registry returned a manifest whose digest is {digest}")
@@ -653,7 +342,7 @@ class RegistryClient:
             media_type = declared
         if media_type not in MANIFEST_TYPES:
             raise RegistryError(
-                f"{ref}: manifest media type {_one_line(media_type)[:100]!r} is not supported (Docker schema 1 "
+                f"{ref}: manifest media type {one_line(media_type)[:100]!r} is not supported (Docker schema 1 "
                 "images cannot be copied; rebuild the image)"
             )
         return Manifest(raw, media_type, digest)
@@ -695,7 +384,7 @@ class RegistryClient:
             return True, ""
         location = resp.headers.get("Location")
         if not location:
-            raise RegistryError(f"POST {_shown(url)}: the registry gave no upload Location")
+            raise RegistryError(f"POST {shown_url(url)}: the registry gave no upload Location")
         return False, urljoin(url, location)
 
     @staticmethod
@@ -997,12 +686,12 @@ def _json_list(resp: requests.Response, key: str, url: str) -> list[str]:
     try:
         body = resp.json()
     except (ValueError, RecursionError):
-        raise RegistryError(f"GET {_shown(url)}: the answer is not JSON") from None
+        raise RegistryError(f"GET {shown_url(url)}: the answer is not JSON") from None
     items = body.get(key) if isinstance(body, dict) else None
     if items is None and isinstance(body, dict):
         return []
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise RegistryError(f"GET {_shown(url)}: {key!r} is not a list of names")
+        raise RegistryError(f"GET {shown_url(url)}: {key!r} is not a list of names")
     return items
 
 

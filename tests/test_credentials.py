@@ -343,3 +343,22 @@ def test_missing_tokens_name_the_role_variables(tmp_path: Path) -> None:
         cfg.require_ci_token("Actions: read")
     with pytest.raises(ConfigError, match=r"GITHUB_TOKEN \(or GH_PAT\)"):
         cfg.require_project_token("Contents: write")
+
+
+def test_the_workflow_gives_each_role_its_token_and_keeps_tt_shield_data_in() -> None:
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert "GH_PAT: ${{ secrets.TT_SHIELD_READ_TOKEN }}" in text
+    assert "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}" in text
+    upload = text[text.index("uses: actions/upload-artifact") :]
+    assert "release_logs/\n" in upload and "!release_logs/ci_run_logs/" in upload
+
+
+def test_every_variable_the_kit_reads_passes_through_nox() -> None:
+    from release.config import ENV_VARIABLES
+    from tests.conftest import REPO_ROOT
+
+    noxfile = (REPO_ROOT / "noxfile.py").read_text()
+    assert "RELEASE_SOURCE_REGISTRIES" in ENV_VARIABLES
+    assert [v for v in ENV_VARIABLES if f'"{v}"' not in noxfile] == []

@@ -22,6 +22,8 @@ PURE_MODULES = [
     "release.config",
     "release.notes",
     "release.gitflow",
+    "release.redact",
+    "release.oci",
 ]
 IO_MODULES = {"requests", "docker", "urllib3", "release.github", "release.registry", "release.docker_engine",
               "release.git"}  # fmt: skip

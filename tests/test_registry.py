@@ -14,8 +14,10 @@ from release.config import Secret
 from release.errors import RegistryAuthError, RegistryResponseError, TagConflict
 from release.http import make_session
 from release.imageref import ImageRef
-from release.registry import DOCKER_MANIFEST, OCI_INDEX, RegistryClient, parse_challenge
+from release.oci import DOCKER_MANIFEST, OCI_INDEX
+from release.registry import RegistryClient
 from release.registry_auth import Keychain
+from release.registry_transport import parse_challenge
 from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
 
 KB = 1024

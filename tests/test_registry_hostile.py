@@ -19,17 +19,10 @@ from hypothesis import strategies as st
 from release.errors import RegistryError, ReleaseError
 from release.http import make_session
 from release.imageref import ImageRef, is_digest
-from release.registry import (
-    DOCKER_LIST,
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Manifest,
-    RegistryClient,
-    parse_challenge,
-    sha256_digest,
-)
+from release.oci import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
+from release.registry import RegistryClient
 from release.registry_auth import Keychain
+from release.registry_transport import parse_challenge
 
 D = "sha256:" + "ab" * 32
 D2 = "sha256:" + "cd" * 32

@@ -33,7 +33,8 @@ from release.config import Secret
 from release.errors import ServiceError
 from release.http import make_session
 from release.imageref import ImageRef
-from release.registry import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, Manifest, RegistryClient, sha256_digest
+from release.oci import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
+from release.registry import RegistryClient
 from release.registry_auth import Keychain
 from release.sim import packages
 

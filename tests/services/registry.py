@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from release.imageref import ImageRef
-from release.registry import sha256_digest
+from release.oci import sha256_digest
 from release.sim.registry import (
     Registry,
     Seeder,
