@@ -90,7 +90,7 @@ def _token_for(environ: Mapping[str, str], variables: tuple[str, ...]) -> Token 
     return None
 
 
-def _variables_hint(variables: tuple[str, ...]) -> str:
+def variables_hint(variables: tuple[str, ...]) -> str:
     """`("GH_PAT", "GITHUB_TOKEN")` → "GH_PAT (or GITHUB_TOKEN)"."""
     return f"{variables[0]} (or {', '.join(variables[1:])})" if len(variables) > 1 else variables[0]
 
@@ -231,7 +231,7 @@ class Config:
         """The token that reads Models CI, or advice naming its variables."""
         if self.ci_token is None:
             raise ConfigError(
-                f"no GitHub token to read Models CI: set {_variables_hint(CI_TOKEN_VARIABLES)} to a token with "
+                f"no GitHub token to read Models CI: set {variables_hint(CI_TOKEN_VARIABLES)} to a token with "
                 f"{permission}"
             )
         return self.ci_token
@@ -241,17 +241,9 @@ class Config:
         if self.project_token is None:
             raise ConfigError(
                 f"no GitHub token to write {self.project_owner}/{self.project_repo}: set "
-                f"{_variables_hint(PROJECT_TOKEN_VARIABLES)} to a token with {permission}"
+                f"{variables_hint(PROJECT_TOKEN_VARIABLES)} to a token with {permission}"
             )
         return self.project_token
-
-    @property
-    def ci_token_hint(self) -> str:
-        return _variables_hint(CI_TOKEN_VARIABLES)
-
-    @property
-    def project_token_hint(self) -> str:
-        return _variables_hint(PROJECT_TOKEN_VARIABLES)
 
     def source_allow_list(self) -> SourceAllowList:
         """RELEASE_SOURCE_REGISTRIES as values, matched as written and after RELEASE_REGISTRY_REWRITE."""

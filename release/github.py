@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
-from release.config import Secret
+from release.config import CI_TOKEN_VARIABLES, Secret, variables_hint
 from release.errors import AuthError, DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
 from release.github_types import (
     Artifact,
@@ -83,10 +83,15 @@ class RequestStats:
 
 @dataclass(frozen=True)
 class TokenRole:
-    """What a client's token is for, for error messages: the variables to set and the permissions it needs."""
+    """What a client's token is for, for error messages: its variables (in order) and the permissions it needs."""
 
-    variables: str = "GH_PAT (or GITHUB_TOKEN)"
+    variables: tuple[str, ...] = CI_TOKEN_VARIABLES
     needs: str = "Actions: read and Metadata: read on the CI repo (classic token: repo scope)"
+
+    @property
+    def hint(self) -> str:
+        """The variables as messages name them: `GH_PAT (or GITHUB_TOKEN)`."""
+        return variables_hint(self.variables)
 
 
 class ResponseCache(Protocol):
@@ -457,7 +462,7 @@ class GitHubClient:
         if resp.status_code == 401:
             raise AuthError(
                 f"GitHub rejected the token in {self._token_variable} ({method} {path}: 401): set "
-                f"{self._role.variables} to a valid token with {need} on the project repository"
+                f"{self._role.hint} to a valid token with {need} on the project repository"
             )
         if resp.status_code == 403:
             raise AuthError(
@@ -552,8 +557,7 @@ class GitHubClient:
         if resp.status_code == 401 and host == self._api_host:
             if self._token is None:
                 raise AuthError(
-                    f"GitHub needs a token for GET {path}: set {self._role.variables} to a token with "
-                    f"{self._role.needs}"
+                    f"GitHub needs a token for GET {path}: set {self._role.hint} to a token with {self._role.needs}"
                 )
             raise AuthError(
                 f"GitHub rejected the token in {self._token_variable} (401 on GET {path}): it is invalid or "

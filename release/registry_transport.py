@@ -115,8 +115,9 @@ class TokenAuth:
             cred = self._keychain.resolve(registry)
             if cred is None:
                 raise RegistryAuthError(
-                    f"{registry} asks for credentials: set REGISTRY_USERNAME and REGISTRY_PASSWORD, or run "
-                    f"`docker login {registry}`"
+                    f"{registry} asks for credentials and none are configured for it: REGISTRY_USERNAME and "
+                    "REGISTRY_PASSWORD go to the release registry and the hosts of RELEASE_SOURCE_REGISTRIES only; "
+                    f"for another registry run `docker login {registry}`"
                 )
             with self._lock:
                 self._scheme[registry] = ("basic", params)

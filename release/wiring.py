@@ -10,7 +10,7 @@ from pathlib import Path
 
 from urllib3.util.retry import Retry
 
-from release.config import Config, Token
+from release.config import CI_TOKEN_VARIABLES, PROJECT_TOKEN_VARIABLES, Config, Token
 from release.docker_engine import DockerEngine
 from release.git import Git
 from release.gitflow import Flow
@@ -120,7 +120,7 @@ def ci_github_client(
     return _github_client(
         cfg,
         token=cfg.ci_token,
-        role=TokenRole(cfg.ci_token_hint, f"Actions: read and Metadata: read on {cfg.ci_owner}/{cfg.ci_repo}"
+        role=TokenRole(CI_TOKEN_VARIABLES, f"Actions: read and Metadata: read on {cfg.ci_owner}/{cfg.ci_repo}"
                        " (classic token: repo scope)"),
         cache=cache, on_event=on_event, pool_size=pool_size, backoff_factor=backoff_factor,
     )  # fmt: skip
@@ -131,7 +131,7 @@ def project_github_client(cfg: Config, *, on_event: Callable[[object], None] | N
     return _github_client(
         cfg,
         token=cfg.project_token,
-        role=TokenRole(cfg.project_token_hint, f"Contents: write and Pull requests: write on {cfg.project_owner}/"
+        role=TokenRole(PROJECT_TOKEN_VARIABLES, f"Contents: write and Pull requests: write on {cfg.project_owner}/"
                        f"{cfg.project_repo}"),
         on_event=on_event,
     )  # fmt: skip
@@ -157,7 +157,7 @@ def _github_client(
     return GitHubClient(
         api_url=cfg.github_api_url,
         token=token.secret if token else None,
-        token_variable=token.variable if token else role.variables.split(" ", 1)[0],
+        token_variable=token.variable if token else role.variables[0],
         role=role,
         session=session,
         cache=cache,

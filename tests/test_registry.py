@@ -167,7 +167,7 @@ def test_wrong_credentials(registry: Registry, unique_repo: str) -> None:
 
 def test_no_credentials(registry: Registry, unique_repo: str, tmp_path: Path) -> None:
     client = RegistryClient(make_session(), Keychain(docker_config=tmp_path))
-    with pytest.raises(RegistryAuthError, match="REGISTRY_USERNAME and REGISTRY_PASSWORD"):
+    with pytest.raises(RegistryAuthError, match="REGISTRY_USERNAME and REGISTRY_PASSWORD go to the release registry"):
         client.head_manifest(registry.ref(f"{unique_repo}/x:1"))
 
 
