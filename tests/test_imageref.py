@@ -123,7 +123,9 @@ def test_loopback_is_decided_on_the_address_not_a_prefix() -> None:
 
 # ------------------------------------------------------------------------------------ hostile input (fuzz)
 
-FUZZ = settings(max_examples=300, deadline=200, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300, deadline=2000, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)  # fixed cases: a failure reproduces
 _REF_ALPHABET = st.sampled_from([*list("abz09-_.:/@ \n\t\x00Aé[]"), "sha256:", "ghcr.io/", "https://", "::1"])
 
 
