@@ -175,7 +175,9 @@ CASES = [
         alone=True,
         says="plain http",
     ),
-    Case("publish-without-a-token", ("git.notes", "--version", "1.2.3", "--publish"), alone=True, says="set GH_PAT"),
+    Case(
+        "publish-without-a-token", ("git.notes", "--version", "1.2.3", "--publish"), alone=True, says="set GITHUB_TOKEN"
+    ),
     Case("git-task-outside-a-checkout", ("git.rc", "--version", "1.2.3"), alone=True, says="not a git checkout"),
 ]
 
