@@ -12,6 +12,8 @@ from invoke import Collection
 
 from release import (
     catalogue,
+    ci_health,
+    ci_health_page,
     ci_read,
     ci_report,
     fsio,
@@ -600,7 +602,8 @@ def ci_read_task(
     """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json."""
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
     root = Path(out_root).resolve() if out_root else cfg.release_logs
-    models = ci_read.models_from_specs(catalogue.load(cfg).specs.values())
+    specs = list(catalogue.load(cfg).specs.values())
+    models = ci_read.models_from_specs(specs)
     opts = ci_read.ReadOptions(
         repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
         workflow_file=cfg.ci_workflow_file,
@@ -639,8 +642,10 @@ def ci_read_task(
     finally:
         line.done()
     paths = ci_read.write_outputs(result, root)
+    page = ci_health_page.write_page(paths[0], rows=ci_health.rows_from_specs(specs), last_good=paths[1])
     data = ci_report.summary(result)
     data["outputs"] = [str(p) for p in paths]
+    data["health_page"] = str(page.path)
     if github is not None:
         data["requests"] = {
             "api": github.stats.api,
@@ -652,8 +657,30 @@ def ci_read_task(
         return
     say(ci_report.summary_table(data))
     say()
-    for path in paths:
+    for path in (*paths, page.path):
         say(f"wrote {shown(cfg, path)}")
+
+
+@task(
+    name="health",
+    positional=["all_results"],
+    help={
+        "all_results": "all-results JSON of `inv ci.read` (release_logs/models_ci_all_results_*.json)",
+        "out": "where the page goes (default: models_ci_health_{min}_to_{max}.html next to ALL_RESULTS)",
+        "last_good": "last-good JSON for the ★ marks (default: the models_ci_last_good_* of the same runs next to "
+        "ALL_RESULTS, else computed with ci.read's rule)",
+    },
+)
+@release_task
+def ci_health_task(c, all_results, out=None, last_good=None):
+    """Render the Models CI health page (model × run grid, one HTML file) from an all-results JSON, offline."""
+    cfg = load_config()
+    source = Path(all_results)
+    good = Path(last_good) if last_good else ci_health_page.sibling_last_good(source)
+    rows = ci_health.rows_from_specs(catalogue.load(cfg).specs.values())
+    page = ci_health_page.write_page(source, rows=rows, last_good=good, out=Path(out) if out else None)
+    say(ci_health_page.summary_line(page))
+    say(f"wrote {shown(cfg, page.path)}")
 
 
 # ------------------------------------------------------------------------------------------------ composites
@@ -743,7 +770,7 @@ def release(c, version=None, last_good=None, dry_run=False):
     _run_composite(cfg, f"release v{v}", run, steps, command="release", arguments=arguments, dry_run=dry_run)
 
 
-ci = Collection("ci", ci_read_task)
+ci = Collection("ci", ci_read_task, ci_health_task)
 spec = Collection("spec", spec_update_task)
 images = Collection("images", images_audit_task, images_promote, images_copy, images_build_task)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
