@@ -360,13 +360,11 @@ def _marks_from_file(
     return marks
 
 
-def _marks_computed(
-    results: AllResults, rows: Sequence[CatalogueRow], columns: set[int]
-) -> dict[str, LastGoodMark]:
+def _marks_computed(results: AllResults, rows: Sequence[CatalogueRow], columns: set[int]) -> dict[str, LastGoodMark]:
     """The last good of every catalogue model by ci.read's own rule (`last_good.select_last_good`)."""
     by_entry: dict[int, ResultEntry] = {}
     ci_entries = []
-    for key, items in results.by_key.items():
+    for items in results.by_key.values():
         for entry in items:
             ci_entry = as_ci_entry(entry, len(items))
             if ci_entry is not None:

@@ -40,6 +40,7 @@ from release.ci_health import (
 from release.ci_parse import image_tag
 from release.ci_results_file import MAX_FILE_BYTES, RunInfo, read_all_results, read_json_bounded
 from release.last_good_file import parse_last_good
+from release.release_inputs import health_page_name
 
 SHOWN = 160  # longest CI string shown in the page (job names, images, reasons); the rest is cut with "…"
 STATUS_SHORT = {"EXPERIMENTAL": "EXP", "FUNCTIONAL": "FUNC", "COMPLETE": "COMPL", "TOP_PERF": "TOP"}
@@ -57,15 +58,14 @@ class PageResult:
 
 
 def page_path(all_results: Path) -> Path:
-    """`…/models_ci_all_results_102_to_109.json` → `…/models_ci_health_102_to_109.html` (another name: `<stem>.health.html`)."""
+    """`…/models_ci_all_results_102_to_109.json` → `…/models_ci_health_102_to_109.html`; another name `x.json`
+    gives `x.health.html`."""
     all_results = Path(all_results)
-    m = _CI_NAME.match(all_results.name)
-    name = f"models_ci_health_{m[1]}.html" if m else f"{all_results.stem}.health.html"
-    return all_results.with_name(name)
+    return all_results.with_name(health_page_name(all_results) or f"{all_results.stem}.health.html")
 
 
 def sibling_last_good(all_results: Path) -> Path | None:
-    """The `models_ci_last_good_{same span}.json` next to an all-results file, when it exists."""
+    """The `models_ci_last_good_{same runs}.json` next to an all-results file, when it exists."""
     m = _CI_NAME.match(Path(all_results).name)
     if not m:
         return None
@@ -145,16 +145,18 @@ def context(grid: HealthGrid) -> dict[str, Any]:
         "rows_total": len(rows),
         "groups": groups,
         "passing_now": sum(1 for r in rows if r.streak.outcome == "pass"),
-        "regressions": [
-            {"anchor": anchors[r.model.model_id], "model_id": r.model.model_id, "since": r.failing_since,
-             "last_good": r.last_good.run_number if r.last_good else "?"}  # fmt: skip
-            for r in grid.regressions
-        ],
-        "without": [{"anchor": anchors[r.model.model_id], "model_id": r.model.model_id} for r in grid.without_last_good],
+        "regressions": [_link(r, anchors, since=r.failing_since) for r in grid.regressions],
+        "without": [_link(r, anchors) for r in grid.without_last_good],
         "legend": [(s, STATE_LABELS[s]) for s in STATES],
         "footer": _footer(grid),
         "blob": _blob(grid, rows),
     }
+
+
+def _link(row: ModelRow, anchors: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """A model named in the boxes at the top, linking to its row."""
+    mark = row.last_good.run_number if row.last_good else None
+    return {"anchor": anchors[row.model.model_id], "model_id": row.model.model_id, "last_good": mark, **extra}
 
 
 def _row_view(row: ModelRow, anchor: str) -> dict[str, Any]:
@@ -223,7 +225,8 @@ def _footer(grid: HealthGrid) -> str:
     if grid.last_good_not_in_catalogue:
         parts.append(f"In the last-good file but not in the catalogue: {', '.join(grid.last_good_not_in_catalogue)}.")
     if grid.unplaced:
-        parts.append(f"{grid.unplaced} entr{'y' if grid.unplaced == 1 else 'ies'} without ci_metadata (no run) left out.")
+        entries = "entry" if grid.unplaced == 1 else "entries"
+        parts.append(f"{grid.unplaced} {entries} without ci_metadata (no run) left out.")
     return " ".join(parts)
 
 

@@ -308,6 +308,7 @@ def read_plan_table(plan: ReadPlan) -> str:
     ]
     table = tabulate(rows, headers=["run", "run id", "branch", "event", "conclusion", "cache"])
     return (
-        f"{table}\n\nwould write models_ci_all_results_{plan.span}.json and models_ci_last_good_{plan.span}.json "
+        f"{table}\n\nwould write models_ci_all_results_{plan.span}.json, models_ci_last_good_{plan.span}.json and "
+        f"models_ci_health_{plan.span}.html "
         f"({sum(r.id not in plan.cached for r in plan.runs)} run(s) to download)"
     )

@@ -30,6 +30,8 @@ from release import (
     build_run,
     builder,
     catalogue,
+    ci_health,
+    ci_health_page,
     ci_read,
     ci_report,
     fsio,
@@ -159,7 +161,8 @@ def _rel(cfg: Config, path: Path) -> str:
 def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
     def read(root: Path) -> StepOutcome:
         cfg = run.cfg
-        models = ci_read.models_from_specs(catalogue.load(cfg).specs.values())
+        specs = list(catalogue.load(cfg).specs.values())
+        models = ci_read.models_from_specs(specs)
         read_opts = ci_read.ReadOptions(
             repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
             workflow_file=cfg.ci_workflow_file,
@@ -170,6 +173,7 @@ def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
         github = run.clients.github_for_ci(root)
         result = ci_read.read_ci(read_opts, github=github, models=models, out_root=root)
         all_path, good_path = ci_read.write_outputs(result, root)
+        page = ci_health_page.write_page(all_path, rows=ci_health.rows_from_specs(specs), last_good=good_path)
         data = ci_report.summary(result)
         rng = data.get("run_range")
         span = f"runs {rng[0]}–{rng[1]}" if rng else "no runs"
@@ -179,8 +183,10 @@ def ci_read_step(run: Run, opts: PrereleaseOptions) -> Step:
             {
                 "last_good": str(good_path),
                 "all_results": str(all_path),
+                "health_page": str(page.path),
                 "without_last_good": data["without_last_good"],
             },
+            () if root != run.cfg.release_logs else (_rel(cfg, page.path),),  # no link to a dry run's scratch
         )
 
     return Step(

@@ -1086,6 +1086,12 @@ class ReleaseFiles:
         path = self.last_good or release_inputs.newest_ci_file(self.release_logs, "last_good")
         return release_inputs.read_mapping(path, "last-good records")
 
+    def health_page(self) -> Path | None:
+        """The CI health page `inv ci.read` wrote next to the last-good file, when it is there."""
+        path = self.last_good or release_inputs.newest_ci_file(self.release_logs, "last_good")
+        name = release_inputs.health_page_name(path) if path is not None else None
+        return path.with_name(name) if path is not None and name and path.with_name(name).is_file() else None
+
     def all_results_data(self) -> dict[str, Any] | None:
         path = self.all_results or release_inputs.newest_ci_file(self.release_logs, "all_results")
         return release_inputs.read_mapping(path, "all CI results")
@@ -1163,6 +1169,7 @@ def pr_flow(
                 manual_changes=notes.manual_changes(flow.git.commits("--reverse", f"{dev_sha}..{head_sha}")),
                 waivers=waivers_for(files, flow.git, head_sha),
                 ci_runs=notes.ci_runs_used(last_good),
+                ci_health_page=page.name if (page := files.health_page()) else None,
             )
         )
         existing = gh.list_pulls(flow.project, head=f"{flow.project.owner}:{head}", base=base, state="all")

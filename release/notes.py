@@ -125,6 +125,7 @@ class PrBodyInput:
     manual_changes: Sequence[ManualChange]
     waivers: Sequence[Waiver] | None  # None: no CI results available
     ci_runs: Sequence[CiRunRef] = ()
+    ci_health_page: str | None = None  # file name of the CI health page (release_logs/, not committed)
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,8 @@ def render_pr_body(inp: PrBodyInput) -> str:
     ]
     if inp.ci_runs:
         out += ["Models CI runs used: " + ", ".join(_run_link(r) for r in inp.ci_runs), ""]
+    if inp.ci_health_page:
+        out += [_health_page_line(inp.ci_health_page), ""]
     out += ["## Model spec changes", ""]
     out += [_embed(inp.models_diff_md, "release_logs/release_models_diff.md", "inv spec.update"), ""]
     out += ["## Docker image artifacts", ""]
@@ -465,6 +468,14 @@ def _cells(line: str) -> list[str]:
 def _cell(cells: list[str], col: Mapping[str, int], name: str) -> str:
     n = col.get(name)
     return cells[n] if n is not None and n < len(cells) else UNKNOWN
+
+
+def _health_page_line(name: str) -> str:
+    return (
+        f"Models CI health (model × run grid, last good marked ★): `{name}`. It is not committed: open it from "
+        "`release_logs/` of the checkout that ran `inv prerelease`, or from the `release_logs` artifact of the "
+        "Release workflow run."
+    )
 
 
 def _run_link(r: CiRunRef) -> str:

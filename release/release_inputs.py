@@ -28,6 +28,13 @@ def newest_ci_file(release_logs: Path, kind: str) -> Path | None:
     return max(found)[3] if found else None
 
 
+def health_page_name(ci_file: Path) -> str | None:
+    """`models_ci_{last_good,all_results}_{min}_to_{max}.json` → `models_ci_health_{min}_to_{max}.html` (the CI
+    health page `inv ci.read` writes next to them); None for other names."""
+    m = _CI_FILE.match(Path(ci_file).name)
+    return f"models_ci_health_{m[2]}_to_{m[3]}.html" if m else None
+
+
 def read_text(path: Path) -> str | None:
     return fsio.read_text_if_exists(path)
 

@@ -3,6 +3,7 @@ nothing loaded from outside) and `inv ci.health`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -56,7 +57,9 @@ def small_history() -> dict[str, list[dict[str, Any]]]:
 
 
 def grid(doc: dict | None = None, **kw: Any) -> ci_health.HealthGrid:
-    results = parse_all_results(doc if doc is not None else small_history(), source="models_ci_all_results_101_to_106.json")
+    results = parse_all_results(
+        doc if doc is not None else small_history(), source="models_ci_all_results_101_to_106.json"
+    )
     return ci_health.build_grid(results, ROWS, **kw)
 
 
@@ -127,13 +130,16 @@ def test_computed_last_good_is_ci_reads_rule_including_ties():
     assert row(g, A_P150X4).cells[3].state == "functional"
 
 
+def record(run: int, **fields: Any) -> dict[str, Any]:
+    base = {"tt_metal_commit": "a" * 40, "vllm_commit": "b" * 7, "docker_image": "img:1", "perf_status": "functional"}
+    return {**base, "ci_run_number": run, **fields}
+
+
 def test_last_good_file_decides_the_mark():
     records = parse_last_good(
         {
-            A_N150: {"tt_metal_commit": "a" * 40, "vllm_commit": "b" * 7, "docker_image": "img:1",
-                     "perf_status": "complete", "ci_run_number": 103, "ci_job_url": "javascript:alert(1)"},  # fmt: skip
-            A_T3K: {"tt_metal_commit": None, "vllm_commit": None, "docker_image": "img:2",
-                    "perf_status": "functional", "ci_run_number": 90},  # fmt: skip
+            A_N150: record(103, perf_status="complete", ci_job_url="javascript:alert(1)"),
+            A_T3K: record(90),
             BETA: {},
             "id_gone_n150": {},
         },
@@ -152,7 +158,7 @@ def test_last_good_file_decides_the_mark():
 
 def test_safe_url():
     assert ci_health.safe_url("https://github.com/o/r/actions/runs/1") == "https://github.com/o/r/actions/runs/1"
-    for bad in ("javascript:alert(1)", "data:text/html,x", "https://x/\"onmouseover=1", "https://a b", None, 3, ""):
+    for bad in ("javascript:alert(1)", "data:text/html,x", 'https://x/"onmouseover=1', "https://a b", None, 3, ""):
         assert ci_health.safe_url(bad) is None
 
 
@@ -287,8 +293,8 @@ def test_page_structure_every_model_every_run():
     page = Page(ci_health_page.render(g))
     assert [r["data-model"] for r in page.rows] == [r.model.model_id for r in g.rows]
     assert len(page.cells) == len(ROWS) * len(RUNS)
-    for cell, (r, c) in zip(page.cells, [(r, c) for r in g.rows for c in r.cells], strict=True):
-        assert cell["data-model"] == r.model.model_id
+    for cell, (model, c) in zip(page.cells, [(r, c) for r in g.rows for c in r.cells], strict=True):
+        assert cell["data-model"] == model.model.model_id
         assert cell["data-run"] == str(c.run_number)
         assert cell["data-state"] == c.state in ci_health.STATES
     assert page.marks() == {r.model.model_id: r.last_good.run_number for r in g.rows if r.last_good}
@@ -398,7 +404,9 @@ def test_task_renders_offline_next_to_the_file(tmp_path):
     page = tmp_path / "models_ci_health_101_to_106.html"
     assert str(page) in done.stdout and page.is_file()
     assert "last good computed" in done.stdout
-    assert len(Page(page.read_text()).rows) == len(catalogue.load_path(ROOT / "workflows/model_specs.toml", version="0.5.0").specs)
+    assert len(Page(page.read_text()).rows) == len(
+        catalogue.load_path(ROOT / "workflows/model_specs.toml", version="0.5.0").specs
+    )
     lg = tmp_path / "models_ci_last_good_101_to_106.json"
     lg.write_text(json.dumps({}))
     again = inv(str(src), "--out", str(tmp_path / "out" / "p.html"))
@@ -434,3 +442,54 @@ def test_no_io_in_the_model_and_renderer():
     loaded = set(json.loads(out.stdout))
     assert not loaded & {"requests", "urllib3", "docker", "subprocess_tee", "release.github", "release.registry"}
     assert not re.search(r"\bhttp\.client\b", " ".join(loaded))
+
+
+# ------------------------------------------------------------------------------------------- wiring
+
+
+def test_pr_body_names_the_page_and_where_it_is(tmp_path):
+    from release import gitflow, notes
+
+    inp = notes.PrBodyInput(kind="prerelease", version="0.6.0", head="pre-release-v0.6.0", base="dev",
+                            models_diff_md=None, artifacts_summary_md=None, artifacts_summary_name="x.md",
+                            manual_changes=[], waivers=None, ci_health_page="models_ci_health_1_to_9.html")  # fmt: skip
+    body = notes.render_pr_body(inp)
+    assert "`models_ci_health_1_to_9.html`" in body and "not committed" in body and "release_logs" in body
+    assert "models_ci_health" not in notes.render_pr_body(dataclasses.replace(inp, ci_health_page=None))
+    files = gitflow.ReleaseFiles(tmp_path, tmp_path, tmp_path / "specs.json")
+    (tmp_path / "models_ci_last_good_1_to_9.json").write_text("{}")
+    assert files.health_page() is None
+    (tmp_path / "models_ci_health_1_to_9.html").write_text("<html>")
+    assert files.health_page() == tmp_path / "models_ci_health_1_to_9.html"
+
+
+def test_ci_read_writes_the_page_and_ci_health_renders_the_same(github_factory, tmp_path):
+    from release.sim.history import generate_history
+    from tests.services.github_server import TOKEN, small_models
+    from tests.test_ci_health_browser import Rows, chromium
+
+    server = github_factory(generate_history(small_models(), runs=7, seed=5))
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_PAT", "GITHUB_TOKEN")}
+    env.update(GITHUB_API_URL=server.api_url, RELEASE_REPO_ROOT=str(ROOT), GH_PAT=TOKEN)
+    out = tmp_path / "logs"
+    read = subprocess.run([sys.executable, "-m", "invoke", "ci.read", "--max-runs", "5", "--out-root", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    (all_path,) = out.glob("models_ci_all_results_*_to_*.json")
+    span = all_path.name.removeprefix("models_ci_all_results_")
+    good_path = out / f"models_ci_last_good_{span}"
+    page_path = out / f"models_ci_health_{span.removesuffix('.json')}.html"
+    assert f"wrote {page_path}" in read.stdout
+    html = page_path.read_text(encoding="utf-8")
+    page = Page(html)
+    good = json.loads(good_path.read_text())
+    assert sorted(str(r["data-model"]) for r in page.rows) == sorted(good)  # every catalogue model
+    assert page.marks() == {m: rec["ci_run_number"] for m, rec in good.items() if rec}
+    assert "last good from" in html and good_path.name in html
+
+    again = inv(str(all_path), "--out", str(tmp_path / "again.html"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == html  # the same page, offline
+
+    dom = Rows(chromium(tmp_path, page_path.as_uri(), "--dump-dom").stdout)
+    assert len(dom.rows) == len(good) and dom.count.strip() == f"{len(good)} of {len(good)} models shown"

@@ -83,7 +83,9 @@ def test_filter_from_the_url_hides_rows(page, tmp_path):
     hidden_llama = [r for r in seen.rows if "hidden" in r and "llama" in str(r["data-model"]).lower()]
     assert hidden_llama  # llama models that did not regress are hidden too
     assert seen.count.strip() == f"{len(wanted)} of {len(grid.rows)} models shown"
-    assert sum("hidden" not in g for g in seen.groups) == len({r.model.model_name for r in grid.rows if r.model.model_id in wanted})
+    assert sum("hidden" not in g for g in seen.groups) == len(
+        {r.model.model_name for r in grid.rows if r.model.model_id in wanted}
+    )
     unfiltered = Rows(chromium(tmp_path, path.as_uri(), "--dump-dom").stdout)
     assert not [r for r in unfiltered.rows if "hidden" in r]
     assert time.monotonic() - start < 30
