@@ -99,3 +99,50 @@ def test_screenshot(page, tmp_path, scheme):
     chromium(tmp_path, path.as_uri(), "--window-size=1600,1000", f"--screenshot={shot}", *dark)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     print(f"screenshot: {shot}")
+
+
+class Detail(HTMLParser):
+    """The text and links of the details panel (#detail) in a dumped DOM."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.text, self.links, self.hidden = "", [], True
+        self._depth = 0
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id") == "detail":
+            self._depth, self.hidden = 1, "hidden" in a
+        elif self._depth:
+            self._depth += 1
+            if tag == "a":
+                self.links.append(str(a.get("href")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth:
+            self._depth -= 1
+
+    def handle_data(self, text: str) -> None:
+        if self._depth:
+            self.text += text
+
+
+def test_cell_details_from_the_url(page, tmp_path):
+    path, grid = page
+    row = next(r for r in grid.rows if r.last_good is not None and r.last_good.in_columns)
+    cell = next(c for c in row.cells if c.last_good)
+    assert cell.entry is not None and cell.entry.job is not None and cell.entry.summary is not None
+    fragment = f"cell={row.model.model_id}@{cell.run_number}"
+    detail = Detail(chromium(tmp_path, f"{path.as_uri()}#{fragment}", "--dump-dom").stdout)
+    assert not detail.hidden
+    summary, job = cell.entry.summary, cell.entry.job
+    for part in (f"{row.model.model_id} · run #{cell.run_number}", f"job {job.job_id}: {job.name}",
+                 f"image tag {str(summary.docker_image).rsplit(':', 1)[1]}", f"tt-metal {str(summary.tt_metal_commit)[:12]}",
+                 "firmware 18.4.1, KMD 2.0.1", "★ last good run of this model"):  # fmt: skip
+        assert part in detail.text, (part, detail.text)
+    assert detail.links == [job.url, data.run_url(cell.run_number)]
+    failing = next((r, c) for r in grid.rows for c in r.cells if c.state == "fail")
+    fragment = f"cell={failing[0].model.model_id}@{failing[1].run_number}"
+    detail = Detail(chromium(tmp_path, f"{path.as_uri()}#{fragment}", "--dump-dom").stdout)
+    assert "\nfail\n" in detail.text and "; ".join(failing[1].reasons) in detail.text

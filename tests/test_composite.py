@@ -232,6 +232,9 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert len(summary["images_to_build"]) == 1 and summary["summary"]["total_copied"] == 1
     assert "refs/heads/pre-release-v0.6.0" in w.remote_refs()
     assert len(w.project.pulls) == 1
+    (page,) = (w.work / "release_logs").glob("models_ci_health_*_to_*.html")  # the CI health page, linked
+    assert f"release_logs/{page.name}" in failed.stdout
+    assert f"`{page.name}`" in next(iter(w.project.pulls.values())).body
     tags = w.registry.tags("tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64")
     assert len([t for t in tags if t.startswith("0.6.0-")]) == 2  # one promoted, one built
 
