@@ -599,7 +599,7 @@ def ci_read_task(
     json=False,
     dry_run=False,
 ):
-    """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json."""
+    """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json and the CI health page."""
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
     root = Path(out_root).resolve() if out_root else cfg.release_logs
     specs = list(catalogue.load(cfg).specs.values())

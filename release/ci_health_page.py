@@ -38,10 +38,11 @@ from release.ci_health import (
     safe_url,
 )
 from release.ci_parse import image_tag
-from release.ci_results_file import MAX_FILE_BYTES, RunInfo, read_all_results, read_json_bounded
+from release.ci_results_file import RunInfo, read_all_results, read_json_bounded
 from release.last_good_file import parse_last_good
 from release.release_inputs import health_page_name
 
+LAST_GOOD_MAX_BYTES = 64 << 20  # one record per catalogue model: a few hundred KB in practice
 SHOWN = 160  # longest CI string shown in the page (job names, images, reasons); the rest is cut with "…"
 STATUS_SHORT = {"EXPERIMENTAL": "EXP", "FUNCTIONAL": "FUNC", "COMPLETE": "COMPL", "TOP_PERF": "TOP"}
 _CI_NAME = re.compile(r"^models_ci_all_results_(.+)\.json$")
@@ -84,7 +85,7 @@ def write_page(
     results = read_all_results(Path(all_results))
     records = None
     if last_good is not None:
-        data = read_json_bounded(Path(last_good), MAX_FILE_BYTES)
+        data = read_json_bounded(Path(last_good), LAST_GOOD_MAX_BYTES)
         records = parse_last_good(data, source=str(last_good))
     grid = build_grid(
         replace(results, source=Path(all_results).name),  # the page never shows a machine's full path

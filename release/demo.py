@@ -627,6 +627,7 @@ def outputs_report(services: Services, version: Version) -> str:
             lines.extend(f"  {p.relative_to(clone)}" for p in paths)
 
     listing("CI data (inv ci.read)", sorted(logs.glob("models_ci_*.json")))
+    listing("CI health page (open in a browser)", sorted(logs.glob("models_ci_health_*.html")))
     listing("summaries", sorted({*logs.glob("*summary*.*"), *logs.glob("release_models_diff.md")}))
     listing("release state and record", sorted([*logs.glob("release_state_*.json"), *logs.glob("release_record_*")]))
     listing("release notes", sorted(logs.glob("release_notes_*.md")))
