@@ -13,7 +13,6 @@ stays small.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -40,12 +39,11 @@ from release.ci_health import (
 from release.ci_parse import image_tag
 from release.ci_results_file import RunInfo, read_all_results, read_json_bounded
 from release.last_good_file import parse_last_good
-from release.release_inputs import health_page_name
+from release.release_inputs import ci_span, health_page_name
 
 LAST_GOOD_MAX_BYTES = 64 << 20  # one record per catalogue model: a few hundred KB in practice
 SHOWN = 160  # longest CI string shown in the page (job names, images, reasons); the rest is cut with "…"
 STATUS_SHORT = {"EXPERIMENTAL": "EXP", "FUNCTIONAL": "FUNC", "COMPLETE": "COMPL", "TOP_PERF": "TOP"}
-_CI_NAME = re.compile(r"^models_ci_all_results_(.+)\.json$")
 
 
 @dataclass(frozen=True)
@@ -67,10 +65,10 @@ def page_path(all_results: Path) -> Path:
 
 def sibling_last_good(all_results: Path) -> Path | None:
     """The `models_ci_last_good_{same runs}.json` next to an all-results file, when it exists."""
-    m = _CI_NAME.match(Path(all_results).name)
-    if not m:
+    span = ci_span(all_results)
+    if span is None:
         return None
-    path = Path(all_results).with_name(f"models_ci_last_good_{m[1]}.json")
+    path = Path(all_results).with_name(f"models_ci_last_good_{span}.json")
     return path if path.is_file() else None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from release import fsio
 from release.errors import InputError
 
+_CI_SPAN = re.compile(r"^models_ci_(?:last_good|all_results)_(.+)\.json$")
 _CI_FILE = re.compile(r"^models_ci_(last_good|all_results)_(\w+?)_to_(\w+)\.json$")
 
 
@@ -28,11 +29,17 @@ def newest_ci_file(release_logs: Path, kind: str) -> Path | None:
     return max(found)[3] if found else None
 
 
+def ci_span(ci_file: Path) -> str | None:
+    """The runs part of `models_ci_{last_good,all_results}_{span}.json` (`190_to_293`, or `none`)."""
+    m = _CI_SPAN.match(Path(ci_file).name)
+    return m[1] if m else None
+
+
 def health_page_name(ci_file: Path) -> str | None:
-    """`models_ci_{last_good,all_results}_{min}_to_{max}.json` → `models_ci_health_{min}_to_{max}.html` (the CI
-    health page `inv ci.read` writes next to them); None for other names."""
-    m = _CI_FILE.match(Path(ci_file).name)
-    return f"models_ci_health_{m[2]}_to_{m[3]}.html" if m else None
+    """The CI health page `inv ci.read` writes next to `models_ci_{last_good,all_results}_{span}.json`:
+    `models_ci_health_{span}.html`; None for other names."""
+    span = ci_span(ci_file)
+    return f"models_ci_health_{span}.html" if span else None
 
 
 def read_text(path: Path) -> str | None:

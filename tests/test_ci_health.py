@@ -369,6 +369,7 @@ def test_page_names_and_template_shipped():
         "/x/models_ci_health_1_to_9.html"
     )
     assert ci_health_page.page_path(Path("/x/mine.json")) == Path("/x/mine.health.html")
+    assert ci_health_page.page_path(Path("models_ci_all_results_none.json")).name == "models_ci_health_none.html"
     package_data = tomlkit.parse((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert any(fnmatch("templates/ci_health.html.j2", g) for g in package_data["release"])
     assert (ROOT / "release" / "templates" / "ci_health.html.j2").is_file()
