@@ -16,12 +16,12 @@ Every problem raises InputError naming the file, the key, the entry and the fiel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from release import fsio
 from release.errors import InputError
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: 90 runs of 150 models with their reports are a few hundred MB
@@ -137,7 +137,7 @@ def read_all_results(path: Path) -> AllResults:
 
 
 def read_json_bounded(path: Path, limit: int) -> Any:
-    """Decode a JSON file of at most `limit` bytes; a missing, oversized or malformed file is an InputError."""
+    """`fsio.read_json` for a file of at most `limit` bytes (checked before anything is read)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -147,14 +147,7 @@ def read_json_bounded(path: Path, limit: int) -> Any:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
     if size > limit:
         raise InputError(f"{path}: {size} bytes is more than the {limit} this file may have")
-    try:
-        return json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({_short(e)})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+    return fsio.read_json(path)
 
 
 def parse_all_results(data: Any, *, source: str) -> AllResults:
@@ -301,7 +294,3 @@ def _shown(text: str, limit: int = 80) -> str:
     """A key or value as an error message shows it: one line, at most `limit` characters."""
     flat = text.replace("\n", "\\n").replace("\r", "\\r")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _short(e: Exception) -> str:
-    return _shown(str(e), 120)

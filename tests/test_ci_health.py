@@ -203,7 +203,7 @@ def test_reader_bounds_and_accepts_digit_strings(tmp_path, monkeypatch):
         read_all_results(deep)
     broken = tmp_path / "broken.json"
     broken.write_bytes(b'{"a": [\xff')
-    with pytest.raises(InputError, match="not valid JSON"):
+    with pytest.raises(InputError, match="not UTF-8"):
         read_all_results(broken)
     with pytest.raises(InputError, match="file not found"):
         read_all_results(tmp_path / "missing.json")
