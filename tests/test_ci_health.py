@@ -236,7 +236,9 @@ def _mutations() -> st.SearchStrategy[dict]:
     return picks.map(lambda p: mutate(json.loads(json.dumps(small_history())), p))
 
 
-@settings(max_examples=150, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=2000, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)  # fixed cases (a failure reproduces), generous deadline for a shared 2-core machine
 @given(st.one_of(JSON, st.dictionaries(st.text(max_size=6), st.lists(JSON, max_size=3), max_size=3), _mutations()))
 def test_reader_takes_any_json_and_the_page_renders_what_it_accepts(doc):
     try:
