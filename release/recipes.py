@@ -4,8 +4,8 @@ for every recipe (`release.builder.build_args`).
 - `real`: tt-metal's own `dockerfile/Dockerfile` (stage `ci-build`) in a checkout of the resolved commit for the
   base image; tt-inference-server's `vllm-tt-metal-llama3/vllm.tt-metal.src.{cloud,dev}.Dockerfile` (in this
   repository) for cloud, dev and release. It clones tt-metal and vLLM from the internet.
-- `offline`: `release/dockerfiles/offline/*.Dockerfile`, tiny images built without network or shell, for tests,
-  rehearsals and the demo.
+- `offline`: `release/dockerfiles/offline/{base,cloud,dev,release}.Dockerfile`, tiny images built without network
+  or shell, for tests, rehearsals and the demo; each image is labelled with its kind, so dev and release differ.
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ class OfflineRecipe:
         self.root = root
 
     def check(self) -> None:
-        for kind in ("base", "cloud", "dev"):
+        for kind in ("base", "cloud", "dev", "release"):
             if not (self.root / f"{kind}.Dockerfile").is_file():
                 raise ConfigError(f"offline recipe: {self.root / f'{kind}.Dockerfile'} is missing")
 
     @contextmanager
     def context(self, kind: str, tt_metal_sha: str) -> Iterator[tuple[Path, str, str | None]]:
-        name = "dev" if kind == "release" else kind
-        yield self.root, f"{name}.Dockerfile", "ci-build" if kind == "base" else None
+        yield self.root, f"{kind}.Dockerfile", "ci-build" if kind == "base" else None
 
 
 class RealRecipe:

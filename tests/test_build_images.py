@@ -196,6 +196,10 @@ def test_chain_builds_pushes_verifies_digests_and_converges(kit, dockerd, regist
     # --release: cloud is on the engine, so only release is built, then pushed and verified
     rel = kit.run(specs, e1, push=True, release=True)
     assert built(rel) == [("release",)] * 2 and pushed(rel) == [("release",)] * 2
+    for unit in rel.units:  # the release image is an image of its own, not the dev image under another name
+        assert labels(dockerd, unit.images["release"].ref)["org.tenstorrent.release.kind"] == "release"
+        dev_ref = next(u for u in result.units if u.plan.unit == unit.plan.unit).images["dev"].ref
+        assert unit.images["release"].digest != e1["e1"].repo_digest(dev_ref)
     # --force-build rebuilds the chain but never moves a registry tag
     forced = kit.run(specs[:1], e1, push=True, force_build=True, release=True)
     assert built(forced) == [("base", "cloud", "dev", "release")] and pushed(forced) == [()]
@@ -243,7 +247,7 @@ def test_rows_on_a_fresh_engine_registry_answers_pull_and_fresh_release_chain(ki
 def test_a_failing_unit_is_recorded_and_the_others_finish(kit, dockerd, registry, origin, tmp_path):
     recipe_dir = tmp_path / "recipe"
     recipe_dir.mkdir()
-    for name in ("base.Dockerfile", "dev.Dockerfile", "README.txt"):
+    for name in ("base.Dockerfile", "dev.Dockerfile", "release.Dockerfile", "README.txt"):
         (recipe_dir / name).write_bytes((DOCKERFILES / "offline" / name).read_bytes())
     (recipe_dir / "cloud.Dockerfile").write_text(
         (DOCKERFILES / "offline" / "cloud.Dockerfile").read_text()

@@ -1,4 +1,4 @@
-# Offline stand-in for vllm.tt-metal.src.dev.Dockerfile (also used for the release image, as in the real recipe).
+# Offline stand-in for vllm.tt-metal.src.dev.Dockerfile (the release image has release.Dockerfile).
 ARG CLOUD_DOCKERFILE_URL
 FROM ${CLOUD_DOCKERFILE_URL}
 LABEL org.tenstorrent.release.kind="dev"
