@@ -392,7 +392,8 @@ def commit_step(run: Run, *, branch: str, step_label: str, summary_prefix: str) 
         staged = [line for line in git.run("diff", "--cached", "--name-only").splitlines() if line.strip()]
         if not staged:
             return StepOutcome("nothing to commit", {"sha": git.rev_parse("HEAD")})
-        message = notes.kit_commit_message(step_label, f"v{run.version}: {', '.join(staged)}")
+        subject = notes.kit_commit_subject(step_label, str(run.version), staged)
+        message = notes.kit_commit_message(step_label, subject, staged)
         git.run("commit", "-q", "-m", message)
         sha = git.rev_parse("HEAD") or ""
         return StepOutcome(f"committed {len(staged)} file(s) as {sha[:7]}", {"sha": sha, "files": staged})

@@ -32,9 +32,29 @@ PLACEHOLDER = (
 STATUS_ORDER = ("EXPERIMENTAL", "FUNCTIONAL", "COMPLETE", "TOP_PERF")
 
 
-def kit_commit_message(step: str, summary: str) -> str:
-    """The message of a commit made by the kit: recognised later as not a manual change."""
-    return f"{summary}\n\n{KIT_TRAILER}: {step}\n"
+def kit_commit_message(step: str, subject: str, files: Sequence[str] = ()) -> str:
+    """The message of a commit made by the kit: a short subject, the files in the body, and the trailer by which
+    it is recognised later as not a manual change."""
+    body = "".join(f"- {name}\n" for name in files)
+    return f"{subject}\n\n{body + chr(10) if body else ''}{KIT_TRAILER}: {step}\n"
+
+
+def kit_commit_subject(kind: str, version: str, files: Sequence[str]) -> str:
+    """`Pre-release 0.6.0: catalogue, outputs and images` — what changed, in words, never the file list."""
+    parts = []
+    names = [name.rsplit("/", 1)[-1] for name in files]
+    if "model_specs.toml" in names:
+        parts.append("catalogue")
+    if any(n in ("model_specs_output.json", "README.md") for n in names):
+        parts.append("outputs")
+    if "VERSION" in names:
+        parts.append("VERSION")
+    if any(n.endswith("_artifacts_summary.json") or n.endswith("_artifacts_summary.md") for n in names):
+        parts.append("images")
+    if "release_models_diff.md" in names:
+        parts.append("models diff")
+    what = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else (parts[0] if parts else "release files")
+    return f"{'Pre-release' if kind == 'prerelease' else 'Release'} {version}: {what}"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -43,6 +43,23 @@ def test_manual_changes_leave_out_kit_commits_and_merges() -> None:
     assert notes.kit_commit_message("spec.update", "Update specs").endswith("\n\nRelease-Kit: spec.update\n")
 
 
+def test_kit_commit_subjects_are_short_and_the_files_go_in_the_body() -> None:
+    files = [
+        "README.md", "VERSION", "model_specs_output.json", "release_logs/dev_artifacts_summary.json",
+        "release_logs/dev_artifacts_summary.md", "release_logs/release_models_diff.md", "workflows/model_specs.toml",
+    ]  # fmt: skip
+    subject = notes.kit_commit_subject("prerelease", "0.6.0", files)
+    assert subject == "Pre-release 0.6.0: catalogue, outputs, VERSION, images and models diff"
+    assert notes.kit_commit_subject("release", "0.6.0", ["release_logs/release_artifacts_summary.md"]) == (
+        "Release 0.6.0: images"
+    )
+    message = notes.kit_commit_message("prerelease", subject, files)
+    lines = message.splitlines()
+    assert lines[0] == subject and len(subject) <= 72 and lines[1] == ""
+    assert lines[2:-2] == [f"- {f}" for f in files] and lines[-1] == "Release-Kit: prerelease"
+    assert notes.manual_changes([commit("e", subject, "\n".join(lines[2:]))]) == []
+
+
 def test_waivers_are_default_impl_models_whose_last_result_regressed() -> None:
     waivers = notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json"))
     assert [(w.model_id, w.reason) for w in waivers] == [
