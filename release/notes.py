@@ -154,8 +154,8 @@ class NotesInput:
     tag: str
     commit: str | None
     ci_runs: Sequence[CiRunRef]
-    firmware: Sequence[str]
-    kmd: Sequence[str]
+    firmware: Mapping[str, int]  # version → models whose last good job ran it (hardware_versions)
+    kmd: Mapping[str, int]
     changes: Sequence[ModelChange] | None  # None: release_models_diff.md missing
     waivers: Sequence[Waiver] | None
     images: Sequence[ReleasedImage] | None  # None: release_artifacts_summary.json missing
@@ -193,15 +193,44 @@ def newest_run(last_good: Mapping[str, Any]) -> CiRunRef | None:
     return runs[0] if runs else None
 
 
-def hardware_versions(last_good: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """Distinct firmware bundles and KMD versions seen in the last-good records."""
-    fw: set[str] = set()
-    kmd: set[str] = set()
+def hardware_versions(last_good: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Firmware bundles and KMD versions the last-good jobs ran: {version: number of models} (UNKNOWN included)."""
+    fw: dict[str, int] = {}
+    kmd: dict[str, int] = {}
     for record in last_good.values():
         if isinstance(record, Mapping) and record:
-            fw.add(str(record.get("firmware_bundle") or UNKNOWN))
-            kmd.add(str(record.get("driver_version") or UNKNOWN))
-    return sorted(fw), sorted(kmd)
+            for seen, key in ((fw, "firmware_bundle"), (kmd, "driver_version")):
+                value = str(record.get(key) or UNKNOWN)
+                seen[value] = seen.get(value, 0) + 1
+    return fw, kmd
+
+
+def compact_versions(counts: Mapping[str, int], *, spread: int = 3) -> str:
+    """`18.0.0–18.0.129 (79 versions, 95 models), 18.4.0 (2 models), UNKNOWN (2 models)`: sorted by version, and a
+    release line (all parts but the last) with more than `spread` versions shown as a range. UNKNOWN stays visible.
+    """
+    known = sorted((v for v in counts if v != UNKNOWN), key=_version_key)
+    lines: dict[tuple[Any, ...], list[str]] = {}
+    for version in known:
+        lines.setdefault(_version_key(version)[:-1], []).append(version)
+    parts = []
+    for versions in lines.values():
+        if len(versions) > spread:
+            models = sum(counts[v] for v in versions)
+            parts.append(f"{versions[0]}–{versions[-1]} ({len(versions)} versions, {_models(models)})")
+        else:
+            parts += [f"{v} ({_models(counts[v])})" for v in versions]
+    if counts.get(UNKNOWN):
+        parts.append(f"{UNKNOWN} ({_models(counts[UNKNOWN])})")
+    return ", ".join(parts) or UNKNOWN
+
+
+def _version_key(version: str) -> tuple[tuple[int, Any], ...]:
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+]", version))
+
+
+def _models(n: int) -> str:
+    return f"{n} model{'s' if n != 1 else ''}"
 
 
 def find_waivers(all_results: Mapping[str, Any], specs: Mapping[str, Any]) -> list[Waiver]:
@@ -367,8 +396,8 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
         ("Git tag", f"`{inp.tag}`"),
         ("Commit", f"`{inp.commit[:12]}`" if inp.commit else UNKNOWN),
         ("Models CI runs", runs),
-        ("Firmware bundle", ", ".join(inp.firmware) or UNKNOWN),
-        ("KMD", ", ".join(inp.kmd) or UNKNOWN),
+        ("Firmware bundle", compact_versions(inp.firmware)),
+        ("KMD", compact_versions(inp.kmd)),
         *inp.extra.items(),
     ]
     out = [f"# tt-inference-server v{inp.version}", "", "| | |", "|---|---|"]

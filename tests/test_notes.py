@@ -72,8 +72,19 @@ def test_ci_runs_and_hardware_from_last_good() -> None:
     lg = load("models_ci_last_good_230_to_236.json")
     assert [r.run_number for r in notes.ci_runs_used(lg)] == ["236", "230"]
     assert notes.newest_run(lg) == notes.ci_runs_used(lg)[0]
-    assert notes.hardware_versions(lg) == (["18.11.0", "18.12.0"], ["2.4.1"])
+    assert notes.hardware_versions(lg) == ({"18.12.0": 1, "18.11.0": 1}, {"2.4.1": 2})
     assert notes.newest_run({"m": {}}) is None
+
+
+def test_firmware_and_kmd_are_sorted_by_version_and_compacted() -> None:
+    counts = {f"18.0.{n}": 1 for n in (0, 1, 10, 100, 129, 2)} | {"18.4.9": 2, "18.4.10": 1, "18.3.3": 1}
+    assert notes.compact_versions({**counts, notes.UNKNOWN: 2}) == (
+        "18.0.0–18.0.129 (6 versions, 6 models), 18.3.3 (1 model), 18.4.9 (2 models), 18.4.10 (1 model), "
+        "UNKNOWN (2 models)"
+    )
+    assert notes.compact_versions({"2.10.0": 1, "2.9.1": 3}) == "2.9.1 (3 models), 2.10.0 (1 model)"
+    assert notes.compact_versions({}) == notes.UNKNOWN
+    assert notes.compact_versions({notes.UNKNOWN: 1}) == "UNKNOWN (1 model)"
 
 
 def pr_input(kind: str) -> notes.PrBodyInput:
@@ -128,7 +139,7 @@ def test_release_notes(golden) -> None:
 
 def test_release_notes_say_unknown_instead_of_crashing(golden) -> None:
     text = notes.render_release_notes(
-        notes_input(commit=None, ci_runs=(), firmware=(), kmd=(), changes=None, waivers=None, images=None)
+        notes_input(commit=None, ci_runs=(), firmware={}, kmd={}, changes=None, waivers=None, images=None)
     )
     assert text.count("UNKNOWN") >= 6
     golden.check("gitflow/release_notes_unknown.md", text)
