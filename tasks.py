@@ -387,12 +387,13 @@ def images_build_task(
         build_metal_commit=build_metal_commit,
     )
     recipe_impl = wiring.build_recipe(cfg)
+    registry = wiring.registry_client(cfg)
     prep = build_run.prepare_build(
         catalogue.load(cfg).specs.values(),
         request,
         registry_map=cfg.registry_rewrite,
         engines=wiring.docker_engines(cfg),
-        registry=wiring.registry_client(cfg),
+        registry=registry,
     )
     if dry_run:
         if json:
@@ -418,8 +419,13 @@ def images_build_task(
         print_json(run.summary)
     else:
         say(build_report.result_table(run.result))
+        say(build_report.outcome_line(run.result))
         say(f"summary: {shown(cfg, run.summary_path)}")
     build_run.check_build(run, prep)
+    if only_missing_from and push:
+        moved = build_run.update_summary(Path(only_missing_from), run, registry, shown=lambda p: shown(cfg, Path(p)))
+        if moved and not json:
+            say(f"updated {only_missing_from}: {moved} image(s) moved to its built section")
 
 
 # ------------------------------------------------------------------------------------------------ git

@@ -4,6 +4,7 @@ image)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from tabulate import tabulate
@@ -205,6 +206,18 @@ def result_table(result: BuildResult) -> str:
     table = tabulate(rows, headers=["unit", "engine", "result", "built", "pushed", "time"])
     failed = [f"  {u.plan.unit.combination_id}: {redact_text(u.error or '')}" for u in result.failures]
     return table + "\n" + ("\nFailures:\n" + "\n".join(failed) + "\n" if failed else "")
+
+
+def outcome_line(result: BuildResult) -> str:
+    """What a run did, by kind: `built 2 base, 2 cloud, 2 dev; pushed 2 cloud, 2 dev; base images stay local`."""
+    built = Counter(k for u in result.units for k, i in u.images.items() if i.build_succeeded)
+    pushed = Counter(k for u in result.units for k, i in u.images.items() if i.pushed)
+
+    def counts(c: Counter[str]) -> str:
+        return ", ".join(f"{c[k]} {k}" for k in KINDS if c[k]) or "nothing"
+
+    text = f"built {counts(built)}; pushed {counts(pushed)}"
+    return text + ("; base images stay local" if built["base"] else "")
 
 
 def progress_line(event: BuildEvent) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release import build_report, fsio
+from release import build_report, fsio, promotion_report
 from release.builder import (
     BuildEvent,
     BuildFlags,
@@ -27,11 +27,13 @@ from release.builder import (
     Selection,
     SpecLike,
     apply_builds,
+    image_names,
     observe_and_plan,
     unconverged,
     work_units,
 )
 from release.errors import BuildError, PartialFailure, TagConflict
+from release.imageref import ImageRef
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,47 @@ def check_build(run: BuildRun, prep: PreparedBuild) -> None:
     left = unconverged(run.result, again)
     if left:
         raise BuildError("after building, the engines and the registry still differ from the plan: " + "; ".join(left))
+
+
+def provided_images(
+    run: BuildRun, listed: Iterable[str], registry: RegistryLike, *, shown: Callable[[str], str] = str
+) -> dict[str, dict[str, Any]]:
+    """The listed images (a promotion summary's `images_to_build`) the registry now holds after `run`: {listed name:
+    {digest, build_log}}. An image pushed by this run carries the digest the push verified; one already there (a
+    resumed run) is asked for."""
+    out: dict[str, dict[str, Any]] = {}
+    wanted = {name: image for image in listed for name in image_names(image, ())}
+    for unit in run.result.units:
+        for kind in ("dev", "release"):
+            image = unit.images.get(kind)
+            if image is None:
+                continue
+            names = image_names(image.ref, ()) | image_names(unit.plan.unit.tags.get(kind, image.ref), ())
+            hits = {wanted[n] for n in names if n in wanted}
+            if not hits:
+                continue
+            digest = image.digest if image.pushed else registry.digest(ImageRef.parse(image.ref))
+            if not digest:
+                continue
+            entry: dict[str, Any] = {"digest": digest}
+            if image.build_attempted and image.log_file:
+                entry["build_log"] = shown(image.log_file)
+            for listed_name in hits:
+                out[listed_name] = entry
+    return out
+
+
+def update_summary(path: Path, run: BuildRun, registry: RegistryLike, *, shown: Callable[[str], str] = str) -> int:
+    """Move what `run` provided out of the summary's `images_to_build` into its built section, JSON and markdown
+    (`{dev,release}_artifacts_summary.{json,md}` beside each other). Returns how many images moved."""
+    data = fsio.read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("images_to_build"), list):
+        return 0
+    built = provided_images(run, data["images_to_build"], registry, shown=shown)
+    if not built:
+        return 0
+    new = promotion_report.summary_with_builds(data, built)
+    fsio.write_if_changed(path, fsio.dump_json(new))
+    if path.name.endswith("_artifacts_summary.json"):
+        fsio.write_if_changed(path.with_suffix(".md"), promotion_report.summary_markdown_from_json(new))
+    return len(data["images_to_build"]) - len(new["images_to_build"])

@@ -127,7 +127,7 @@ def chain_tags(release_image: str, ubuntu_version: str) -> dict[str, str] | None
     }
 
 
-def _normal(ref: str, registry_map: RegistryMap) -> set[str]:
+def image_names(ref: str, registry_map: RegistryMap) -> set[str]:
     """A listed image as the catalogue writes it and as engines and registries see it."""
     try:
         parsed = ImageRef.parse(ref)
@@ -201,20 +201,20 @@ def work_units(
         return Selection(tuple(units), tuple(unbuildable))
 
     listed = list(only)
-    wanted = {name for i in listed for name in _normal(i, registry_map)}
+    wanted = {name for i in listed for name in image_names(i, registry_map)}
     selected: list[Unit] = []
     matched: set[str] = set()
     for unit in units:
-        hits = {n for i in (*unit.catalogue_images, unit.tags["dev"], unit.tags["release"]) for n in _normal(i, ())}
+        hits = {n for i in (*unit.catalogue_images, unit.tags["dev"], unit.tags["release"]) for n in image_names(i, ())}
         hits &= wanted
         if not hits:
             continue
         matched |= hits
-        release_names = {n for i in (unit.tags["release"], unit.catalogue_images[1]) for n in _normal(i, ())}
+        release_names = {n for i in (unit.tags["release"], unit.catalogue_images[1]) for n in image_names(i, ())}
         if hits & release_names and not release:
             raise ConfigError(f"the summary lists the release image {sorted(hits & release_names)[0]}: add --release")
         selected.append(unit)
-    for image in sorted({i for i in listed if not (_normal(i, registry_map) & matched)}):
+    for image in sorted({i for i in listed if not (image_names(i, registry_map) & matched)}):
         models, why = skipped.get(image, ([], "no catalogue entry builds this image"))
         unbuildable.append(Unbuildable(image, tuple(models), why, True))
     return Selection(tuple(selected), tuple(unbuildable))

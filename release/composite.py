@@ -39,6 +39,7 @@ from release import (
     notes,
     promotion,
     promotion_report,
+    record,
     release_inputs,
     spec_update,
     wiring,
@@ -335,11 +336,12 @@ def build_step(run: Run, *, release: bool) -> Step:
             on_event=lambda event: ctx.on_event(build_report.progress_line(event)),
         )
         build_run.check_build(result, prep)
-        built = result.summary.get("build_succeeded", {})
-        count = sum(len(v) for v in built.values()) if isinstance(built, dict) else 0
+        summary = ctx.output("images.promote", "summary")
+        if summary:  # the built images leave its "requiring new builds" section for a "built" one
+            build_run.update_summary(Path(summary), result, run.clients.registry, shown=lambda p: _rel(cfg, Path(p)))
         return StepOutcome(
-            f"{count} image(s) built and pushed for {len(to_build)} listed",
-            {"summary": str(result.summary_path), "built": built},
+            build_report.outcome_line(result.result),
+            {"summary": str(result.summary_path), "built": result.summary.get("build_succeeded", {})},
             (_rel(cfg, result.summary_path),),
         )
 
@@ -453,92 +455,55 @@ def notes_step(run: Run) -> Step:
 def record_step(run: Run) -> Step:
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
         cfg = run.cfg
-        path = cfg.release_logs / f"release_record_v{run.version}.json"
+        path = record_path(cfg, run.version)
         if dry_run:
             return StepOutcome(f"would write {_rel(cfg, path)}")
-        record = build_record(run, ctx)
-        fsio.write_json(path, record)
+        rec = build_record(run, ctx)
+        fsio.write_json(path, rec.to_json())
         return StepOutcome(
-            f"{len(record['images'])} image(s) recorded in {_rel(cfg, path)}",
-            {"record": str(path)},
-            (_rel(cfg, path),),
+            f"{len(rec.images)} image(s) recorded in {_rel(cfg, path)}", {"record": str(path)}, (_rel(cfg, path),)
         )
 
     return Step("record", "write the release record", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
 
 
+def record_path(cfg: Config, version: Version) -> Path:
+    return cfg.release_logs / f"release_record_v{version}.json"
+
+
 # --------------------------------------------------------------------------------------------------------- record
 
 
-def build_record(run: Run, ctx: RunContext) -> dict[str, Any]:
-    """release_record_vX.Y.Z.json: what was released, where it came from, and how to check it."""
+def build_record(run: Run, ctx: RunContext) -> record.ReleaseRecord:
+    """release_record_vX.Y.Z.json: what was released (the release artifacts summary after the builds), where it
+    came from, and how to check it."""
     cfg = run.cfg
     git = run.clients.git
-    version = str(run.version)
     pre, rc = gitflow.prerelease_branch(run.version), gitflow.rc_branch(run.version)
-    summary = release_inputs.read_json(cfg.release_logs / "release_artifacts_summary.json") or {}
-    build_summary_path = ctx.output("images.build", "summary")
-    built = (release_inputs.read_json(Path(build_summary_path)) if build_summary_path else None) or {}
-    images = []
-    for dst, info in sorted((summary.get("images") or {}).items()):
-        if not isinstance(info, Mapping) or info.get("action") not in ("copy", "skip"):
-            continue
-        images.append(
-            {
-                "destination": dst,
-                "digest": info.get("digest"),
-                "source": info.get("src"),
-                "how": "promoted",
-                "models": list(info.get("models") or []),
-                "ci_run_number": info.get("ci_run_number"),
-                "ci_run_url": info.get("ci_run_url"),
-                "ci_job_url": info.get("ci_job_url"),
-            }
-        )
-    for combo in built.get("combinations", []) if isinstance(built, Mapping) else []:
-        image = (combo.get("images") or {}).get("release")
-        if isinstance(image, Mapping) and image.get("pushed") and image.get("digest"):
-            images.append(
-                {
-                    "destination": image.get("tag"),
-                    "digest": image.get("digest"),
-                    "source": None,
-                    "how": "built",
-                    "models": list(combo.get("model_ids") or []),
-                    "tt_metal_sha": combo.get("tt_metal_sha"),
-                    "build_log": image.get("log_file"),
-                }
-            )
-    catalogue_bytes = cfg.catalogue_path.read_bytes()
-    prs = {
-        "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),
-        "rc": ctx.output("pr", "urls"),
-    }
-    return {
-        "schema": 1,
-        "tool": {"name": "tt-release-kit", "version": __version__},
-        "version": version,
-        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git": {
-            "remote": cfg.git_remote,
-            "remote_url": _without_credentials(git.remote_url(cfg.git_remote)),
-            "tag": gitflow.release_tag(run.version),
-            "branches": {
-                pre: git.rev_parse(f"refs/remotes/{cfg.git_remote}/{pre}") or git.rev_parse(f"refs/heads/{pre}"),
-                rc: git.rev_parse("HEAD"),
-            },
+    summary = release_inputs.read_mapping(cfg.release_logs / "release_artifacts_summary.json", "artifacts summary")
+    head = git.rev_parse("HEAD")
+    return record.ReleaseRecord(
+        version=str(run.version),
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool_version=__version__,
+        tag=gitflow.release_tag(run.version),
+        commit=head,
+        remote=cfg.git_remote,
+        remote_url=_without_credentials(git.remote_url(cfg.git_remote)),
+        branches={
+            pre: git.rev_parse(f"refs/remotes/{cfg.git_remote}/{pre}") or git.rev_parse(f"refs/heads/{pre}"),
+            rc: head,
         },
-        "catalogue": {
-            "path": _rel(cfg, cfg.catalogue_path),
-            "sha256": hashlib.sha256(catalogue_bytes).hexdigest(),
+        catalogue_path=_rel(cfg, cfg.catalogue_path),
+        catalogue_sha256=hashlib.sha256(cfg.catalogue_path.read_bytes()).hexdigest(),
+        last_good=_rel(cfg, _last_good(ctx)),
+        ci_runs=tuple(notes.ci_runs_used(_files(run, ctx).last_good_data() or {})),
+        images=record.images_from_summary(summary or {}),
+        pull_requests={
+            "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),
+            "rc": ctx.output("pr", "urls"),
         },
-        "ci": {
-            "last_good": _rel(cfg, _last_good(ctx)),
-            "runs": [dataclasses.asdict(r) for r in notes.ci_runs_used(_files(run, ctx).last_good_data() or {})],
-        },
-        "images": images,
-        "pull_requests": prs,
-    }
+    )
 
 
 def _without_credentials(url: str | None) -> str | None:
@@ -594,8 +559,8 @@ def release_steps(run: Run, *, last_good: Path) -> list[Step]:
         commit_step(run, branch=branch, step_label="release", summary_prefix="release"),
         push_step(run, branch=branch),
         pr_step(run, kind="rc"),
-        notes_step(run),
         record_step(run),
+        notes_step(run),
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from release import fsio, notes, release_inputs
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
+from release.record import ReleaseRecord
 from release.version import Version
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1200,23 +1201,52 @@ def notes_path(files: ReleaseFiles, version: Version) -> Path:
     return files.release_logs / f"release_notes_v{version}.md"
 
 
+def record_path(files: ReleaseFiles, version: Version) -> Path:
+    return files.release_logs / f"release_record_v{version}.json"
+
+
+def read_record(files: ReleaseFiles, version: Version) -> ReleaseRecord | None:
+    path = record_path(files, version)
+    data = release_inputs.read_json(path)
+    return ReleaseRecord.from_json(data, source=str(path)) if data is not None else None
+
+
 def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFacts) -> str:
-    """The notes for `version`, keeping what a person wrote in the vLLM section of an existing notes file."""
+    """The notes for `version`, keeping what a person wrote in the vLLM section of an existing notes file.
+
+    With a release record (`inv release` writes it before the notes), its images, commit and CI runs are the notes';
+    without one, the release artifacts summary's images (built ones included) and the last-good file's runs."""
     merged = _rc_merge(flow, repo, version)
+    rec = read_record(files, version)
     last_good = files.last_good_data()
     diff = release_inputs.read_text(files.release_logs / "release_models_diff.md")
-    summary = release_inputs.read_mapping(files.release_logs / "release_artifacts_summary.json", "artifacts summary")
     fw, kmd = notes.hardware_versions(last_good or {})
+    images: list[notes.ReleasedImage] | None
+    if rec is not None:
+        images = [notes.ReleasedImage(i.destination, i.digest or notes.UNKNOWN, i.source or "—", i.how)
+                  for i in rec.images]  # fmt: skip
+        ci_runs = list(rec.ci_runs)
+    else:
+        summary = release_inputs.read_mapping(files.release_logs / "release_artifacts_summary.json", "artifacts summary")
+        images = notes.released_images(summary) if summary is not None else None
+        ci_runs = notes.ci_runs_used(last_good or {})
+    commit, commit_note = None, ""
+    if merged is not None and merged.merge_commit:
+        commit = merged.merge_commit
+    elif rec is not None and rec.commit:
+        commit = rec.commit
+        commit_note = f"head of {rc_branch(version)}; the tag goes on its merge commit into {flow.main}"
     inp = notes.NotesInput(
         version=str(version),
         tag=release_tag(version),
-        commit=merged.merge_commit if merged else None,
-        ci_runs=notes.ci_runs_used(last_good or {}),
+        commit=commit,
+        commit_note=commit_note,
+        ci_runs=ci_runs,
         firmware=fw,
         kmd=kmd,
         changes=notes.parse_models_diff(diff) if diff is not None else None,
         waivers=waivers_for(files, flow.git, None),
-        images=notes.released_images(summary) if summary is not None else None,
+        images=images,
     )
     old = release_inputs.read_text(notes_path(files, version))
     return notes.render_release_notes(inp, human=notes.human_section(old) if old else None)
@@ -1265,7 +1295,7 @@ def notes_flow(
                 f"{flow.remote} has tag {tag} but GitHub's {flow.project} does not: check that [project] owner/repo "
                 f"in release.toml is the repository behind {flow.remote}"
             )
-        record = files.release_logs / f"release_record_v{version}.json"
+        record = record_path(files, version)
         assets = ((record.name, record.read_bytes(), "application/json"),) if record.exists() else ()
         facts = PublishFacts(
             version=version,

@@ -130,7 +130,7 @@ class ReleasedImage:
     image: str
     digest: str
     source: str
-    kind: str  # "promoted", "existing", "needs build"
+    kind: str  # "promoted", "existing", "built", "needs build" (release.record.HOW)
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,7 @@ class NotesInput:
     waivers: Sequence[Waiver] | None
     images: Sequence[ReleasedImage] | None  # None: release_artifacts_summary.json missing
     extra: Mapping[str, str] = field(default_factory=dict)
+    commit_note: str = ""  # e.g. that the commit is the rc branch's head until the release PR is merged
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -321,6 +322,7 @@ def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
         ("copied_images", "promoted"),
         ("existing_with_ci_ref", "existing"),
         ("existing_without_ci_ref", "existing"),
+        ("built_images", "built"),
         ("images_to_build", "needs build"),
     ):
         value = summary.get(key)
@@ -333,7 +335,21 @@ def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
                     add(str(item.get("image") or item.get("dst") or UNKNOWN), item, kind)
                 else:
                     add(str(item), None, kind)
-    return sorted(out.values(), key=lambda r: (r.kind != "promoted", r.kind, r.image))
+    return sorted(out.values(), key=_kind_order)
+
+
+KIND_ORDER = ("promoted", "built", "existing", "needs build")
+
+
+def _kind_order(image: ReleasedImage) -> tuple[int, str, str]:
+    rank = KIND_ORDER.index(image.kind) if image.kind in KIND_ORDER else len(KIND_ORDER)
+    return (rank, image.kind, image.image)
+
+
+def _commit_cell(commit: str | None, note: str) -> str:
+    if not commit:
+        return UNKNOWN
+    return f"`{commit[:12]}`" + (f" ({note})" if note else "")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -394,7 +410,7 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
     header = [
         ("Version", f"`{inp.version}`"),
         ("Git tag", f"`{inp.tag}`"),
-        ("Commit", f"`{inp.commit[:12]}`" if inp.commit else UNKNOWN),
+        ("Commit", _commit_cell(inp.commit, inp.commit_note)),
         ("Models CI runs", runs),
         ("Firmware bundle", compact_versions(inp.firmware)),
         ("KMD", compact_versions(inp.kmd)),
@@ -446,11 +462,11 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
         out += ["No images in this release."]
     else:
         out += ["| Image | Digest | Source | State |", "|---|---|---|---|"]
-        for img in inp.images:
+        for img in sorted(inp.images, key=_kind_order):
             digest = f"`{img.digest}`" if img.digest != UNKNOWN else UNKNOWN
             source = _link(img.source) if img.source != "—" else "—"
             out.append(f"| {_link(img.image)} | {digest} | {source} | {img.kind} |")
-        kinds = [k for k in ("promoted", "existing", "needs build") if any(i.kind == k for i in inp.images)]
+        kinds = list(dict.fromkeys(i.kind for i in sorted(inp.images, key=_kind_order)))
         counts = ", ".join(f"{sum(i.kind == k for i in inp.images)} {k}" for k in kinds)
         out += ["", f"**Total:** {len(inp.images)} ({counts})"]
     out.append("")

@@ -4,8 +4,9 @@ A run keeps its state in `release_logs/release_state_vX.Y.Z.json` (one file per 
 command): the arguments, and per step its status, duration, outputs and links. Started again with the same
 arguments, a run resumes at the first step that is not done and never repeats a finished step (each step is
 itself idempotent, so a step interrupted half-way is simply planned again). The checkout's run lock
-(release/runlock.py) stops two runs on one checkout. A dry run takes no lock, writes no state and calls each step's
-`plan` instead of its `apply`.
+(release/runlock.py) stops two runs on one checkout. A dry run takes no lock and writes no state: it reads the state
+file, shows the finished steps as done (asking nothing of git, registries or GitHub for them) and calls the `plan`
+of every other step.
 """
 
 from __future__ import annotations
@@ -164,9 +165,9 @@ def run_steps(
 ) -> list[StepReport]:
     """Run (or, with dry_run, plan) the steps in order. Raises the first step's ReleaseError after saving state."""
     ctx = RunContext(command=command, version=version, arguments=arguments, dry_run=dry_run, on_event=on_event)
-    if dry_run:
-        return _plan_all(steps, ctx)
     path = state_path(release_logs, version)
+    if dry_run:
+        return _plan_all(steps, ctx, finished_steps(path, command, version, arguments))
     with runlock.hold(lock_path(release_logs), command=command):
         state = _load_state(path, command, version, arguments)
         run = state["runs"][command]
@@ -210,9 +211,32 @@ def run_steps(
         return reports
 
 
-def _plan_all(steps: Sequence[Step], ctx: RunContext) -> list[StepReport]:
+def finished_steps(
+    path: Path, command: str, version: str, arguments: Mapping[str, Any]
+) -> dict[str, Mapping[str, Any]]:
+    """The steps a real run would not repeat ({name: saved step}), read without writing anything. A state file
+    started with other arguments is refused as the real run would refuse it."""
+    if not Path(path).exists():
+        return {}
+    run = dict(fsio.read_json(path)).get("runs", {}).get(command)
+    if run is None:
+        return {}
+    _load_state(path, command, version, arguments)  # raises the real run's ConfigError on other arguments
+    return {name: step for name, step in run.get("steps", {}).items() if step.get("status") == "done"}
+
+
+def _plan_all(steps: Sequence[Step], ctx: RunContext, done: Mapping[str, Mapping[str, Any]]) -> list[StepReport]:
+    """Plan each step; a step the state file shows as done is reported as done, with its saved outputs for the
+    steps after it, and is neither planned nor asked anything."""
     reports: list[StepReport] = []
     for index, step in enumerate(steps):
+        saved = done.get(step.name)
+        if saved is not None:
+            ctx.outputs[step.name] = saved.get("outputs", {})
+            reports.append(
+                StepReport(step.name, "done earlier", saved.get("result", ""), None, tuple(saved.get("links", ())))
+            )
+            continue
         ctx.on_event(f"[{index + 1}/{len(steps)}] plan {step.name}: {step.description}")
         start = time.monotonic()
         try:

@@ -33,6 +33,10 @@ BUILD_NOTE = (
     "**Note:** These images do not exist in the registry and no Models CI image with matching commits was "
     "found for them. Build and push them with `inv images.build --push` (add `--release` for release images)."
 )
+BUILT_TEXT = (
+    "No Models CI image could provide these; `inv images.build --push` built them (offline or real recipe, see the "
+    "build log) and pushed them, and the registry's digest was checked against the engine's."
+)
 CONFLICT_TEXT = (
     "These tags already exist with another digest than their Models CI image. The kit never moves a tag: bump "
     "VERSION, or delete the tag after checking which image is right, then run again."
@@ -229,87 +233,131 @@ def _link(ref: str) -> str:
     return ref if ref.startswith("https://") else f"https://{ref}"
 
 
-def _run_line(source: CiSource | None) -> str | None:
-    if source is None or not (source.run_url or source.file):
+def _run_line(entry: Mapping[str, Any]) -> str | None:
+    """`  - CI run: [#105](url) (`file`)` from an image entry of the summary JSON."""
+    run_url, number, file = entry.get("ci_run_url"), entry.get("ci_run_number"), entry.get("source_file")
+    if not (run_url or file):
         return None
-    run = ""
-    if source.run_url:
-        label = f"#{source.run_number}" if source.run_number is not None else "run"
-        run = f"[{label}]({source.run_url})"
-    where = f" (`{source.file}`)" if source.file else ""
-    return f"  - CI run: {run}{where}" if run else f"  - from file{where}"
+    where = f" (`{file}`)" if file else ""
+    if not run_url:
+        return f"  - from file{where}"
+    label = f"#{number}" if number is not None else "run"
+    return f"  - CI run: [{label}]({run_url}){where}"
 
 
 def summary_markdown(result: PromotionResult) -> str:
     """`{prefix}_artifacts_summary.md`: the original's sections, items sorted by destination."""
-    plan = result.plan
-    by_dst = {str(s.dst): s for s in plan.steps}
-    outcomes = {str(o.step.dst): o for o in result.outcomes}
+    return summary_markdown_from_json(summary_json(result))
+
+
+def summary_markdown_from_json(data: Mapping[str, Any]) -> str:
+    """The markdown of a summary JSON (`summary_json`, possibly updated by `summary_with_builds`): one renderer, so
+    the two files always agree."""
+    images: Mapping[str, Mapping[str, Any]] = data.get("images") or {}
     out = [TITLE, ""]
 
     out += ["## Images Promoted from Models CI", ""]
-    copied = sorted(d for d, o in outcomes.items() if o.ok)
+    copied: Mapping[str, str] = data.get("copied_images") or {}
     if copied:
-        for dst in copied:
-            step = by_dst[dst]
-            assert isinstance(step, Copy)
+        for dst, src in copied.items():
+            entry = images.get(dst, {})
             out.append(f"- {_link(dst)}")
-            out.append(f"  - from: {_link(str(step.src.without_digest()))}")
-            out.append(f"  - digest: `{step.digest}`")
-            out.append(f"  - models: {', '.join(step.models)}")
-            run = _run_line(step.source)
+            out.append(f"  - from: {_link(src)}")
+            out.append(f"  - digest: `{entry.get('digest')}`")
+            out.append(f"  - models: {', '.join(entry.get('models') or [])}")
+            run = _run_line(entry)
             if run:
                 out.append(run)
         out += ["", f"**Total:** {len(copied)}", ""]
     else:
         out += ["No images were copied from Models CI.", ""]
 
-    with_ci = sorted((str(s.dst), s) for s in plan.of(Skip) if s.src is not None)
+    with_ci: Mapping[str, str] = data.get("existing_with_ci_ref") or {}
     out += ["## Existing Images with Models CI reference", "", WITH_CI_TEXT, ""]
-    for dst, s in with_ci:
+    for dst, src in with_ci.items():
+        entry = images.get(dst, {})
         out.append(f"- {dst}")
-        out.append(f"  - CI source: {s.src}")
-        out.append(f"  - digest: `{s.digest}`")
-        run = _run_line(s.source)
+        out.append(f"  - CI source: {src}")
+        out.append(f"  - digest: `{entry.get('digest')}`")
+        run = _run_line(entry)
         if run:
             out.append(run)
     out += ["", f"**Total:** {len(with_ci)}", ""] if with_ci else ["**Total:** 0", ""]
 
-    without = sorted((str(s.dst), s) for s in plan.of(Skip) if s.src is None)
+    without: list[str] = list(data.get("existing_without_ci_ref") or [])
     out += ["## Existing Images without Models CI reference", "", WITHOUT_CI_TEXT, ""]
-    for dst, s in without:
+    for dst in without:
         out.append(f"- {dst}")
-        out.append(f"  - digest: `{s.digest}`")
+        out.append(f"  - digest: `{images.get(dst, {}).get('digest')}`")
     out += ["", f"**Total:** {len(without)}", ""] if without else ["**Total:** 0", ""]
 
-    builds = sorted((str(s.dst), s) for s in plan.of(NeedsBuild))
+    builds: list[str] = list(data.get("images_to_build") or [])
     out += ["## Docker Images Requiring New Builds", "", BUILD_NOTE, ""]
     if builds:
-        for dst, b in builds:
+        for dst in builds:
             out.append(f"- {dst}")
-            for model_id, reason in b.reasons:
+            for model_id, reason in (images.get(dst, {}).get("reasons") or {}).items():
                 out.append(f"  - {model_id}: {reason}")
         out += ["", f"**Total:** {len(builds)}", ""]
     else:
-        out += ["No images need to be built.", ""]
+        out += ["No images need to be built." + (" The images listed here before were built (below)." if
+                data.get("built_images") else ""), ""]  # fmt: skip
 
-    if plan.conflicts:
+    built: Mapping[str, str] = data.get("built_images") or {}
+    if built:
+        out += ["## Images Built by the Release Kit", "", BUILT_TEXT, ""]
+        for dst, digest in built.items():
+            entry = images.get(dst, {})
+            out.append(f"- {_link(dst)}")
+            out.append(f"  - digest: `{digest}`")
+            out.append(f"  - models: {', '.join(entry.get('models') or [])}")
+            if entry.get("build_log"):
+                out.append(f"  - build log: `{entry['build_log']}`")
+        out += ["", f"**Total:** {len(built)}", ""]
+
+    conflicts: list[Mapping[str, Any]] = list(data.get("conflicts") or [])
+    if conflicts:
         out += ["## Conflicts", "", CONFLICT_TEXT, ""]
-        for c in sorted(plan.conflicts, key=lambda c: str(c.dst)):
-            out.append(f"- {c.dst}")
-            out.append(f"  - has: `{c.dst_digest}`")
-            out.append(f"  - CI image: {c.src} (`{c.src_digest}`)")
-            out.append(f"  - models: {', '.join(c.models)}")
-        out += ["", f"**Total:** {len(plan.conflicts)}", ""]
+        for c in conflicts:
+            out.append(f"- {c.get('dst')}")
+            out.append(f"  - has: `{c.get('dst_digest')}`")
+            out.append(f"  - CI image: {c.get('src')} (`{c.get('src_digest')}`)")
+            out.append(f"  - models: {', '.join(c.get('models') or [])}")
+        out += ["", f"**Total:** {len(conflicts)}", ""]
 
-    failures = sorted(result.failures, key=lambda o: str(o.step.dst))
+    failures: list[Mapping[str, Any]] = list(data.get("failed") or [])
     if failures:
         out += ["## Failed Copies", "", "Run the same command again; finished copies are not repeated.", ""]
-        for o in failures:
-            out.append(f"- {o.step.dst}")
-            out.append(f"  - error: {o.error}")
+        for f in failures:
+            out.append(f"- {f.get('dst')}")
+            out.append(f"  - error: {f.get('error')}")
         out += ["", f"**Total:** {len(failures)}", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def summary_with_builds(data: Mapping[str, Any], built: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The summary after `images.build`: each image of `images_to_build` that `built` names ({image: {digest,
+    build_log}}) moves to `built_images` ({image: digest}, a section of its own), with its digest and build log in
+    `images`; the counts follow. Applying the same builds again changes nothing."""
+    out = dict(data)
+    images = {dst: dict(entry) for dst, entry in (data.get("images") or {}).items()}
+    done = dict(data.get("built_images") or {})
+    left = []
+    for dst in data.get("images_to_build") or []:
+        info = built.get(dst)
+        if not info or not info.get("digest"):
+            left.append(dst)
+            continue
+        done[dst] = str(info["digest"])
+        entry = images.setdefault(dst, {"action": "build", "models": []})
+        entry.update(result="built", digest=str(info["digest"]))
+        if info.get("build_log"):
+            entry["build_log"] = str(info["build_log"])
+    out["images_to_build"] = left
+    out["built_images"] = dict(sorted(done.items()))
+    out["summary"] = {**(data.get("summary") or {}), "total_to_build": len(left), "total_built": len(done)}
+    out["images"] = images
+    return out
 
 
 def copy_summary_markdown(result: PromotionResult) -> str:

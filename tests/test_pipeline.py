@@ -88,6 +88,30 @@ def test_dry_run_plans_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_dry_run_reads_the_state_and_shows_finished_steps_as_done(tmp_path):
+    calls: list[str] = []
+    with pytest.raises(pipeline.StepFailed):
+        run(tmp_path, make_steps(calls, fail_at="b"))
+    state = tmp_path / "release_state_v0.6.0.json"
+    before = state.read_bytes()
+    calls.clear()
+    seen: list[dict] = []
+
+    def spy(name):
+        step = next(s for s in make_steps(calls) if s.name == name)
+        return pipeline.Step(name, step.description, step.apply, lambda ctx: (seen.append(dict(ctx.outputs)), step.plan(ctx))[1])
+
+    reports = run(tmp_path, [spy(n) for n in ("a", "b", "c")], dry_run=True)
+    assert calls == ["plan b", "plan c"]  # a finished step is neither planned nor asked anything
+    assert [r.status for r in reports] == ["done earlier", "planned", "planned"]
+    assert reports[0].result == "a ok" and seen[0] == {"a": {"n": 1, "seen": [None]}}  # its outputs reach the plans
+    assert state.read_bytes() == before
+    run(tmp_path, make_steps([]))
+    assert [r.status for r in run(tmp_path, make_steps(calls), dry_run=True)] == ["done earlier"] * 3
+    with pytest.raises(ConfigError, match="with those to resume it"):
+        run(tmp_path, make_steps([]), args={"increment": "major"}, dry_run=True)
+
+
 def test_lock_held_by_another_process(tmp_path):
     from tests.test_runlock import holder
 
