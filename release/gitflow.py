@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import fsio, notes, release_inputs
+from release import fsio, notes, record, release_inputs
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
-from release.record import ReleaseRecord
 from release.version import Version
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1205,10 +1204,10 @@ def record_path(files: ReleaseFiles, version: Version) -> Path:
     return files.release_logs / f"release_record_v{version}.json"
 
 
-def read_record(files: ReleaseFiles, version: Version) -> ReleaseRecord | None:
+def read_record(files: ReleaseFiles, version: Version) -> record.ReleaseRecord | None:
     path = record_path(files, version)
     data = release_inputs.read_json(path)
-    return ReleaseRecord.from_json(data, source=str(path)) if data is not None else None
+    return record.ReleaseRecord.from_json(data, source=str(path)) if data is not None else None
 
 
 def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFacts) -> str:
@@ -1223,8 +1222,7 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
     fw, kmd = notes.hardware_versions(last_good or {})
     images: list[notes.ReleasedImage] | None
     if rec is not None:
-        images = [notes.ReleasedImage(i.destination, i.digest or notes.UNKNOWN, i.source or "—", i.how)
-                  for i in rec.images]  # fmt: skip
+        images = record.released_images(rec.images)
         ci_runs = list(rec.ci_runs)
     else:
         summary = release_inputs.read_mapping(files.release_logs / "release_artifacts_summary.json", "artifacts summary")
@@ -1295,8 +1293,8 @@ def notes_flow(
                 f"{flow.remote} has tag {tag} but GitHub's {flow.project} does not: check that [project] owner/repo "
                 f"in release.toml is the repository behind {flow.remote}"
             )
-        record = record_path(files, version)
-        assets = ((record.name, record.read_bytes(), "application/json"),) if record.exists() else ()
+        record_file = record_path(files, version)
+        assets = ((record_file.name, record_file.read_bytes(), "application/json"),) if record_file.exists() else ()
         facts = PublishFacts(
             version=version,
             tag=tag,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from release.errors import InputError
-from release.notes import CiRunRef
+from release.notes import UNKNOWN, CiRunRef, ReleasedImage
 
 SCHEMA = 1
 
@@ -173,12 +173,9 @@ def images_from_summary(summary: Mapping[str, Any]) -> tuple[RecordImage, ...]:
     return tuple(out)
 
 
-def counts(images: Sequence[RecordImage]) -> dict[str, int]:
-    """{how: number of images}, in the order of HOW."""
-    order = list(dict.fromkeys(HOW.values()))
-    found = {how: sum(1 for i in images if i.how == how) for how in order}
-    extra = {i.how: sum(1 for j in images if j.how == i.how) for i in images if i.how not in found}
-    return {k: v for k, v in {**found, **extra}.items() if v}
+def released_images(images: Sequence[RecordImage]) -> list[ReleasedImage]:
+    """The rows of the release notes' image table: exactly the record's images, digests and how they came."""
+    return [ReleasedImage(i.destination, i.digest or UNKNOWN, i.source or "—", i.how) for i in images]
 
 
 def _opt_str(value: Any) -> str | None:

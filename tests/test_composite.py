@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from release import promotion_report
 from release.imageref import ImageRef
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
@@ -228,8 +229,19 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert git(w.work, "rev-parse", "--abbrev-ref", "HEAD") == "pre-release-v0.6.0"
     assert (w.work / "VERSION").read_text() == "0.6.0\n"
     assert "0.6.0-" in (w.work / "README.md").read_text()
+    # the summaries tell what happened: the built image left "requiring new builds" for the built section
     summary = json.loads((w.work / "release_logs" / "dev_artifacts_summary.json").read_text())
-    assert len(summary["images_to_build"]) == 1 and summary["summary"]["total_copied"] == 1
+    assert summary["images_to_build"] == [] and summary["summary"]["total_copied"] == 1
+    [(built_dev, built_digest)] = summary["built_images"].items()
+    assert built_digest == w.registry.client().digest(ImageRef.parse(built_dev))
+    summary_md = (w.work / "release_logs" / "dev_artifacts_summary.md").read_text()
+    assert "No images need to be built." in summary_md and "do not exist in the registry" not in summary_md.split(
+        "## Docker Images Requiring New Builds")[1].split("## Images Built")[0].replace(promotion_report.BUILD_NOTE, "")
+    assert f"- https://{built_dev}\n  - digest: `{built_digest}`" in summary_md.split("## Images Built by the Release Kit")[1]
+    assert "built 1 base, 1 cloud, 1 dev; pushed 1 cloud, 1 dev; base images stay local" in ok.stdout
+    subject = git(w.work, "log", "-1", "--format=%s")
+    assert subject.startswith("Pre-release 0.6.0: ") and len(subject) <= 72, subject
+    assert "release_logs/dev_artifacts_summary.md" in git(w.work, "log", "-1", "--format=%b")
     assert "refs/heads/pre-release-v0.6.0" in w.remote_refs()
     assert len(w.project.pulls) == 1
     (page,) = (w.work / "release_logs").glob("models_ci_health_*_to_*.html")  # the CI health page, linked
@@ -252,9 +264,38 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     record = json.loads((w.work / "release_logs" / "release_record_v0.6.0.json").read_text())
     assert record["version"] == "0.6.0"
     hows = sorted(i["how"] for i in record["images"])
-    assert hows.count("promoted") >= 1 and "built" in hows
-    assert (w.work / "release_logs" / "release_notes_v0.6.0.md").exists()
+    assert hows == ["built", "existing", "promoted"]
+    assert_outputs_agree_with_the_record(w, record)
     audit = w.inv("images.audit", "--record", "release_logs/release_record_v0.6.0.json")
     assert audit.returncode == 0, audit.stderr + audit.stdout
     again = w.inv("release")
     assert again.returncode == 0 and again.stdout.count("done earlier") == 10
+
+    # A dry run of the finished release reads the state file: every step is done, nothing is planned or asked.
+    before = snapshot(w)
+    offline = dict(w.env, RELEASE_REGISTRY_REWRITE="ghcr.io=127.0.0.1:9", GITHUB_API_URL="http://127.0.0.1:9")
+    dry = subprocess.run([sys.executable, "-m", "invoke", "release", "--dry-run"], cwd=w.work, env=offline,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr + dry.stdout
+    assert dry.stdout.count("done earlier") == 10 and " planned " not in dry.stdout
+    assert snapshot(w) == before
+
+
+def assert_outputs_agree_with_the_record(w: World, record: dict) -> None:
+    """The release notes and the release artifacts summary say what the record says: same images, digests, commit."""
+    logs = w.work / "release_logs"
+    notes_text = (logs / "release_notes_v0.6.0.md").read_text()
+    rows = [line for line in notes_text.split("## Release images")[1].splitlines() if line.startswith("| ")][1:]
+    listed = {}
+    for row in rows:
+        image, digest, _source, state = (c.strip() for c in row.strip("|").split("|"))
+        listed[image.strip("`")] = (digest.strip("`"), state)
+    assert listed == {i["destination"]: (i["digest"], i["how"]) for i in record["images"]}
+    assert "needs build" not in notes_text and "UNKNOWN" not in notes_text.split("## New vLLM features")[0]
+    assert f"| Commit | `{record['git']['commit'][:12]}` (head of rc-v0.6.0;" in notes_text
+    summary = json.loads((logs / "release_artifacts_summary.json").read_text())
+    built = {i["destination"]: i["digest"] for i in record["images"] if i["how"] == "built"}
+    assert summary["built_images"] == built and summary["images_to_build"] == []
+    for image, digest in built.items():
+        assert digest == w.registry.client().digest(ImageRef.parse(image))
+        assert f"{image}\n  - digest: `{digest}`" in (logs / "release_artifacts_summary.md").read_text()

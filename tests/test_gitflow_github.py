@@ -73,7 +73,8 @@ def test_pr_is_opened_once_and_updated_on_rerun(git_world: GitWorld, github_proj
     dry = pr(git_world, gh, dry_run=True)
     assert isinstance(dry.plan.steps[0], gitflow.OpenPull) and gh.project.writes == before  # nothing sent
     out = pr(git_world, gh)
-    assert out.result is not None and out.result.urls == ("https://github.com/tenstorrent/tt-inference-server/pull/1",)
+    # the simulator's links point at the simulator, never at a real (unrelated) PR on github.com
+    assert out.result is not None and out.result.urls == (f"{gh.server.api_url}/tenstorrent/tt-inference-server/pull/1",)
     [the_pr] = gh.project.pulls.values()
     assert the_pr.draft and the_pr.base == "dev" and the_pr.title == "Pre-release v0.6.0"
     assert "- `" in the_pr.body and "Hand-tune Qwen3-32B max_context (Release Engineer)" in the_pr.body
@@ -146,7 +147,7 @@ def test_the_whole_release_choreography(git_world: GitWorld, github_project: Git
         gitflow.notes_flow(flow(w, gh), V, files(w), publish=True, draft=True, show=quiet)
     assert w.remote_sha("refs/tags/v0.6.0") is None and not gh.project.releases
     out.path.write_text(out.text.replace(notes.PLACEHOLDER, "- Structured outputs for Llama 3.x"))
-    (w.work / "release_logs" / "release_record_v0.6.0.json").write_text(json.dumps({"version": "0.6.0"}))
+    (w.work / "release_logs" / "release_record_v0.6.0.json").write_text(json.dumps({"version": "0.6.0", "images": []}))
     writes, refs = list(gh.project.writes), w.refs()
     dry = gitflow.notes_flow(flow(w, gh, dry_run=True), V, files(w), publish=True, draft=True, show=quiet)
     assert dry.publish is not None and len(dry.publish.plan.actions) == 4  # tag, push, release, asset
@@ -192,7 +193,7 @@ def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProj
     assert not github_project.project.pulls
     first = inv("git.pr", "--prerelease", "--version", "0.6.0", "--draft")
     assert first.returncode == 0, first.stderr
-    assert "https://github.com/tenstorrent/tt-inference-server/pull/1" in first.stdout
+    assert f"{github_project.server.api_url}/tenstorrent/tt-inference-server/pull/1" in first.stdout
     second = inv("git.pr", "--prerelease", "--version", "0.6.0")
     assert second.returncode == 0 and "nothing to do" in second.stdout
     assert TOKEN not in first.stdout + first.stderr + second.stdout + second.stderr

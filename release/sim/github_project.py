@@ -5,7 +5,8 @@ real bare git repository (the "origin" the kit pushes to), so the fake GitHub an
 head is the branch tip, `PUT .../merge` writes a real merge commit (or a squash commit) into the bare repository,
 publishing a release without an existing tag creates the tag at `target_commitish`, as GitHub does.
 
-`install(server, project)` registers the routes on a `GitHubServer`. Answers carry what GitHub's OpenAPI
+`install(server, project)` registers the routes on a `GitHubServer`, and puts the project's web addresses
+(`html_url` of PRs, releases, commits) under the server's own base, http://127.0.0.1:PORT/OWNER/REPO/pull/N. Answers carry what GitHub's OpenAPI
 description requires (the tests validate every one), plus GitHub's behaviours the kit relies on:
 - `POST /pulls` answers 422 "A pull request already exists" for a second open PR of the same head and base;
 - `GET /pulls` filters by `state` (open by default), `head` (`owner:branch`) and `base`;
@@ -90,6 +91,9 @@ class ProjectSim:
         self.lock = threading.RLock()
         self._ids = iter(range(1, 10**9))
         self.writes: list[str] = []  # "POST /repos/o/r/pulls", ... : what tests assert on for dry runs
+        # Where the repository's web pages are: GitHub's until `install` points it at the simulator, so that a
+        # rehearsal's PR and release links can never be mistaken for (or lead to) real ones on github.com.
+        self.web_base = "https://github.com"
 
     # -- git ------------------------------------------------------------------------------------------------
     def git(self, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[int, str]:
@@ -118,7 +122,8 @@ class ProjectSim:
         return f"{srv.api_url}/repos/{self.owner}/{self.repo}"
 
     def html(self, path: str = "") -> str:
-        return f"https://github.com/{self.owner}/{self.repo}{path}"
+        """A web page's address (`html_url`): under the simulator's own base once installed."""
+        return f"{self.web_base}/{self.owner}/{self.repo}{path}"
 
     def repository_json(self, srv: GitHubServer) -> dict[str, Any]:
         base = self.base_url(srv)
@@ -580,6 +585,7 @@ ROUTES: list[tuple[str, str, Any]] = [
 def install(server: GitHubServer, project: ProjectSim) -> ProjectSim:
     """Serve `project`'s pulls, releases, refs and commits from `server` (its other routes are unchanged)."""
     server.project = project  # type: ignore[attr-defined]
+    project.web_base = server.api_url
     for method, template, fn in ROUTES:
         server.add_route(method, template, fn)
     return project

@@ -1,0 +1,138 @@
+"""One source of truth for the release's images: the summary after builds, the record made from it, and the
+release notes rendered from the record (pure; golden files)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from release import notes, promotion_report, record
+from release.errors import InputError
+
+GOLDEN = Path(__file__).parent / "golden"
+PREFIX = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64:0.6.0-"
+BUILT = {
+    PREFIX + "bbbbbbb-3333333": {"digest": "sha256:" + "b" * 64, "build_log": "workflow_logs/docker_build_logs/b.log"},
+    PREFIX + "ccccccc-4444444": {"digest": "sha256:" + "c" * 64},  # built by an earlier, resumed run: no log
+}
+
+
+def promoted_summary() -> dict:
+    """A promotion summary with every kind of image (the golden file of tests/test_promotion.py)."""
+    return json.loads((GOLDEN / "promote" / "dev_artifacts_summary.json").read_text())
+
+
+def test_the_markdown_is_rendered_from_the_json() -> None:
+    """One renderer: the summary's markdown is a function of its JSON, so after builds the two still agree."""
+    expected = (GOLDEN / "promote" / "dev_artifacts_summary.md").read_text()
+    assert promotion_report.summary_markdown_from_json(promoted_summary()) == expected
+
+
+def test_built_images_leave_images_to_build_for_a_built_section(golden) -> None:
+    after = promotion_report.summary_with_builds(promoted_summary(), BUILT)
+    assert after["images_to_build"] == [PREFIX + "9999999-8888888"]
+    assert after["built_images"] == {dst: info["digest"] for dst, info in BUILT.items()}
+    assert after["summary"]["total_to_build"] == 1 and after["summary"]["total_built"] == 2
+    entry = after["images"][PREFIX + "bbbbbbb-3333333"]
+    assert entry["result"] == "built" and entry["build_log"] == "workflow_logs/docker_build_logs/b.log"
+    assert promotion_report.summary_with_builds(after, BUILT) == after  # applying the same builds again: no change
+    assert promotion_report.summary_with_builds(promoted_summary(), {}) == {
+        **promoted_summary(), "built_images": {}, "summary": {**promoted_summary()["summary"], "total_built": 0}
+    }
+    markdown = promotion_report.summary_markdown_from_json(after)
+    builds = markdown.split("## Docker Images Requiring New Builds")[1].split("## Images Built by the Release Kit")[0]
+    assert "bbbbbbb" not in builds and "9999999" in builds
+    golden.check("promote/dev_artifacts_summary_after_builds.md", markdown)
+
+
+def test_record_images_come_from_the_summary_and_survive_a_round_trip() -> None:
+    images = record.images_from_summary(promotion_report.summary_with_builds(promoted_summary(), BUILT))
+    hows = {i.destination.rsplit(":", 1)[1]: i.how for i in images}
+    assert hows == {
+        "0.6.0-9999999-8888888": "needs build",
+        "0.6.0-aaaaaaa-1111111": "promoted",
+        "0.6.0-bbbbbbb-3333333": "built",
+        "0.6.0-ccccccc-4444444": "built",
+        "0.6.0-ddddddd-5555555": "existing",
+        "0.6.0-fffffff-7777777": "copy failed",
+        "0.6.0-v0.61.1-rc1-2222222": "conflict",
+        "0.5.0-e95ffa59adbe39237525161272141cbbb603c686": "existing",
+    }
+    by_how = {i.how: i for i in images}
+    assert by_how["needs build"].digest is None and by_how["copy failed"].digest is None
+    assert by_how["promoted"].ci_run_url and by_how["promoted"].source
+    rec = make_record(images)
+    assert record.ReleaseRecord.from_json(json.loads(json.dumps(rec.to_json())), source="r.json") == rec
+
+
+def make_record(images: tuple[record.RecordImage, ...]) -> record.ReleaseRecord:
+    return record.ReleaseRecord(
+        version="0.6.0",
+        created_at="2026-01-02T03:04:05Z",
+        tool_version="0.1.0",
+        tag="v0.6.0",
+        commit="f" * 40,
+        remote="origin",
+        remote_url="https://github.com/tenstorrent/tt-inference-server.git",
+        branches={"pre-release-v0.6.0": "e" * 40, "rc-v0.6.0": "f" * 40},
+        catalogue_path="workflows/model_specs.toml",
+        catalogue_sha256="0" * 64,
+        last_good="release_logs/models_ci_last_good_230_to_236.json",
+        ci_runs=(notes.CiRunRef("18247117045", "236", "https://github.com/tenstorrent/tt-shield/actions/runs/1"),),
+        images=images,
+        pull_requests={"prerelease": ["https://github.com/t/r/pull/1"], "rc": None},
+    )
+
+
+def test_release_notes_list_exactly_the_records_images(golden) -> None:
+    summary = promotion_report.summary_with_builds(promoted_summary(), BUILT)
+    summary["images_to_build"] = []  # the release ran to its end: everything was built
+    summary["images"] = {k: v for k, v in summary["images"].items() if "9999999" not in k}
+    rec = make_record(record.images_from_summary(summary))
+    text = notes.render_release_notes(
+        notes.NotesInput(
+            version=rec.version,
+            tag=rec.tag,
+            commit=rec.commit,
+            commit_note="head of rc-v0.6.0; the tag goes on its merge commit into main",
+            ci_runs=rec.ci_runs,
+            firmware={"18.0.1": 2, "18.0.10": 1, "18.0.2": 1, "18.0.9": 1, notes.UNKNOWN: 1},
+            kmd={"2.4.1": 6},
+            changes=[],
+            waivers=[],
+            images=record.released_images(rec.images),
+        )
+    )
+    table = [line for line in text.split("## Release images")[1].splitlines() if line.startswith("| ")][1:]
+    assert len(table) == len(rec.images)
+    for image in rec.images:
+        [row] = [r for r in table if f"`{image.destination}`" in r or f"[{image.destination}]" in r]
+        assert row.endswith(f"| {image.how} |") and (image.digest or notes.UNKNOWN) in row
+    golden.check("gitflow/release_notes_from_record.md", text)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"images": []}, "version: missing"),
+        ({"version": "0.6.0"}, "images: missing"),
+        ({"version": "0.6.0", "images": [{"digest": "sha256:x"}]}, r"images\[0\].destination: missing"),
+        ([], "version: missing"),
+    ],
+)
+def test_a_file_that_is_not_a_record_is_refused_by_name(data, message) -> None:
+    with pytest.raises(InputError, match=message):
+        record.ReleaseRecord.from_json(data, source="release_logs/release_record_v0.6.0.json")
+
+
+def test_record_module_is_pure() -> None:
+    code = (
+        "import sys, release.record; bad = {'subprocess', 'requests', 'docker', 'release.git', 'release.github'};"
+        "print(sorted(bad & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
