@@ -30,6 +30,7 @@ from release.cli import (
     CopyProgress,
     OptionalPositionalTask,
     ProgressLine,
+    RunLog,
     load_config,
     optional_positional,
     print_json,
@@ -39,6 +40,7 @@ from release.cli import (
     say,
     shown,
     task,
+    terminal_width,
     whole_number,
     write_step_summary,
 )
@@ -692,30 +694,38 @@ def ci_health_task(c, all_results, out=None, last_good=None):
 # ------------------------------------------------------------------------------------------------ composites
 
 
-def _run_composite(cfg, title: str, run, steps, *, command: str, arguments: dict, dry_run: bool) -> None:
+def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments: dict, dry_run: bool) -> None:
     from release import pipeline
 
-    progress(f"{title}{' (dry run: plans only, nothing is written)' if dry_run else ''}")
-    try:
-        reports = pipeline.run_steps(
-            steps,
-            release_logs=cfg.release_logs,
-            command=command,
-            version=str(run.version),
-            arguments=arguments,
-            dry_run=dry_run,
-            on_event=progress,
-        )
-    except pipeline.StepFailed as e:
-        say(pipeline.report_table(e.reports))
-        write_step_summary(pipeline.report_markdown(f"{title}: failed", e.reports))
-        raise
-    finally:
-        run.close()
-    say(pipeline.report_table(reports))
+    def table(reports) -> str:
+        log.write(pipeline.report_table(reports))  # every result whole, in the run log
+        return pipeline.report_table(reports, width=terminal_width())
+
+    with log:
+        log(f"{title}{' (dry run: plans only, nothing is written)' if dry_run else ''}")
+        try:
+            reports = pipeline.run_steps(
+                steps,
+                release_logs=cfg.release_logs,
+                command=command,
+                version=str(run.version),
+                arguments=arguments,
+                dry_run=dry_run,
+                on_event=log,
+            )
+        except pipeline.StepFailed as e:
+            say(table(e.reports))
+            write_step_summary(pipeline.report_markdown(f"{title}: failed", e.reports))
+            if log.path is not None:
+                say(f"\nlog: {shown(cfg, log.path)}")
+            raise
+        finally:
+            run.close()
+        say(table(reports))
     write_step_summary(pipeline.report_markdown(title, reports))
     if not dry_run:
         say(f"\nstate: {shown(cfg, pipeline.state_path(cfg.release_logs, str(run.version)))}")
+        say(f"log: {shown(cfg, log.path)}")
 
 
 @task(
@@ -746,11 +756,12 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
     version = Version.parse(resumable or finished or str(current.bump(increment)), source="release state")
     if resumable:
         progress(f"resuming the unfinished pre-release of v{version}")
-    run = composite.Run(cfg, composite.Clients(cfg, progress), version)
+    log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "prerelease", str(version)))
+    run = composite.Run(cfg, composite.Clients(cfg, log), version)
     opts = composite.PrereleaseOptions(increment, int(max_runs), from_, branch, event)
     title = f"pre-release v{version}"
     steps = composite.prerelease_steps(run, opts)
-    _run_composite(cfg, title, run, steps, command="prerelease", arguments=arguments, dry_run=dry_run)
+    _run_composite(cfg, title, run, steps, log=log, command="prerelease", arguments=arguments, dry_run=dry_run)
 
 
 @task(
@@ -770,10 +781,11 @@ def release(c, version=None, last_good=None, dry_run=False):
     v = Version.parse(version, source="--version") if version else catalogue.read_version(cfg.version_file)
     pre_outputs = pipeline.read_outputs(cfg.release_logs, str(v), "prerelease")
     given = Path(last_good) if last_good else None
-    run = composite.Run(cfg, composite.Clients(cfg, progress), v, prerelease_outputs=pre_outputs)
+    log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "release", str(v)))
+    run = composite.Run(cfg, composite.Clients(cfg, log), v, prerelease_outputs=pre_outputs)
     steps = composite.release_steps(run, last_good=composite.release_last_good(cfg, v, given, pre_outputs))
     arguments = {"version": str(v), "last_good": last_good}
-    _run_composite(cfg, f"release v{v}", run, steps, command="release", arguments=arguments, dry_run=dry_run)
+    _run_composite(cfg, f"release v{v}", run, steps, log=log, command="release", arguments=arguments, dry_run=dry_run)
 
 
 ci = Collection("ci", ci_read_task, ci_health_task)

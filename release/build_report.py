@@ -4,8 +4,11 @@ image)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from tabulate import tabulate
 
@@ -220,15 +223,46 @@ def outcome_line(result: BuildResult) -> str:
     return text + ("; base images stay local" if built["base"] else "")
 
 
-def progress_line(event: BuildEvent) -> str:
-    """One line on stderr per build event, prefixed with the engine so parallel engines stay readable."""
-    where = f"[{event.engine}] {event.combination_id}"
+def engine_label(name: str) -> str:
+    """A short name for an engine in progress lines: `unix:///tmp/dk-demo-r9mx5ct0/docker.sock` → `dk-demo-r9mx5ct0`
+    (the socket's folder), the machine's own socket → `local`, `tcp://10.0.0.5:2376` → `10.0.0.5`."""
+    if name.startswith("unix://"):
+        path = PurePosixPath(name[len("unix://") :])
+        if str(path) in ("/var/run/docker.sock", "/run/docker.sock"):
+            return "local"
+        return path.parent.name if path.parent.name not in ("", "run", "tmp", "var", "docker") else path.name
+    if "://" in name:
+        return urlsplit(name).hostname or name
+    return name
+
+
+def short_refs(text: str) -> str:
+    """Image references in a progress message shortened to their tag (and a 12-hex digest): the unit and kind in
+    front of the message already say which image it is; the build log and summary keep the full names."""
+    words = []
+    for word in text.split(" "):
+        ref, _, digest = word.partition("@")
+        if "/" in ref and ref.rfind(":") > ref.rfind("/"):
+            word = ref.rsplit(":", 1)[1] + (f"@{digest[:19]}" if digest else "")
+        words.append(word)
+    return " ".join(words)
+
+
+_STEP = re.compile(r"^Step (\d+/\d+) :")
+
+
+def progress_line(event: BuildEvent) -> str | None:
+    """One short line per build event, prefixed with the engine so parallel engines stay readable; None for an
+    output line of the build (it is in the image's build log), except a `Step N/M` marker, shown as `step N/M`."""
+    where = f"[{engine_label(event.engine)}] {event.combination_id}"
     if event.kind:
         where += f" {event.kind}"
+    if event.phase == "line":
+        step = _STEP.match(event.message)
+        return f"{where}: step {step[1]}" if step else None
     labels = {
         "unit": "start",
         "start": "building",
-        "line": "",
         "built": "built",
         "pushing": "pushing",
         "pulling": "pulling",
@@ -237,7 +271,8 @@ def progress_line(event: BuildEvent) -> str:
         "done": "done",
     }
     label = labels.get(event.phase, event.phase)
-    return f"{where}: {label + ' ' if label else ''}{event.message}".rstrip()
+    message = event.message if event.phase == "failed" else short_refs(event.message)
+    return f"{where}: {label + ' ' if label else ''}{message}".rstrip()
 
 
 class ProgressBoard:
@@ -260,5 +295,5 @@ class ProgressBoard:
         return progress_line(event) if event.phase in self._KEEP else None
 
     def lines(self) -> list[str]:
-        width = max((len(n) for n in self._status), default=0)
-        return [f"{name.ljust(width)}  {status}" for name, status in self._status.items()]
+        width = max((len(engine_label(n)) for n in self._status), default=0)
+        return [f"{engine_label(name).ljust(width)}  {short_refs(status)}" for name, status in self._status.items()]

@@ -687,7 +687,7 @@ def apply_builds(
                         unit_plan.unit.combination_id,
                         "",
                         "done" if outcome.success else "failed",
-                        outcome.error or f"finished in {outcome.duration_s:.1f}s",
+                        outcome.error or f"in {outcome.duration_s:.1f}s",
                     )
                 )
 

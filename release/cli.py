@@ -10,12 +10,15 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import sys
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from types import TracebackType
+from typing import IO, Any, ClassVar, TypeVar
 
 import invoke
 from invoke.exceptions import Exit, ParseError
@@ -23,7 +26,7 @@ from invoke.parser import Argument
 from invoke.parser.context import to_flag
 from invoke.tasks import Task
 
-from release import runlock
+from release import fsio, runlock
 from release.config import Config
 from release.errors import ConfigError, ReleaseError
 from release.redact import install_log_redaction, redact_text
@@ -115,6 +118,59 @@ def say(text: str = "") -> None:
 def progress(text: str) -> None:
     """A progress line on stderr (kept off stdout so `--json` output stays clean)."""
     print(text, file=sys.stderr, flush=True)
+
+
+def terminal_width() -> int:
+    """The terminal's width (COLUMNS wins); 100 when the output is not a terminal (CI logs, pipes)."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def fit(line: str, width: int | None = None) -> str:
+    """One line cut to the terminal's width, ending with `…` when cut."""
+    width = width or terminal_width()
+    return line if len(line) <= width else line[: max(width - 1, 1)] + "…"
+
+
+class RunLog:
+    """The progress of a composite run: every line in full in a log file (`release_logs/run_logs/`), and on stderr
+    each line fitted to the terminal, so that no message runs over one line; a dry run keeps no log.
+
+    Use as a context manager around the run; calling it writes one progress message (thread-safe)."""
+
+    def __init__(self, path: Path | None, *, stream: IO[str] | None = None, width: int | None = None) -> None:
+        self.path = path
+        self._stream = stream
+        self._width = width
+        self._fh: IO[str] | None = None
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def path_for(release_logs: Path, command: str, version: str) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+        return Path(release_logs) / "run_logs" / f"{command}_v{version}_{stamp}.log"
+
+    def __enter__(self) -> RunLog:
+        if self.path is not None:
+            self._fh = self._stack.enter_context(fsio.open_log(self.path))
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._fh = None
+        self._stack.close()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            self.write(text)
+            stream = self._stream or sys.stderr
+            for line in text.splitlines() or [""]:
+                print(fit(line, self._width), file=stream, flush=True)
+
+    def write(self, text: str) -> None:
+        """Into the log only (e.g. the end table with every result whole)."""
+        if self._fh is not None:
+            self._fh.write(text + "\n")
+            self._fh.flush()
 
 
 def print_json(data: Any) -> None:
@@ -364,7 +420,9 @@ class BuildProgress:
         with self._lock:
             keep = self._board.update(event)
             if not self._live:
-                progress(self._report.progress_line(event))
+                line = self._report.progress_line(event)
+                if line is not None:
+                    progress(line)
                 return
             block = self._board.lines()
             clear = f"\x1b[{self._shown}F\x1b[J" if self._shown else ""

@@ -247,7 +247,7 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
         spec_update.apply_file_changes(files.changes)  # on scratch copies in a dry run
         plan = files.plan
         verb = "would write" if dry_run else "wrote"
-        written = ", ".join(run.shown(c.path) for c in files.changes) or "nothing"
+        written = f"{len(files.changes)} file(s)" if files.changes else "nothing"
         extra = []
         if plan.rejected:
             extra.append(f"{len(plan.rejected)} record(s) not applied")
@@ -333,7 +333,7 @@ def build_step(run: Run, *, release: bool) -> Step:
             log_dir=cfg.workflow_logs / "docker_build_logs",
             timestamp=timestamp,
             jobs=1,
-            on_event=lambda event: ctx.on_event(build_report.progress_line(event)),
+            on_event=lambda event: _say_some(ctx, build_report.progress_line(event)),
         )
         build_run.check_build(result, prep)
         summary = ctx.output("images.promote", "summary")
@@ -353,6 +353,11 @@ def build_step(run: Run, *, release: bool) -> Step:
 
     kind = "release" if release else "dev"
     return Step("images.build", f"build and push the {kind} images promotion could not provide", apply, plan)
+
+
+def _say_some(ctx: RunContext, line: str | None) -> None:
+    if line is not None:
+        ctx.on_event(line)
 
 
 def outputs_step(run: Run) -> Step:
@@ -446,8 +451,8 @@ def notes_step(run: Run) -> Step:
         if dry_run:
             return StepOutcome(f"would write {path}")
         todo = notes.unfinished(out.text)
-        hint = f"; before publishing: {todo}" if todo else ""
-        return StepOutcome(f"wrote {path} (draft){hint}", {"notes": str(out.path)}, (path,))
+        hint = f"; {todo}" if todo else ""
+        return StepOutcome(f"draft written{hint}", {"notes": str(out.path)}, (path,))
 
     return Step("notes", "draft the release notes", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
 

@@ -86,7 +86,7 @@ def say(text: str = "") -> None:
 
 
 def banner(text: str) -> None:
-    say(f"\n=== {text} " + "=" * max(3, 100 - len(text)))
+    say(f"\n=== {text} " + "=" * max(3, 95 - len(text)))
 
 
 # ------------------------------------------------------------------------------------------------ workspace
@@ -276,16 +276,16 @@ class SeedPlan:
         if self.build_commits:
             tm, vllm = self.build_commits
             out.append(
-                f"left out {len(self.left_out)} CI image(s) of tt-metal {tm} / vLLM {vllm} ({self.templates[0]} of "
-                f"{self.templates[1]} vLLM templates will carry them): their dev and release images will be built "
-                "(offline recipe), the others promoted"
+                f"left out the {len(self.left_out)} CI image(s) of tt-metal {tm} / vLLM {vllm} ({self.templates[0]} of "
+                f"{self.templates[1]} vLLM templates)"
             )
+            out.append("  so their dev and release images are built (offline recipe); the others are promoted")
         else:
             out.append(f"nothing is left to build: {skipped}")
             if self.as_if_built:
                 out.append(
-                    f"  (the {len(self.as_if_built)} dev/release image(s) of templates no simulated run passed were "
-                    "seeded as if built earlier)"
+                    f"  ({len(self.as_if_built)} dev/release image(s) no simulated run provides were seeded as if "
+                    "built earlier)"
                 )
         return out
 
@@ -393,8 +393,8 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         stack.callback(server.stop)
         sim = install(server, ProjectSim(PROJECT.owner, PROJECT.name, project.origin))
         say(
-            f"Models CI simulator on {server.api_url}: {len(history.runs)} nightly runs of {len(cat.specs)} "
-            "catalogue models, and the project's pulls and releases over the bare origin"
+            f"GitHub simulator on {server.api_url}: Models CI ({len(history.runs)} nightly runs of {len(cat.specs)} "
+            "models),\n  and the project's pull requests and releases over the bare origin"
         )
 
         registry = sim_registry.start_registry(workspace / "services", "registry")
@@ -418,8 +418,8 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         t0 = time.monotonic()
         seed_registry(registry, seeding.images, services.rewrite)
         say(
-            f"seeded {len(seeding.images)} tiny image(s) in {time.monotonic() - t0:.1f} s: the CI images the "
-            f"simulated runs name and {seeding.explicit} explicit catalogue image(s)"
+            f"seeded {len(seeding.images)} tiny image(s) in {time.monotonic() - t0:.1f} s: the simulated runs' CI "
+            f"images and {seeding.explicit} explicit catalogue image(s)"
         )
         for line in seeding.lines(skipped):
             say(line)

@@ -25,6 +25,9 @@ from release.errors import ConfigError, GitError, GitStateError, InputError, Tag
 from release.github_types import RepoRef
 from release.version import Version
 
+# A plan line longer than this puts its `# why` comment on the next line (a normal terminal's width).
+PLAN_WIDTH = 100
+
 # ---------------------------------------------------------------------------------------------------------
 # names
 # ---------------------------------------------------------------------------------------------------------
@@ -181,8 +184,11 @@ class GitPlan:
             if isinstance(step, Skip):
                 lines.append(f"  -  {step.describe()}")
             else:
-                why = f"   # {step.why}" if isinstance(step, RunGit) and step.why else ""
-                lines.append(f"  {n}. {step.describe()}{why}")
+                line = f"  {n}. {step.describe()}"
+                if isinstance(step, RunGit) and step.why:  # the reason beside the command, or under it if too long
+                    beside = f"{line}   # {step.why}"
+                    line = beside if len(beside) <= PLAN_WIDTH else f"{line}\n     # {step.why}"
+                lines.append(line)
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

@@ -260,14 +260,31 @@ class StepFailed(ReleaseError):
         self.reports = reports
 
 
-def report_table(reports: Sequence[StepReport]) -> str:
+def report_table(reports: Sequence[StepReport], *, width: int | None = None) -> str:
+    """The end table: step, status, duration and result, then the links one per line. With `width` (the terminal's)
+    each result is cut to fit on one line, ending with `…`; the run log and the state file keep it whole."""
     from tabulate import tabulate
 
-    rows = [
-        (r.name, r.status, r.result, f"{r.duration_s:.1f}s" if r.duration_s is not None else "", "\n".join(r.links))
-        for r in reports
-    ]
-    return tabulate(rows, headers=["step", "status", "result", "duration", "links"])
+    def duration(r: StepReport) -> str:
+        return f"{r.duration_s:.1f}s" if r.duration_s is not None else ""
+
+    def render(cut: int | None) -> str:
+        def result(text: str) -> str:
+            line = text.splitlines()[0] if text else ""
+            return line if cut is None or len(line) <= cut else line[: cut - 1] + "…"
+
+        rows = [(r.name, r.status, duration(r), result(r.result)) for r in reports]
+        return tabulate(rows, headers=["step", "status", "duration", "result"], disable_numparse=True)
+
+    table = render(None)
+    if width is not None:
+        start = table.splitlines()[0].index("result")  # where the result column begins
+        table = render(max(width - start, 24))
+    links = [(r.name, link) for r in reports for link in r.links]
+    if not links:
+        return table
+    name_width = max(len(name) for name, _ in links)
+    return table + "\n\nlinks:\n" + "\n".join(f"  {name.ljust(name_width)}  {link}" for name, link in links)
 
 
 def _cell(text: str) -> str:

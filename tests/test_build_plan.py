@@ -309,12 +309,36 @@ def test_progress_board_shows_each_engine_and_keeps_milestones():
     kept = board.update(BuildEvent("e1", "25305db-6e67d2d", "cloud", "built", "ref in 1.0s"))
     assert kept == "[e1] 25305db-6e67d2d cloud: built ref in 1.0s"
     assert board.lines() == [
-        "e1                  25305db-6e67d2d cloud: Step 2/4 : ARG X",
-        "unix:///tmp/x.sock  idle",
+        "e1      25305db-6e67d2d cloud: Step 2/4 : ARG X",
+        "x.sock  idle",
     ]
     board.update(BuildEvent("e1", "25305db-6e67d2d", "", "done", "finished in 2.0s"))
     assert board.lines()[0].endswith("idle")
     assert progress_line(BuildEvent("e1", "u", "dev", "failed", "boom")) == "[e1] u dev: FAILED boom"
+
+
+def test_progress_lines_are_short_and_the_details_stay_in_the_build_log():
+    from release.build_report import engine_label, progress_line
+    from release.builder import BuildEvent
+
+    sock = "unix:///tmp/dk-demo-r9mx5ct0/docker.sock"
+    assert engine_label(sock) == "dk-demo-r9mx5ct0" and engine_label("unix:///var/run/docker.sock") == "local"
+    assert engine_label("tcp://10.0.0.5:2376") == "10.0.0.5" and engine_label("ssh://me@builder-2") == "builder-2"
+    ref = "127.0.0.1:39725/tenstorrent/tt-inference-server/vllm-tt-metal-src-cloud-ubuntu-22.04-amd64:0.6.0-e95ffa5-48eba14"
+    digest = "sha256:ce26b9f1476e2f155cf62fddaa9e0647a00cfa6808c10570b891b25376ae6273"
+    lines = [
+        progress_line(BuildEvent(sock, "e95ffa5-48eba14", "cloud", "built", f"{ref} in 5.0s")),
+        progress_line(BuildEvent(sock, "e95ffa5-48eba14", "cloud", "pushed", f"{ref}@{digest}")),
+        progress_line(BuildEvent(sock, "e95ffa5-48eba14", "cloud", "line", 'Step 7/7 : LABEL a="1" b="2" c="3"')),
+        progress_line(BuildEvent(sock, "e95ffa5-48eba14", "", "done", "in 7.8s")),
+    ]
+    assert lines == [
+        "[dk-demo-r9mx5ct0] e95ffa5-48eba14 cloud: built 0.6.0-e95ffa5-48eba14 in 5.0s",
+        "[dk-demo-r9mx5ct0] e95ffa5-48eba14 cloud: pushed 0.6.0-e95ffa5-48eba14@sha256:ce26b9f1476e",
+        "[dk-demo-r9mx5ct0] e95ffa5-48eba14 cloud: step 7/7",
+        "[dk-demo-r9mx5ct0] e95ffa5-48eba14: done in 7.8s",
+    ]
+    assert progress_line(BuildEvent(sock, "u", "cloud", "line", " ---> Running in 1234")) is None
 
 
 class ScriptedEngine:
