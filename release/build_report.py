@@ -212,15 +212,16 @@ def result_table(result: BuildResult) -> str:
 
 
 def outcome_line(result: BuildResult) -> str:
-    """What a run did, by kind: `built 2 base, 2 cloud, 2 dev; pushed 2 cloud, 2 dev; base images stay local`."""
+    """What a run did, by kind: `built 6: 2 base, 2 cloud, 2 dev; pushed 4; base images kept local` (base images are
+    never pushed)."""
     built = Counter(k for u in result.units for k, i in u.images.items() if i.build_succeeded)
     pushed = Counter(k for u in result.units for k, i in u.images.items() if i.pushed)
 
-    def counts(c: Counter[str]) -> str:
-        return ", ".join(f"{c[k]} {k}" for k in KINDS if c[k]) or "nothing"
-
-    text = f"built {counts(built)}; pushed {counts(pushed)}"
-    return text + ("; base images stay local" if built["base"] else "")
+    if not built and not pushed:
+        return "nothing built or pushed: every image exists"
+    kinds = ", ".join(f"{built[k]} {k}" for k in KINDS if built[k])
+    text = f"built {sum(built.values())}" + (f": {kinds}" if kinds else "") + f"; pushed {sum(pushed.values())}"
+    return text + ("; base images kept local" if built["base"] else "")
 
 
 def engine_label(name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections import Counter
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -247,12 +248,14 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
         spec_update.apply_file_changes(files.changes)  # on scratch copies in a dry run
         plan = files.plan
         verb = "would write" if dry_run else "wrote"
+        for change in files.changes:
+            ctx.on_event(f"  {verb} {run.shown(change.path)}")
         written = f"{len(files.changes)} file(s)" if files.changes else "nothing"
         extra = []
         if plan.rejected:
             extra.append(f"{len(plan.rejected)} record(s) not applied")
         if any(u.proposed_status for u in plan.updates):
-            extra.append("status downgrades proposed")
+            extra.append("downgrades proposed")
         what = f"diff against {against}" if against else f"{len(plan.changed)} template(s) updated"
         tail = f" ({'; '.join(extra)})" if extra else ""
         return StepOutcome(f"{what}; {verb} {written}{tail}", {"changed_templates": len(plan.changed)})
@@ -367,7 +370,9 @@ def outputs_step(run: Run) -> Step:
         cat = catalogue.load(cfg, version=version)
         changes = spec_update.plan_outputs_for(cfg, cat)
         spec_update.apply_file_changes(changes)  # on scratch copies in a dry run
-        names = ", ".join(run.shown(c.path) for c in changes) or "nothing (up to date)"
+        for change in changes:
+            ctx.on_event(f"  {'would regenerate' if dry_run else 'regenerated'} {run.shown(change.path)}")
+        names = f"{len(changes)} file(s)" if changes else "nothing (up to date)"
         return StepOutcome(f"{'would regenerate' if dry_run else 'regenerated'} {names} for VERSION {version}")
 
     return Step(
@@ -465,8 +470,10 @@ def record_step(run: Run) -> Step:
             return StepOutcome(f"would write {_rel(cfg, path)}")
         rec = build_record(run, ctx)
         fsio.write_json(path, rec.to_json())
+        counts = Counter(i.how for i in rec.images)
+        how = ", ".join(f"{n} {k}" for k, n in counts.items())
         return StepOutcome(
-            f"{len(rec.images)} image(s) recorded in {_rel(cfg, path)}", {"record": str(path)}, (_rel(cfg, path),)
+            f"{len(rec.images)} image(s) recorded ({how})", {"record": str(path)}, (_rel(cfg, path),)
         )
 
     return Step("record", "write the release record", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))

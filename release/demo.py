@@ -588,7 +588,7 @@ def merge_pull(services: Services, head: str, base: str) -> dict[str, Any]:
         merged = dict(resp.json())
     finally:
         session.close()
-    say(f"merged PR #{number} ({pulls[0]['html_url']}) with merge commit {merged['sha'][:12]}")
+    say(f"merged PR #{number} with merge commit {merged['sha'][:12]}: {pulls[0]['html_url']}")
     return merged
 
 
@@ -639,13 +639,15 @@ def outputs_report(services: Services, version: Version) -> str:
     lines.append("pull requests (simulated GitHub):")
     for pr in sorted(services.sim.pulls.values(), key=lambda p: p.number):
         state = "merged" if pr.merged else pr.state
-        lines.append(f"  #{pr.number} {pr.head} → {pr.base} ({state}): {services.sim.html(f'/pull/{pr.number}')}")
-        lines.append(f"      API: {services.server.api_url}/repos/{PROJECT.owner}/{PROJECT.name}/pulls/{pr.number}")
+        lines.append(f"  #{pr.number} {pr.head} → {pr.base} ({state})")
+        lines.append(f"      page: {services.sim.html(f'/pull/{pr.number}')}")
+        lines.append(f"      API:  {services.server.api_url}/repos/{PROJECT.owner}/{PROJECT.name}/pulls/{pr.number}")
     for rel in services.sim.releases.values():
         lines.append(f"release {rel.tag_name} ({'draft' if rel.draft else 'published'})")
     branches = _git("--git-dir", str(services.project.origin), "for-each-ref", "--format=%(refname:short)",
                     "refs/heads", env=git_env()).split()  # fmt: skip
-    lines.append(f"origin ({services.project.origin}): branches {', '.join(branches)}")
+    lines.append(f"origin: {services.project.origin}")
+    lines.append(f"  branches: {', '.join(branches)}")
     reg = services.registry
     tagged = {repo: reg.tags(repo) for repo in reg.catalog()}
     released = sorted(f"{repo}:{t}" for repo, tags in tagged.items() for t in tags if t.startswith(f"{version}-"))

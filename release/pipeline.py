@@ -274,7 +274,7 @@ def report_table(reports: Sequence[StepReport], *, width: int | None = None) -> 
             return line if cut is None or len(line) <= cut else line[: cut - 1] + "…"
 
         rows = [(r.name, r.status, duration(r), result(r.result)) for r in reports]
-        return tabulate(rows, headers=["step", "status", "duration", "result"], disable_numparse=True)
+        return tabulate(rows, headers=["step", "status", "time", "result"], disable_numparse=True)
 
     table = render(None)
     if width is not None:

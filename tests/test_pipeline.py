@@ -189,7 +189,7 @@ def test_report_table_and_step_summary_golden(golden, tmp_path, monkeypatch):
     failed = pipeline.StepReport("images.build", "failed", "step images.build failed: " + "x" * 300 + "\nmore", 2.5)
     narrow = pipeline.report_table([*reports, failed], width=80)
     assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
-    assert "images.build    failed        2.5s        step images.build failed: xxx" in narrow and "…" in narrow
+    assert "images.build    failed        2.5s    step images.build failed: xxx" in narrow and "…" in narrow
     markdown = pipeline.report_markdown("pre-release v0.6.0", reports)
     golden.check("pipeline/step_summary.md", markdown)
     summary = tmp_path / "summary.md"
