@@ -588,7 +588,7 @@ def merge_pull(services: Services, head: str, base: str) -> dict[str, Any]:
         merged = dict(resp.json())
     finally:
         session.close()
-    say(f"merged PR #{number} with merge commit {merged['sha'][:12]}: {pulls[0]['html_url']}")
+    say(f"merged PR #{number} with merge commit {merged['sha'][:12]}\n  {pulls[0]['html_url']}")
     return merged
 
 
@@ -631,6 +631,8 @@ def outputs_report(services: Services, version: Version) -> str:
     listing("summaries", sorted({*logs.glob("*summary*.*"), *logs.glob("release_models_diff.md")}))
     listing("release state and record", sorted([*logs.glob("release_state_*.json"), *logs.glob("release_record_*")]))
     listing("release notes", sorted(logs.glob("release_notes_*.md")))
+    listing("run logs (every progress line in full)", sorted(logs.glob("run_logs/*.log")))
+    listing("promotion plans and state", sorted([*logs.glob("*_promotion_plan.json"), *logs.glob("promote_state.json")]))
     build_logs = sorted((clone / "workflow_logs" / "docker_build_logs").glob("*"))
     if build_logs:
         listing("build logs", build_logs)
