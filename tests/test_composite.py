@@ -21,6 +21,7 @@ from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import SimModel, generate_history
 from tests.openapi.validate import validate
+from tests.record_checks import assert_outputs_agree_with_the_record
 from tests.services.registry import Registry, random_layer
 from workflows.model_spec import load_catalogue
 
@@ -265,7 +266,9 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert record["version"] == "0.6.0"
     hows = sorted(i["how"] for i in record["images"])
     assert hows == ["built", "existing", "promoted"]
-    assert_outputs_agree_with_the_record(w, record)
+    assert_outputs_agree_with_the_record(
+        w.work / "release_logs", "0.6.0", digest_of=lambda i: w.registry.client().digest(ImageRef.parse(i))
+    )
     audit = w.inv("images.audit", "--record", "release_logs/release_record_v0.6.0.json")
     assert audit.returncode == 0, audit.stderr + audit.stdout
     again = w.inv("release")
@@ -279,23 +282,3 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert dry.returncode == 0, dry.stderr + dry.stdout
     assert dry.stdout.count("done earlier") == 10 and " planned " not in dry.stdout
     assert snapshot(w) == before
-
-
-def assert_outputs_agree_with_the_record(w: World, record: dict) -> None:
-    """The release notes and the release artifacts summary say what the record says: same images, digests, commit."""
-    logs = w.work / "release_logs"
-    notes_text = (logs / "release_notes_v0.6.0.md").read_text()
-    rows = [line for line in notes_text.split("## Release images")[1].splitlines() if line.startswith("| ")][1:]
-    listed = {}
-    for row in rows:
-        image, digest, _source, state = (c.strip() for c in row.strip("|").split("|"))
-        listed[image.strip("`")] = (digest.strip("`"), state)
-    assert listed == {i["destination"]: (i["digest"], i["how"]) for i in record["images"]}
-    assert "needs build" not in notes_text and "UNKNOWN" not in notes_text.split("## New vLLM features")[0]
-    assert f"| Commit | `{record['git']['commit'][:12]}` (head of rc-v0.6.0;" in notes_text
-    summary = json.loads((logs / "release_artifacts_summary.json").read_text())
-    built = {i["destination"]: i["digest"] for i in record["images"] if i["how"] == "built"}
-    assert summary["built_images"] == built and summary["images_to_build"] == []
-    for image, digest in built.items():
-        assert digest == w.registry.client().digest(ImageRef.parse(image))
-        assert f"{image}\n  - digest: `{digest}`" in (logs / "release_artifacts_summary.md").read_text()
