@@ -212,16 +212,19 @@ def result_table(result: BuildResult) -> str:
 
 
 def outcome_line(result: BuildResult) -> str:
-    """What a run did, by kind: `built 6: 2 base, 2 cloud, 2 dev; pushed 4; base images kept local` (base images are
-    never pushed)."""
+    """What a run did: `built 6 (2 base, 2 cloud, 2 dev), pushed 4, kept local: 2 base` (base images are never
+    pushed; without --push nothing is)."""
     built = Counter(k for u in result.units for k, i in u.images.items() if i.build_succeeded)
     pushed = Counter(k for u in result.units for k, i in u.images.items() if i.pushed)
-
     if not built and not pushed:
         return "nothing built or pushed: every image exists"
-    kinds = ", ".join(f"{built[k]} {k}" for k in KINDS if built[k])
-    text = f"built {sum(built.values())}" + (f": {kinds}" if kinds else "") + f"; pushed {sum(pushed.values())}"
-    return text + ("; base images kept local" if built["base"] else "")
+    local = built - pushed
+
+    def kinds(c: Counter[str]) -> str:
+        return ", ".join(f"{c[k]} {k}" for k in KINDS if c[k])
+
+    text = f"built {sum(built.values())}" + (f" ({kinds(built)})" if built else "") + f", pushed {sum(pushed.values())}"
+    return text + (f", kept local: {kinds(local)}" if local else "")
 
 
 def engine_label(name: str) -> str:
