@@ -399,7 +399,7 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
 
         registry = sim_registry.start_registry(workspace / "services", "registry")
         stack.callback(sim_registry.stop_registry, registry)
-        say(f"registry on {registry.host} (htpasswd auth; data in {registry.root})")
+        say(f"registry on {registry.host} (htpasswd auth)\n  data: {registry.root}")
 
         engine: sim_dockerd.Dockerd | None = None
         skipped = sim_dockerd.unavailable_reason() if opts.build else "--no-build was given"
@@ -597,8 +597,9 @@ def run_flow(services: Services, opts: DemoOptions) -> Version:
     version = catalogue.read_version(clone / "VERSION").bump(opts.increment)
     composites = has_composites(services) if opts.steps is None else not opts.steps
     say(
-        f"\nrehearsing release v{version} in {clone} with "
+        f"\nrehearsing release v{version} with "
         + ("the composite tasks" if composites else "the step tasks (no `inv prerelease` in this checkout yet)")
+        + f"\n  in {clone}"
     )
     say("environment:\n" + services.shown_environment())
     if composites:
