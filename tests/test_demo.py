@@ -56,9 +56,26 @@ def _demo(ws: Path, *args: str) -> str:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     # the workspace as a user's checkout would have it, not pytest's long temporary path
-    lines = out.replace(str(ws), "/home/user/tt-inference-server/.demo").splitlines()
+    lines = _messages(out.replace(str(ws), "/home/user/tt-inference-server/.demo").splitlines())
     too_long = [line for line in lines if len(line) > 100]
     assert not too_long, "lines wider than the terminal:\n" + "\n".join(too_long[:10])
+    return out
+
+
+def _messages(lines: list[str]) -> list[str]:
+    """The lines that are messages: tables of data (a header, a `----  ---` rule, rows up to a blank line), whose
+    width follows their longest model or image name, are left out."""
+    out: list[str] = []
+    in_table = False
+    for line in lines:
+        if re.fullmatch(r"-{3,}( +-{3,})+", line.strip()):
+            in_table = True
+            if out:
+                out.pop()  # the table's header
+            continue
+        in_table = in_table and bool(line.strip())
+        if not in_table:
+            out.append(line)
     return out
 
 
