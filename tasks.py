@@ -564,7 +564,8 @@ def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_ru
         say(f"{'wrote' if out.written else 'up to date:'} {shown(cfg, out.path)}")
         problem = notes.unfinished(out.text)
         if problem and not publish:
-            say(f"before `inv git.notes --version {v} --publish`: {problem} (edit {shown(cfg, out.path)})")
+            say(f"before `inv git.notes --version {v} --publish`: {problem}")
+            say(f"  (edit {shown(cfg, out.path)})")
     if out.publish is not None:
         _git_done(out.publish, dry_run)
 

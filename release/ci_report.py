@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from typing import Any
 
 from tabulate import tabulate
@@ -277,8 +279,13 @@ def summary_table(data: dict[str, Any]) -> str:
     for u in data["unparseable"]:
         notes.append(f"unparseable: run {u['run_number']} {u['artifact']}: {u['reason']}")
     if notes:
-        parts.append("\n".join(notes))
+        parts.append("\n".join(_wrapped(n) for n in notes))
     return "\n\n".join(parts)
+
+
+def _wrapped(note: str, width: int = 100) -> str:
+    """A note listing many models, wrapped to a normal terminal's width (continuation lines indented)."""
+    return textwrap.fill(note, width=width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False)
 
 
 def progress_text(event: object) -> str | None:

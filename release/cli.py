@@ -116,8 +116,10 @@ def say(text: str = "") -> None:
 
 
 def progress(text: str) -> None:
-    """A progress line on stderr (kept off stdout so `--json` output stays clean)."""
-    print(text, file=sys.stderr, flush=True)
+    """A progress line on stderr (kept off stdout so `--json` output stays clean), each line fitted to the
+    terminal's width."""
+    for line in text.splitlines() or [""]:
+        print(fit(line), file=sys.stderr, flush=True)
 
 
 def terminal_width() -> int:
@@ -325,9 +327,12 @@ class CopyProgress:
             elif kind in ("done", "failed"):
                 self.done += 1
                 self.failed += kind == "failed"
-                if not self._tty:
-                    what = "copied" if kind == "done" else f"FAILED ({event.get('error')})"
-                    print(f"[{self.done}/{self.total}] {what} {event.get('dst')}", file=self._stream, flush=True)
+                if not self._tty:  # the image by its repository's last part and tag; the summary has it whole
+                    what = "copied" if kind == "done" else "FAILED"
+                    name = str(event.get("dst")).rsplit("/", 1)[-1]
+                    print(f"[{self.done}/{self.total}] {what} {name}", file=self._stream, flush=True)
+                    if kind == "failed":
+                        print(fit(f"  {event.get('error')}"), file=self._stream, flush=True)
             if self._tty:
                 self._draw()
 
@@ -385,6 +390,7 @@ class ProgressLine:
             self._write(text)
 
     def _write(self, text: str) -> None:
+        text = fit(text)
         if self._tty:
             pad = max(self._width - len(text), 0)
             self._stream.write("\r" + text + " " * pad)

@@ -501,7 +501,7 @@ def test_progress_bar_lines_without_a_terminal() -> None:
     bar({"event": "done", "dst": "r/a:1"})
     bar({"event": "failed", "dst": "r/b:1", "error": "boom"})
     bar.close()
-    assert out.getvalue().splitlines() == ["[1/2] copied r/a:1", "[2/2] FAILED (boom) r/b:1"]
+    assert out.getvalue().splitlines() == ["[1/2] copied a:1", "[2/2] FAILED b:1", "  boom"]
 
 
 def test_planning_and_rendering_import_no_io() -> None:
