@@ -775,7 +775,7 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
 )
 @release_task
 def release(c, version=None, last_good=None, dry_run=False):
-    """The release in one command: rc branch → release images → builds → diff vs main → PR to main → notes → record."""
+    """The release in one command: rc branch → release images → builds → diff vs main → PR to main → record → notes."""
     from release import composite, pipeline
 
     cfg = load_config()

@@ -6,7 +6,7 @@ promotion could not provide) → spec.update --output-only → commit → push �
 record, so the run must be read before the branch can be cut.)
 
 release: git.rc → images.promote --release → images.build --push --release → spec diff against main → commit →
-push → PR rc → main → release notes draft → release record.
+push → PR rc → main → release record → release notes draft (rendered from the record: one source of truth).
 
 Every step has an `apply` and a `plan`; a dry run plans every step and writes nothing anywhere (a dry-run ci.read
 reads into a temporary folder that is deleted afterwards).
