@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import Counter
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -472,9 +472,7 @@ def record_step(run: Run) -> Step:
         fsio.write_json(path, rec.to_json())
         counts = Counter(i.how for i in rec.images)
         how = ", ".join(f"{n} {k}" for k, n in counts.items())
-        return StepOutcome(
-            f"{len(rec.images)} image(s) recorded ({how})", {"record": str(path)}, (_rel(cfg, path),)
-        )
+        return StepOutcome(f"{len(rec.images)} image(s) recorded ({how})", {"record": str(path)}, (_rel(cfg, path),))
 
     return Step("record", "write the release record", lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
 

@@ -633,7 +633,9 @@ def outputs_report(services: Services, version: Version) -> str:
     listing("release state and record", sorted([*logs.glob("release_state_*.json"), *logs.glob("release_record_*")]))
     listing("release notes", sorted(logs.glob("release_notes_*.md")))
     listing("run logs (every progress line in full)", sorted(logs.glob("run_logs/*.log")))
-    listing("promotion plans and state", sorted([*logs.glob("*_promotion_plan.json"), *logs.glob("promote_state.json")]))
+    listing(
+        "promotion plans and state", sorted([*logs.glob("*_promotion_plan.json"), *logs.glob("promote_state.json")])
+    )
     build_logs = sorted((clone / "workflow_logs" / "docker_build_logs").glob("*"))
     if build_logs:
         listing("build logs", build_logs)

@@ -1231,7 +1231,9 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
         images = record.released_images(rec.images)
         ci_runs = list(rec.ci_runs)
     else:
-        summary = release_inputs.read_mapping(files.release_logs / "release_artifacts_summary.json", "artifacts summary")
+        summary = release_inputs.read_mapping(
+            files.release_logs / "release_artifacts_summary.json", "artifacts summary"
+        )
         images = notes.released_images(summary) if summary is not None else None
         ci_runs = notes.ci_runs_used(last_good or {})
     commit, commit_note = None, ""

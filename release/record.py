@@ -136,9 +136,7 @@ class ReleaseRecord:
             catalogue_path=str(cat.get("path") or ""),
             catalogue_sha256=str(cat.get("sha256") or ""),
             last_good=_opt_str(ci.get("last_good")),
-            ci_runs=tuple(
-                CiRunRef(str(r.get("run_id")), str(r.get("run_number")), str(r.get("url"))) for r in runs
-            ),
+            ci_runs=tuple(CiRunRef(str(r.get("run_id")), str(r.get("run_number")), str(r.get("url"))) for r in runs),
             images=tuple(RecordImage.from_json(i, where=f"{source}: images[{n}]") for n, i in enumerate(images)),
             pull_requests=_mapping(data.get("pull_requests")),
         )

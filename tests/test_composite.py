@@ -237,8 +237,12 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert built_digest == w.registry.client().digest(ImageRef.parse(built_dev))
     summary_md = (w.work / "release_logs" / "dev_artifacts_summary.md").read_text()
     assert "No images need to be built." in summary_md and "do not exist in the registry" not in summary_md.split(
-        "## Docker Images Requiring New Builds")[1].split("## Images Built")[0].replace(promotion_report.BUILD_NOTE, "")
-    assert f"- https://{built_dev}\n  - digest: `{built_digest}`" in summary_md.split("## Images Built by the Release Kit")[1]
+        "## Docker Images Requiring New Builds"
+    )[1].split("## Images Built")[0].replace(promotion_report.BUILD_NOTE, "")
+    assert (
+        f"- https://{built_dev}\n  - digest: `{built_digest}`"
+        in summary_md.split("## Images Built by the Release Kit")[1]
+    )
     assert "built 3 (1 base, 1 cloud, 1 dev), pushed 2, kept local: 1 base" in ok.stdout
     subject = git(w.work, "log", "-1", "--format=%s")
     assert subject.startswith("Pre-release 0.6.0: ") and len(subject) <= 72, subject

@@ -74,7 +74,9 @@ def test_pr_is_opened_once_and_updated_on_rerun(git_world: GitWorld, github_proj
     assert isinstance(dry.plan.steps[0], gitflow.OpenPull) and gh.project.writes == before  # nothing sent
     out = pr(git_world, gh)
     # the simulator's links point at the simulator, never at a real (unrelated) PR on github.com
-    assert out.result is not None and out.result.urls == (f"{gh.server.api_url}/tenstorrent/tt-inference-server/pull/1",)
+    assert out.result is not None and out.result.urls == (
+        f"{gh.server.api_url}/tenstorrent/tt-inference-server/pull/1",
+    )
     [the_pr] = gh.project.pulls.values()
     assert the_pr.draft and the_pr.base == "dev" and the_pr.title == "Pre-release v0.6.0"
     assert "- `" in the_pr.body and "Hand-tune Qwen3-32B max_context (Release Engineer)" in the_pr.body

@@ -99,7 +99,9 @@ def test_dry_run_reads_the_state_and_shows_finished_steps_as_done(tmp_path):
 
     def spy(name):
         step = next(s for s in make_steps(calls) if s.name == name)
-        return pipeline.Step(name, step.description, step.apply, lambda ctx: (seen.append(dict(ctx.outputs)), step.plan(ctx))[1])
+        return pipeline.Step(
+            name, step.description, step.apply, lambda ctx: (seen.append(dict(ctx.outputs)), step.plan(ctx))[1]
+        )
 
     reports = run(tmp_path, [spy(n) for n in ("a", "b", "c")], dry_run=True)
     assert calls == ["plan b", "plan c"]  # a finished step is neither planned nor asked anything

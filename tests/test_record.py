@@ -41,7 +41,9 @@ def test_built_images_leave_images_to_build_for_a_built_section(golden) -> None:
     assert entry["result"] == "built" and entry["build_log"] == "workflow_logs/docker_build_logs/b.log"
     assert promotion_report.summary_with_builds(after, BUILT) == after  # applying the same builds again: no change
     assert promotion_report.summary_with_builds(promoted_summary(), {}) == {
-        **promoted_summary(), "built_images": {}, "summary": {**promoted_summary()["summary"], "total_built": 0}
+        **promoted_summary(),
+        "built_images": {},
+        "summary": {**promoted_summary()["summary"], "total_built": 0},
     }
     markdown = promotion_report.summary_markdown_from_json(after)
     builds = markdown.split("## Docker Images Requiring New Builds")[1].split("## Images Built by the Release Kit")[0]

@@ -6,8 +6,9 @@ head is the branch tip, `PUT .../merge` writes a real merge commit (or a squash 
 publishing a release without an existing tag creates the tag at `target_commitish`, as GitHub does.
 
 `install(server, project)` registers the routes on a `GitHubServer`, and puts the project's web addresses
-(`html_url` of PRs, releases, commits) under the server's own base, http://127.0.0.1:PORT/OWNER/REPO/pull/N. Answers carry what GitHub's OpenAPI
-description requires (the tests validate every one), plus GitHub's behaviours the kit relies on:
+(`html_url` of PRs, releases, commits) under the server's own base, http://127.0.0.1:PORT/OWNER/REPO/pull/N.
+Answers carry what GitHub's OpenAPI description requires (the tests validate every one), plus GitHub's
+behaviours the kit relies on:
 - `POST /pulls` answers 422 "A pull request already exists" for a second open PR of the same head and base;
 - `GET /pulls` filters by `state` (open by default), `head` (`owner:branch`) and `base`;
 - `GET /releases/tags/{tag}` does not show drafts; `GET /releases` does;
