@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from release import notes
 from release.git import Commit
 
@@ -169,9 +171,10 @@ def test_parse_models_diff_tolerates_columns() -> None:
     assert notes.parse_models_diff("# Model Spec Release Updates\n\nNo updates were made.\n") == []
 
 
-def test_notes_module_is_pure() -> None:
+@pytest.mark.parametrize("module", ["release.notes", "release.record"])
+def test_notes_and_record_modules_are_pure(module: str) -> None:
     code = (
-        "import sys, release.notes; bad = {'subprocess', 'requests', 'docker', 'release.git', 'release.github'};"
+        f"import sys, {module}; bad = {{'subprocess', 'requests', 'docker', 'release.git', 'release.github'}};"
         "print(sorted(bad & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

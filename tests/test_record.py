@@ -4,8 +4,6 @@ release notes rendered from the record (pure; golden files)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -129,12 +127,3 @@ def test_release_notes_list_exactly_the_records_images(golden) -> None:
 def test_a_file_that_is_not_a_record_is_refused_by_name(data, message) -> None:
     with pytest.raises(InputError, match=message):
         record.ReleaseRecord.from_json(data, source="release_logs/release_record_v0.6.0.json")
-
-
-def test_record_module_is_pure() -> None:
-    code = (
-        "import sys, release.record; bad = {'subprocess', 'requests', 'docker', 'release.git', 'release.github'};"
-        "print(sorted(bad & set(sys.modules)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
