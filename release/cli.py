@@ -54,6 +54,7 @@ def release_task(fn: F | None = None, *, read_only: bool = False) -> Any:
             except KeyboardInterrupt:
                 raise Exit("interrupted: run the same command again to continue where it stopped", code=130) from None
 
+        wrapper.read_only = read_only  # type: ignore[attr-defined]  # tests/test_tasks.py: writing tasks have -n
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
@@ -226,8 +227,21 @@ class _PositionalUnlessFlag(KitArgument):
         self.set_value(arg, cast=True)
 
 
+# The only short flags, each the same flag in every task: invoke would otherwise give each flag the first free
+# letter of its name, so `-d` was --dev in one task and --dry-run in another. `-n` is a dry run, as for make, git
+# and rsync; every other flag is long only.
+SHORT_FLAGS = {"dry_run": "n"}
+
+
 class ReleaseTask(Task):
-    """The kit's invoke Task: its arguments are `KitArgument`s (int flags: `_NumberArgument`)."""
+    """The kit's invoke Task: its arguments are `KitArgument`s (int flags: `_NumberArgument`), and its only short
+    flags are those of `SHORT_FLAGS`."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        opts["names"] = [opts["names"][0], *([short] if short else [])]
+        return opts
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         args = super().get_arguments(ignore_unknown_help=ignore_unknown_help)

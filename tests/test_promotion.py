@@ -300,7 +300,9 @@ def test_dry_run_writes_nothing(world: World) -> None:
 
 
 def test_dry_run_json_estimates(world: World) -> None:
-    proc = world.run("images.promote", str(world.last_good), "--dev", "-i", "minor", "--dry-run", "--json", check=True)
+    proc = world.run(
+        "images.promote", str(world.last_good), "--dev", "--increment", "minor", "--dry-run", "--json", check=True
+    )
     data = json.loads(proc.stdout)
     assert data["version"] == "0.6.0"
     est = data["estimates"]
