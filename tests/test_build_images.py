@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from release.build_report import engine_label
 from release.builder import (
     BuildEvent,
     BuildFlags,
@@ -425,7 +426,7 @@ def test_task_dry_run_writes_nothing_then_builds_pushes_and_summarises(checkout_
     run = inv(root, env, "--push", "--json")
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
-    assert f"[{dockerd.url}]" in run.stderr and "pushed" in run.stderr
+    assert f"[{engine_label(dockerd.url)}]" in run.stderr and "pushed" in run.stderr  # the engine, named short
     (path,) = (root / "workflow_logs" / "docker_build_logs").glob("build_summary_*.json")
     assert json.loads(path.read_text()) == summary
     assert summary["success_count"] == 2 and summary["failure_count"] == 0
