@@ -256,9 +256,12 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
             extra.append(f"{len(plan.rejected)} record(s) not applied")
         if any(u.proposed_status for u in plan.updates):
             extra.append("downgrades proposed")
-        what = f"diff against {against}" if against else f"{len(plan.changed)} template(s) updated"
         tail = f" ({'; '.join(extra)})" if extra else ""
-        return StepOutcome(f"{what}; {verb} {written}{tail}", {"changed_templates": len(plan.changed)})
+        if against:  # one file: the diff
+            text = f"diff against {against} {'to write' if dry_run else 'written'}{tail}"
+        else:
+            text = f"{len(plan.changed)} template(s) updated; {verb} {written}{tail}"
+        return StepOutcome(text, {"changed_templates": len(plan.changed)})
 
     name = "spec.diff" if against else "spec.update"
     what = f"render release_models_diff.md against {against}" if against else "apply the last good CI results"
