@@ -678,18 +678,19 @@ def ci_read_task(
         "out": "where the page goes (default: models_ci_health_{min}_to_{max}.html next to ALL_RESULTS)",
         "last_good": "last-good JSON for the ★ marks (default: the models_ci_last_good_* of the same runs next to "
         "ALL_RESULTS, else computed with ci.read's rule)",
+        "dry_run": "render the page and say where it would go; write nothing",
     },
 )
 @release_task
-def ci_health_task(c, all_results, out=None, last_good=None):
+def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
     """Render the Models CI health page (model × run grid, one HTML file) from an all-results JSON, offline."""
     cfg = load_config()
     source = Path(all_results)
     good = Path(last_good) if last_good else ci_health_page.sibling_last_good(source)
     rows = ci_health.rows_from_specs(catalogue.load(cfg).specs.values())
-    page = ci_health_page.write_page(source, rows=rows, last_good=good, out=Path(out) if out else None)
+    page = ci_health_page.write_page(source, rows=rows, last_good=good, out=Path(out) if out else None, dry_run=dry_run)
     say(ci_health_page.summary_line(page))
-    say(f"wrote {shown(cfg, page.path)}")
+    say(f"{'would write' if dry_run else 'wrote'} {shown(cfg, page.path)}")
 
 
 # ------------------------------------------------------------------------------------------------ composites

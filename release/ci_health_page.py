@@ -78,8 +78,10 @@ def write_page(
     rows: Sequence[CatalogueRow],
     last_good: Path | None = None,
     out: Path | None = None,
+    dry_run: bool = False,
 ) -> PageResult:
-    """Read the all-results file (and the last-good file when given), render the page, write it atomically."""
+    """Read the all-results file (and the last-good file when given), render the page, write it atomically
+    (`dry_run`: render only)."""
     results = read_all_results(Path(all_results))
     records = None
     if last_good is not None:
@@ -93,7 +95,8 @@ def write_page(
     )
     text = render(grid)
     target = Path(out) if out is not None else page_path(all_results)
-    fsio.atomic_write(target, text)
+    if not dry_run:
+        fsio.atomic_write(target, text)
     return PageResult(target, grid, len(text.encode("utf-8")))
 
 

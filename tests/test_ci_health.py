@@ -496,3 +496,11 @@ def test_ci_read_writes_the_page_and_ci_health_renders_the_same(github_factory, 
 
     dom = Rows(chromium(tmp_path, page_path.as_uri(), "--dump-dom").stdout)
     assert len(dom.rows) == len(good) and dom.count.strip() == f"{len(good)} of {len(good)} models shown"
+
+
+def test_write_page_dry_run_renders_and_writes_nothing(tmp_path):
+    source = tmp_path / "models_ci_all_results_101_to_106.json"
+    source.write_text(json.dumps(small_history()))
+    page = ci_health_page.write_page(source, rows=ROWS, dry_run=True)
+    assert page.path == tmp_path / "models_ci_health_101_to_106.html" and page.size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
