@@ -26,7 +26,7 @@ from release import (
     wiring,
 )
 from release.cli import (
-    BuildProgress,
+    BuildDisplay,
     CopyProgress,
     OptionalPositionalTask,
     ProgressLine,
@@ -370,64 +370,15 @@ def images_build_task(
     recipe=None,
 ):
     """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
-    from datetime import datetime, timezone
+    from release.build import run as build  # the build package is loaded only when this task runs
 
-    from release import build_report, build_run, builder
-
-    jobs = whole_number(jobs, "--jobs", minimum=1)
-    cfg = load_config(
-        ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host) if docker_host else None
-    )
-    only = None
-    if only_missing_from:
-        only = builder.images_to_build(fsio.read_json(Path(only_missing_from)), source=only_missing_from)
-    request = build_run.BuildRequest(
-        flags=builder.BuildFlags(
-            force_build=force_build, release=release, push=push, ubuntu_version=cfg.ubuntu_version
-        ),
-        only=tuple(only) if only is not None else None,
-        build_metal_commit=build_metal_commit,
-    )
-    recipe_impl = wiring.build_recipe(cfg)
-    registry = wiring.registry_client(cfg)
-    prep = build_run.prepare_build(
-        catalogue.load(cfg).specs.values(),
-        request,
-        registry_map=cfg.registry_rewrite,
-        engines=wiring.docker_engines(cfg),
-        registry=registry,
-    )
-    if dry_run:
-        if json:
-            print_json(build_report.plan_json(prep.plan))
-        else:
-            say(build_report.decision_table(prep.plan))
-        if prep.listed_failures:
-            raise PartialFailure.from_items("listed images", prep.listed_failures)
-        return
-    if not json:
-        say(build_report.decision_table(prep.plan))
-    timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    run = build_run.execute_build(
-        prep,
-        recipe=recipe_impl,
-        resolver=wiring.commit_resolver(cfg),
-        log_dir=cfg.workflow_logs / "docker_build_logs",
-        timestamp=timestamp,
-        jobs=int(jobs),
-        on_event=BuildProgress(list(prep.engines)),
-    )
-    if json:
-        print_json(run.summary)
-    else:
-        say(build_report.result_table(run.result))
-        say(build_report.outcome_line(run.result))
-        say(f"summary: {shown(cfg, run.summary_path)}")
-    build_run.check_build(run, prep)
-    if only_missing_from and push:
-        moved = build_run.update_summary(Path(only_missing_from), run, registry, shown=lambda p: shown(cfg, Path(p)))
-        if moved and not json:
-            say(f"updated {only_missing_from}: {moved} image(s) moved to its built section")
+    request = build.BuildRequest(
+        force_build=force_build, release=release, push=push, dry_run=dry_run, build_metal_commit=build_metal_commit,
+        only_missing_from=Path(only_missing_from) if only_missing_from else None,
+        jobs=whole_number(jobs, "--jobs", minimum=1),
+    )  # fmt: skip
+    cfg = load_config(ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host or ()) or None)
+    build.build_images(cfg, request, on_event=BuildDisplay(cfg, json=json))
 
 
 # ------------------------------------------------------------------------------------------------ git

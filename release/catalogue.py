@@ -7,12 +7,32 @@ layer prints as one line naming the file, the template and the field.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from release import fsio
 from release.config import Config
 from release.errors import CatalogueError
 from release.version import Version
 from workflows.model_spec import Catalogue, CatalogueInvalid, load_catalogue
+
+
+class SpecLike(Protocol):
+    """What the image steps read of a catalogue ModelSpec (`workflows.model_spec.ModelSpec` is one): the build
+    planner and promotion both take their specs typed as this, so tests can hand in a small stand-in."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def tt_metal_commit(self) -> str: ...
+    @property
+    def vllm_commit(self) -> str | None: ...
+    @property
+    def docker_image(self) -> str: ...
+    @property
+    def dev_image(self) -> str: ...
+    @property
+    def has_explicit_image(self) -> bool: ...
+    def image_for(self, *, dev: bool) -> str: ...
 
 
 def read_version(path: Path) -> Version:

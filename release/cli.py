@@ -428,10 +428,10 @@ class BuildProgress:
     """Build events on stderr: a live per-engine board on a terminal, one line per event otherwise."""
 
     def __init__(self, engines: list[str]) -> None:
-        from release import build_report
+        from release.build import report
 
-        self._report = build_report
-        self._board = build_report.ProgressBoard(engines)
+        self._report = report
+        self._board = report.ProgressBoard(engines)
         self._lock = threading.Lock()
         self._live = sys.stderr.isatty()
         self._shown = 0
@@ -449,3 +449,36 @@ class BuildProgress:
             sys.stderr.write(clear + (keep + "\n" if keep else "") + "\n".join(block) + "\n")
             sys.stderr.flush()
             self._shown = len(block)
+
+
+class BuildDisplay:
+    """What `inv images.build` shows of `release.build.run.build_images`' events: the decision table (with --json:
+    the plan on a dry run, else nothing until the summary), build progress on stderr, then the result table or the
+    build summary as JSON."""
+
+    def __init__(self, cfg: Config, *, json: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+        self._progress: BuildProgress | None = None
+
+    def __call__(self, event: Any) -> None:
+        from release.build import report, run
+
+        if isinstance(event, run.Planned):
+            if event.dry_run and self._json:
+                print_json(report.plan_json(event.plan))
+            elif not self._json:
+                say(report.decision_table(event.plan))
+            self._progress = BuildProgress(list(event.engines))
+        elif isinstance(event, run.Built):
+            if self._json:
+                print_json(event.run.summary)
+            else:
+                say(report.result_table(event.run.result))
+                say(report.outcome_line(event.run.result))
+                say(f"summary: {shown(self._cfg, event.run.summary_path)}")
+        elif isinstance(event, run.SummaryUpdated):
+            if event.moved and not self._json:
+                say(f"updated {event.path}: {event.moved} image(s) moved to its built section")
+        elif self._progress is not None:
+            self._progress(event)

@@ -27,9 +27,6 @@ from typing import Any
 
 from release import (
     __version__,
-    build_report,
-    build_run,
-    builder,
     catalogue,
     ci_health,
     ci_health_page,
@@ -45,8 +42,11 @@ from release import (
     spec_update,
     wiring,
 )
+from release.build import report as build_report
+from release.build import run as build_run
+from release.build.result import BuildEvent
 from release.config import Config
-from release.errors import ConfigError, InputError, PartialFailure
+from release.errors import ConfigError, InputError
 from release.github_types import RateLimitWait, RepoRef
 from release.pipeline import RunContext, Step, StepOutcome
 from release.version import Version
@@ -317,38 +317,21 @@ def build_step(run: Run, *, release: bool) -> Step:
         to_build = list(ctx.output("images.promote", "to_build", []))
         if not to_build:
             return StepOutcome("nothing to build: promotion provided every image")
-        cfg = run.cfg
+        summary = ctx.output("images.promote", "summary")  # its built images leave "requiring new builds"
         request = build_run.BuildRequest(
-            flags=builder.BuildFlags(release=release, push=True, ubuntu_version=cfg.ubuntu_version),
-            only=tuple(to_build),
+            release=release, push=True, only=tuple(to_build), only_missing_from=Path(summary) if summary else None
         )
-        prep = build_run.prepare_build(
-            catalogue.load(cfg).specs.values(),
-            request,
-            registry_map=cfg.registry_rewrite,
-            engines=wiring.docker_engines(cfg),
-            registry=run.clients.registry,
-        )
-        if prep.listed_failures:
-            raise PartialFailure.from_items("listed images", prep.listed_failures)
-        timestamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-        result = build_run.execute_build(
-            prep,
-            recipe=wiring.build_recipe(cfg),
-            resolver=wiring.commit_resolver(cfg),
-            log_dir=cfg.workflow_logs / "docker_build_logs",
-            timestamp=timestamp,
-            jobs=1,
-            on_event=lambda event: _say_some(ctx, build_report.progress_line(event)),
-        )
-        build_run.check_build(result, prep)
-        summary = ctx.output("images.promote", "summary")
-        if summary:  # the built images leave its "requiring new builds" section for a "built" one
-            build_run.update_summary(Path(summary), result, run.clients.registry, shown=lambda p: _rel(cfg, Path(p)))
+
+        def on_event(event: object) -> None:
+            if isinstance(event, BuildEvent):
+                _say_some(ctx, build_report.progress_line(event))
+
+        done = build_run.build_images(run.cfg, request, registry=run.clients.registry, on_event=on_event)
+        assert done is not None  # not a dry run
         return StepOutcome(
-            build_report.outcome_line(result.result),
-            {"summary": str(result.summary_path), "built": result.summary.get("build_succeeded", {})},
-            (_rel(cfg, result.summary_path),),
+            build_report.outcome_line(done.result),
+            {"summary": str(done.summary_path), "built": done.summary.get("build_succeeded", {})},
+            (_rel(run.cfg, done.summary_path),),
         )
 
     def plan(ctx: RunContext) -> StepOutcome:

@@ -7,21 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from urllib3.util.retry import Retry
 
+from release.build.recipes import Recipe, make_recipe
+from release.build.tt_metal import CommitResolver
 from release.config import CI_TOKEN_VARIABLES, PROJECT_TOKEN_VARIABLES, Config, Token
-from release.docker_engine import DockerEngine
 from release.git import Git
 from release.gitflow import Flow
 from release.github import GitHubClient, TokenRole
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session
 from release.http_cache import FileResponseCache
-from release.recipes import OfflineRecipe, RealRecipe, make_recipe
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
-from release.tt_metal import CommitResolver
+
+if TYPE_CHECKING:
+    from release.docker_engine import DockerEngine
 
 
 def keychain(cfg: Config) -> Keychain:
@@ -75,7 +78,10 @@ def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> 
 
 def docker_engines(cfg: Config) -> dict[str, DockerEngine]:
     """Every engine to build on: `--docker-host`/RELEASE_DOCKER_HOSTS, else DOCKER_HOST, else the local socket.
-    Pushes and pulls use the registry credentials of the keychain."""
+    Pushes and pulls use the registry credentials of the keychain. (The docker SDK is imported here, on first
+    use, so that `inv --list` and the other tasks start without it.)"""
+    from release.docker_engine import DockerEngine
+
     hosts = list(dict.fromkeys(cfg.docker_hosts)) or [cfg.docker_host or ""]
     chain = keychain(cfg)
     return {
@@ -93,7 +99,7 @@ def commit_resolver(cfg: Config) -> CommitResolver:
     return CommitResolver(git_at, url=cfg.tt_metal_repo, cache_dir=cfg.workflow_logs / "cache" / "tt-metal.git")
 
 
-def build_recipe(cfg: Config) -> OfflineRecipe | RealRecipe:
+def build_recipe(cfg: Config) -> Recipe:
     return make_recipe(cfg.build_recipe, repo_root=cfg.repo_root, git=git_at, tt_metal_url=cfg.tt_metal_repo)
 
 

@@ -1,4 +1,4 @@
-"""A stand-in for catalogue ModelSpecs in build tests: just the fields the build planner reads."""
+"""A stand-in for catalogue ModelSpecs in build tests: the fields of `release.catalogue.SpecLike`."""
 
 from __future__ import annotations
 
@@ -18,3 +18,6 @@ class Spec:
     @property
     def dev_image(self) -> str:
         return self.docker_image if self.has_explicit_image else self.docker_image.replace("-release-", "-dev-")
+
+    def image_for(self, *, dev: bool) -> str:
+        return self.dev_image if dev else self.docker_image

@@ -15,23 +15,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.build_report import engine_label
-from release.builder import (
-    BuildEvent,
-    BuildFlags,
-    BuildPlan,
-    BuildResult,
-    apply_builds,
-    observe_and_plan,
-    work_units,
-)
+from release.build.apply import apply_builds
+from release.build.observe import observe_and_plan
+from release.build.plan import BuildFlags, BuildPlan
+from release.build.recipes import DOCKERFILES, OfflineRecipe, RealRecipe
+from release.build.report import engine_label
+from release.build.result import BuildEvent, BuildResult
+from release.build.tt_metal import CommitResolver, checkout
+from release.build.units import work_units
 from release.docker_engine import DockerEngine
 from release.errors import BuildError, DockerEngineError
 from release.fsio import open_log
 from release.git import Git
 from release.imageref import ImageRef
-from release.recipes import DOCKERFILES, OfflineRecipe, RealRecipe
-from release.tt_metal import CommitResolver, checkout
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry, random_layer
 from tests.services.tt_metal_origin import Origin
@@ -483,8 +479,8 @@ def test_a_token_in_the_tt_metal_url_reaches_no_error_line_or_summary(checkout_d
 
 @pytest.mark.slow
 def test_real_recipe_builds_base_from_a_tt_metal_checkout(kit, dockerd, registry, origin, tmp_path):
+    from release.build.recipes import REAL_DOCKERFILES
     from release.errors import ConfigError
-    from release.recipes import REAL_DOCKERFILES
 
     repo = tmp_path / "tt-inference-server"
     recipe = RealRecipe(repo, git=Git, tt_metal_url=origin.url)

@@ -1,4 +1,5 @@
-"""The build planner (pure): work units from the catalogue, the decision table row by row, lazy registry checks."""
+"""The build planner (pure): work units from the catalogue, the decision table row by row, lazy registry checks,
+and the renderers of plans, progress and results."""
 
 from __future__ import annotations
 
@@ -8,34 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from release.build_report import decision_table, plan_json
-from release.builder import (
-    KINDS,
-    BuildFlags,
-    Observed,
-    Presence,
-    Selection,
-    Unit,
-    base_tag,
-    build_args,
-    chain_tags,
-    decide,
-    log_file_name,
-    observe_and_plan,
-    plan_builds,
-    work_units,
-)
+from release.build.apply import apply_builds, log_file_name
+from release.build.observe import observe_and_plan
+from release.build.plan import BuildFlags, Observed, Presence, decide, plan_builds
+from release.build.recipes import build_args
+from release.build.report import build_summary, decision_table, plan_json, result_table
+from release.build.result import BuildEvent
+from release.build.units import KINDS, base_tag, chain_tags, work_units
 from release.errors import ConfigError
-from release.imageref import ImageRef
-from tests.spec_stubs import REL, Spec
+from tests.build_fakes import FakeEngine, FakeRegistry, SameSha, StaticRecipe, spec, units
+from tests.spec_stubs import REL
 from workflows.model_spec import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spec(model: str, tm: str, vllm: str | None, *, version: str = "0.5.0", image: str | None = None) -> Spec:
-    tag = f"{version}-{tm[:12]}" + (f"-{vllm[:12]}" if vllm else "")
-    return Spec(model, tm, vllm, image or f"{REL}:{tag}", has_explicit_image=image is not None)
 
 
 # ------------------------------------------------------------------------------------------------ units
@@ -174,31 +160,23 @@ def test_decision_asks_for_the_registry_only_when_it_matters():
     assert decide(on_engine, BuildFlags(push=True)) == "dev"  # pushing needs to know
     known_dev = {**unknown, "dev": Presence(local=False, remote=False)}
     assert decide(known_dev, BuildFlags()) == "cloud"
+    # --force-build decides without the registry (the whole chain, release only with --release)...
     forced = decide(unknown, BuildFlags(force_build=True))
-    assert isinstance(forced, dict)
-
-
-class FakeRegistry:
-    def __init__(self, present: set[str]) -> None:
-        self.present = present
-        self.asked: list[str] = []
-
-    def digest(self, ref: ImageRef) -> str | None:
-        self.asked.append(str(ref))
-        return "sha256:" + "0" * 64 if str(ref) in self.present else None
-
-
-class FakeEngine:
-    def __init__(self, name: str, images: set[str]) -> None:
-        self.name = name
-        self.images = images
-
-    def image_exists(self, ref: str) -> bool:
-        return ref in self.images
-
-
-def units(n: int) -> Selection:
-    return work_units([spec(f"m{i}", f"{i:07x}", "6e67d2d") for i in range(n)], ubuntu_version="22.04")
+    assert forced == {
+        "base": (True, False, "--force-build"),
+        "cloud": (True, False, "--force-build"),
+        "dev": (True, False, "--force-build"),
+        "release": (False, False, "not requested (add --release)"),
+    }
+    # ...but pushing what it builds asks first, so that an existing tag is never moved
+    assert decide(unknown, BuildFlags(force_build=True, push=True)) == "cloud"
+    known = {k: Presence(local=False, remote=False if k != "base" else None) for k in KINDS}
+    assert decide(known, BuildFlags(force_build=True, push=True)) == {
+        "base": (True, False, "--force-build"),
+        "cloud": (True, True, "--force-build"),
+        "dev": (True, True, "--force-build"),
+        "release": (False, False, "not requested (add --release)"),
+    }
 
 
 def test_all_present_costs_one_registry_request_per_image():
@@ -281,12 +259,25 @@ def test_decision_table_and_plan_json_golden(golden):
     golden.check("build_plan.json", json.dumps(plan_json(plan), indent=2) + "\n")
 
 
-def test_unit_is_hashable_value():
+def test_units_are_values_equal_by_content():
     (unit,) = units(1).units
-    assert isinstance(unit, Unit) and unit.combination_id == "0000000-6e67d2d"
+    (again,) = units(1).units
+    assert unit == again
+    assert unit.combination_id == "0000000-6e67d2d"
+    assert units(1, vllm="7777777").units[0] != unit
 
 
-@pytest.mark.parametrize("module", ["release.builder", "release.build_report"])
+PURE_BUILD_MODULES = [
+    "release.build",
+    "release.build.units",
+    "release.build.plan",
+    "release.build.result",
+    "release.build.report",
+    "release.catalogue",
+]
+
+
+@pytest.mark.parametrize("module", PURE_BUILD_MODULES)
 def test_planner_and_report_import_no_io(module):
     import subprocess
     import sys
@@ -299,8 +290,7 @@ def test_planner_and_report_import_no_io(module):
 
 
 def test_progress_board_shows_each_engine_and_keeps_milestones():
-    from release.build_report import ProgressBoard, progress_line
-    from release.builder import BuildEvent
+    from release.build.report import ProgressBoard, progress_line
 
     board = ProgressBoard(["e1", "unix:///tmp/x.sock"])
     assert board.update(BuildEvent("e1", "25305db-6e67d2d", "", "unit", "builds: cloud, dev")) is not None
@@ -318,8 +308,7 @@ def test_progress_board_shows_each_engine_and_keeps_milestones():
 
 
 def test_progress_lines_are_short_and_the_details_stay_in_the_build_log():
-    from release.build_report import engine_label, progress_line
-    from release.builder import BuildEvent
+    from release.build.report import engine_label, progress_line
 
     sock = "unix:///tmp/dk-demo-r9mx5ct0/docker.sock"
     assert engine_label(sock) == "dk-demo-r9mx5ct0" and engine_label("unix:///var/run/docker.sock") == "local"
@@ -341,107 +330,7 @@ def test_progress_lines_are_short_and_the_details_stay_in_the_build_log():
     assert progress_line(BuildEvent(sock, "u", "cloud", "line", " ---> Running in 1234")) is None
 
 
-class ScriptedEngine:
-    """An engine stand-in for scheduling tests: builds succeed instantly unless the engine is 'down'."""
-
-    def __init__(self, name: str, *, down_after: int | None = None) -> None:
-        self.name = name
-        self.down_after = down_after
-        self.built: list[str] = []
-        self.pushed: list[str] = []
-
-    def ping(self) -> None: ...
-
-    def image_exists(self, ref: str) -> bool:
-        return ref in self.built
-
-    def build(self, ref, *, context, dockerfile, buildargs, target, on_line):  # type: ignore[no-untyped-def]
-        from release.errors import EngineUnreachable
-
-        if self.down_after is not None and len(self.built) >= self.down_after:
-            raise EngineUnreachable(f"Docker engine {self.name} is unreachable")
-        on_line("Step 1/1 : FROM scratch")
-        self.built.append(ref)
-        return "sha256:" + "1" * 64
-
-    def pull(self, ref, *, on_line):  # type: ignore[no-untyped-def]
-        self.built.append(ref)
-
-    def push(self, ref, *, on_line):  # type: ignore[no-untyped-def]
-        self.pushed.append(ref)
-        return "sha256:" + "0" * 64
-
-    def repo_digest(self, ref: str) -> str | None:
-        return None
-
-
-class StaticRecipe:
-    name = "static"
-
-    def context(self, kind, tt_metal_sha):  # type: ignore[no-untyped-def]
-        from contextlib import nullcontext
-
-        return nullcontext((Path("."), f"{kind}.Dockerfile", None))
-
-
-class SameSha:
-    def resolve(self, commit: str) -> str:
-        return commit.ljust(40, "0")
-
-
-def scripted_run(engines, n_units, tmp_path):  # type: ignore[no-untyped-def]
-    from release.builder import apply_builds
-    from release.fsio import open_log
-
-    sel = units(n_units)
-    plan = plan_builds(sel, BuildFlags(), Observed({}, {u.tags[k]: False for u in sel.units for k in KINDS}))
-    return apply_builds(
-        plan,
-        engines={e.name: e for e in engines},
-        registry=FakeRegistry(set()),
-        recipe=StaticRecipe(),
-        resolver=SameSha(),
-        log_dir=tmp_path,
-        timestamp="t",
-        open_log=open_log,
-    )
-
-
-def test_an_engine_that_goes_down_hands_its_work_to_the_others(tmp_path):
-    down, up = ScriptedEngine("down", down_after=1), ScriptedEngine("up")
-    result = scripted_run([down, up], 4, tmp_path)
-    failed = [u for u in result.units if not u.success]
-    assert len(failed) == 1 and "unreachable" in (failed[0].error or "")
-    assert all(u.engine == "up" for u in result.units if u.success)
-    assert len(up.built) == 9  # three units × base, cloud, dev
-
-
-def test_when_every_engine_is_down_every_unit_fails(tmp_path):
-    result = scripted_run([ScriptedEngine("a", down_after=0), ScriptedEngine("b", down_after=0)], 5, tmp_path)
-    assert all(not u.success for u in result.units)
-    assert len(result.failure_lines()) == 5
-
-
-def test_unconverged_lists_succeeded_units_that_still_need_work(tmp_path):
-    from release.builder import unconverged
-
-    result = scripted_run([ScriptedEngine("e")], 2, tmp_path)
-    sel = units(2)
-    done = plan_builds(sel, BuildFlags(), Observed({"e": frozenset(u.tags["dev"] for u in sel.units)}, {}))
-    assert unconverged(result, done) == []
-    remote = {u.tags[k]: False for u in sel.units for k in KINDS}
-    still = plan_builds(sel, BuildFlags(), Observed({}, remote))
-    assert unconverged(result, still) == [
-        "0000000-6e67d2d: still needs base, cloud, dev",
-        "0000001-6e67d2d: still needs base, cloud, dev",
-    ]
-
-
 def test_build_summary_and_result_table_golden(tmp_path, monkeypatch, golden):
-    from release.build_report import build_summary, result_table
-    from release.builder import apply_builds
-    from release.fsio import open_log
-
     monkeypatch.chdir(tmp_path)
     ticks = itertools.count()
     sel = work_units(
@@ -452,21 +341,15 @@ def test_build_summary_and_result_table_golden(tmp_path, monkeypatch, golden):
     remote[sel.units[1].tags["dev"]] = True
     plan = plan_builds(sel, BuildFlags(push=True), Observed({}, remote))
 
-    engine = ScriptedEngine("builder-1")
-
-    class Registry(FakeRegistry):
-        def digest(self, ref: ImageRef) -> str | None:  # present once pushed
-            return "sha256:" + "0" * 64 if str(ref) in engine.pushed else None
-
+    engine = FakeEngine("builder-1")
     result = apply_builds(
         plan,
         engines={"builder-1": engine},
-        registry=Registry(set()),
+        registry=FakeRegistry(engines=(engine,)),  # present once pushed
         recipe=StaticRecipe(),
         resolver=SameSha(),
         log_dir=Path("workflow_logs/docker_build_logs"),
         timestamp="20251216_101500",
-        open_log=open_log,
         clock=lambda: float(next(ticks)),
     )
     summary = build_summary(result, timestamp="20251216_101500", recipe="offline")

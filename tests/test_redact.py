@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from release.build.tt_metal import CommitResolver
 from release.errors import BuildError
 from release.git import Git
 from release.redact import redact_text, redact_url
-from release.tt_metal import CommitResolver
 from tests.conftest import REPO_ROOT
 from tests.services.recording import Reply
 
@@ -107,7 +107,7 @@ def test_debug_logging_shows_no_signed_query(recording_server) -> None:
 
 
 def test_build_summary_errors_are_redacted() -> None:
-    from release import build_report
+    from release.build import report as build_report
 
     record = json.dumps({"error": build_report.redact_text("git fetch https://u:ghp_x1@h/r.git failed")})
     assert "ghp_x1" not in record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,12 @@ def test_short_dry_run_through_the_cli(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     assert "-n, --dry-run" in help_text and "-d, --dev" not in help_text and "--dev" in help_text
+
+
+def test_start_up_loads_no_docker_sdk_and_no_build_executor() -> None:
+    """`inv --list` and the tasks that do not build start without the docker SDK: `images.build` imports its
+    package when it runs, and wiring imports the engine client when it makes one."""
+    code = "import sys, json, tasks; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert not loaded & {"docker", "release.docker_engine", "release.build.run", "release.build.apply"}

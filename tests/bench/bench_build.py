@@ -14,13 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from release.builder import BuildFlags, BuildResult, apply_builds, observe_and_plan, work_units
+from release.build.apply import apply_builds
+from release.build.observe import observe_and_plan
+from release.build.plan import BuildFlags
+from release.build.recipes import OfflineRecipe
+from release.build.result import BuildResult
+from release.build.tt_metal import CommitResolver
+from release.build.units import work_units
 from release.docker_engine import DockerEngine
 from release.fsio import open_log
 from release.git import Git
 from release.imageref import ImageRef
-from release.recipes import OfflineRecipe
-from release.tt_metal import CommitResolver
 from tests.bench.__main__ import Row
 from tests.services.dockerd import start_dockerd, stop_dockerd
 from tests.services.registry import start_registry, stop_registry

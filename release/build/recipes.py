@@ -1,5 +1,5 @@
 """Build recipes: where each image's Dockerfile and build context come from. The build arguments are the same
-for every recipe (`release.builder.build_args`).
+for every recipe (`build_args`, §6.3 of the original).
 
 - `real`: tt-metal's own `dockerfile/Dockerfile` (stage `ci-build`) in a checkout of the resolved commit for the
   base image; tt-inference-server's `vllm-tt-metal-llama3/vllm.tt-metal.src.{cloud,dev}.Dockerfile` (in this
@@ -14,16 +14,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from release.build.tt_metal import GitFactory, checkout
+from release.build.units import Unit
 from release.errors import ConfigError
-from release.tt_metal import GitFactory, checkout
 
-DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
+DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles"
+CONTAINER_APP_UID = "1000"
 RECIPES: tuple[str, ...] = ("real", "offline")
 REAL_DOCKERFILES = {
     "cloud": "vllm-tt-metal-llama3/vllm.tt-metal.src.cloud.Dockerfile",
     "dev": "vllm-tt-metal-llama3/vllm.tt-metal.src.dev.Dockerfile",
     "release": "vllm-tt-metal-llama3/vllm.tt-metal.src.dev.Dockerfile",
 }
+
+
+def build_args(kind: str, unit: Unit, *, tt_metal_sha: str, ubuntu_version: str) -> dict[str, str]:
+    """The recipe's build-arg interface: the same for the real and offline recipes."""
+    if kind == "base":
+        return {"UBUNTU_VERSION": ubuntu_version}
+    if kind == "cloud":
+        return {
+            "TT_METAL_DOCKERFILE_URL": unit.tags["base"],
+            "TT_METAL_COMMIT_SHA_OR_TAG": tt_metal_sha,
+            "TT_VLLM_COMMIT_SHA_OR_TAG": unit.vllm_commit,
+            "CONTAINER_APP_UID": CONTAINER_APP_UID,
+        }
+    return {"CLOUD_DOCKERFILE_URL": unit.tags["cloud"]}
 
 
 class OfflineRecipe:
@@ -68,7 +84,10 @@ class RealRecipe:
         yield self.repo_root, REAL_DOCKERFILES[kind], None
 
 
-def make_recipe(name: str, *, repo_root: Path, git: GitFactory, tt_metal_url: str) -> OfflineRecipe | RealRecipe:
+Recipe = OfflineRecipe | RealRecipe
+
+
+def make_recipe(name: str, *, repo_root: Path, git: GitFactory, tt_metal_url: str) -> Recipe:
     if name == "offline":
         return OfflineRecipe()
     if name == "real":

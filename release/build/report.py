@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from tabulate import tabulate
 
-from release.builder import KINDS, PUSHABLE, BuildEvent, BuildPlan, BuildResult, UnitOutcome, UnitPlan
+from release.build.plan import BuildPlan, UnitPlan
+from release.build.result import BuildEvent, BuildResult, UnitOutcome
+from release.build.units import KINDS, PUSHABLE, Unbuildable
 from release.redact import redact_text
 
 
@@ -108,7 +110,7 @@ def plan_json(plan: BuildPlan) -> dict[str, Any]:
     }
 
 
-def _unbuildable(item: Any) -> dict[str, Any]:
+def _unbuildable(item: Unbuildable) -> dict[str, Any]:
     return {"image": item.image, "model_ids": list(item.model_ids), "reason": item.reason, "failed": item.failed}
 
 

@@ -17,10 +17,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from release.errors import BuildError, GitError
 from release.redact import redact_url
+
+if TYPE_CHECKING:
+    from release.git import Git
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,7 @@ _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,39}$")
 _REF_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")  # no glob characters, no leading '-'
 
 
-class GitLike(Protocol):
-    def run(self, *args: str) -> str: ...
-
-
-GitFactory = Callable[[Path], GitLike]
+GitFactory = Callable[[Path], "Git"]  # a git client for a folder (release.wiring.git_at)
 
 
 class CommitResolver:
