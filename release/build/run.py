@@ -114,6 +114,7 @@ def build_images(
     """Plan; stop there on a dry run or when a listed image cannot be built (PartialFailure); else build, push,
     write the build summary and check. Returns the run (None on a dry run)."""
     listed = request.listed()
+    recipe = wiring.build_recipe(cfg)  # an unknown recipe is an error before anything is read
     registry = registry or wiring.registry_client(cfg)
     prep = prepare(
         catalogue.load(cfg).specs.values(),
@@ -131,7 +132,7 @@ def build_images(
         return None
     run = execute(
         prep,
-        recipe=wiring.build_recipe(cfg),
+        recipe=recipe,
         resolver=wiring.commit_resolver(cfg),
         log_dir=cfg.workflow_logs / "docker_build_logs",
         timestamp=datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S"),
