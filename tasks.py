@@ -18,9 +18,11 @@ from release import (
     ci_report,
     fsio,
     gitflow,
+    images_copy,
     notes,
     promotion,
     promotion_report,
+    promotion_run,
     spec_report,
     spec_update,
     wiring,
@@ -168,6 +170,8 @@ def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
         "dev": "promote to the -dev- images (pre-release step 3)",
         "release": "promote to the -release- images (release step 1)",
         "increment": "bump VERSION first: major|minor|patch (written only after every copy succeeded)",
+        "keep_existing": "a decision on conflicts: keep every destination tag that holds another digest as it is "
+        '(listed under conflicts with "decision": "kept"); the run then finishes',
         "dry_run": "plan with registry reads only and print it with estimated requests and bytes; write nothing",
         "version_file": "VERSION file (default VERSION)",
         "output_dir": "where the summaries, the plan and the state file go (default release_logs)",
@@ -182,6 +186,7 @@ def images_promote(
     dev=False,
     release=False,
     increment=None,
+    keep_existing=False,
     dry_run=False,
     version_file=None,
     output_dir=None,
@@ -199,31 +204,33 @@ def images_promote(
     cfg = load_config(version_file=version_file, release_logs=output_dir)
     registry = wiring.registry_client(cfg, concurrency=int(concurrency))
     mode: promotion.Mode = "dev" if dev else "release"
-    progress(f"reading {len(files)} last-good file(s) and checking the registries ...")
-    prep = promotion.prepare(
-        cfg, files=files, mode=mode, increment=increment, registry=registry, concurrency=int(concurrency)
-    )
+    progress(f"reading {len(files)} last-good file(s) ...")
+    prep = promotion_run.prepare(cfg, files=files, mode=mode, increment=increment)
     progress(prep.decision.note)
     if prep.unknown_models:
         progress(f"note: {len(prep.unknown_models)} model(s) in the last-good files are not in the catalogue")
     if dry_run:
-        estimates = promotion.estimate(prep.plan, registry, concurrency=int(concurrency))
+        plan = promotion_run.plan_only(prep, registry, keep_existing=keep_existing, concurrency=int(concurrency))
+        estimates = promotion_run.estimate(plan, registry, concurrency=int(concurrency))
         if json:
-            print_json({**prep.plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
+            print_json({**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
         else:
-            say(promotion_report.plan_table(prep.plan, estimates))
+            say(promotion_report.plan_table(plan, estimates))
             say("\ndry run: nothing was written (registry, VERSION, summaries)")
         return
-    if not json:
-        say(promotion_report.plan_table(prep.plan))
-    bar = CopyProgress(len(prep.plan.copies))
+    progress("checking the registries and copying what each destination needs ...")
+    bar = CopyProgress(None)
     try:
-        result = promotion.execute(prep, registry, concurrency=int(concurrency), on_event=bar, render=_render_summary)
+        result = promotion_run.execute(
+            prep, registry, keep_existing=keep_existing, concurrency=int(concurrency), on_event=bar,
+            render=_render_summary,
+        )  # fmt: skip
     finally:
         bar.close()
     if json:
         print_json(promotion_report.summary_json(result))
     else:
+        say(promotion_report.plan_table(result.plan))
         if result.outcomes:
             say("\n" + promotion_report.result_table(result))
         say(f"\nwrote {shown(cfg, prep.output_dir / f'{mode}_artifacts_summary.md')} and .json")
@@ -259,7 +266,7 @@ def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
     },
 )
 @release_task
-def images_copy(
+def images_copy_task(
     c,
     src=None,
     dst=None,
@@ -279,7 +286,7 @@ def images_copy(
     if from_summary:
         if src or dst:
             raise ConfigError("give SRC DST or --from-summary FILE, not both")
-        pairs = promotion.pairs_from_document(
+        pairs = images_copy.pairs_from_document(
             fsio.read_json(Path(from_summary)), source=from_summary, registry_map=cfg.registry_rewrite
         )
         promotion.refuse_outside_sources(
@@ -289,16 +296,16 @@ def images_copy(
         if not src or not dst:
             raise ConfigError("give SRC and DST (e.g. inv images.copy ghcr.io/a/b:1 ghcr.io/c/d:1), or --from-summary")
         pairs = [
-            promotion.CopyRequest(
+            images_copy.CopyRequest(
                 ImageRef.parse(src).rewrite(cfg.registry_rewrite), ImageRef.parse(dst).rewrite(cfg.registry_rewrite)
             )
         ]
     registry = wiring.registry_client(cfg, concurrency=int(concurrency))
-    plan = promotion.plan_copy_requests(
-        pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only
+    plan = images_copy.plan_copy_requests(
+        pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only, writing=not dry_run
     )
     if dry_run:
-        estimates = promotion.estimate(plan, registry, concurrency=int(concurrency))
+        estimates = promotion_run.estimate(plan, registry, concurrency=int(concurrency))
         if json:
             print_json({**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
         else:
@@ -307,9 +314,7 @@ def images_copy(
         return
     bar = CopyProgress(len(plan.copies)) if from_summary else None
     try:
-        result = promotion.apply_copies(
-            plan, pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only, on_event=bar
-        )
+        result = images_copy.apply_copies(plan, pairs, registry, concurrency=int(concurrency), on_event=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -333,7 +338,7 @@ def images_copy(
     missing = plan.of(promotion.NeedsBuild)
     if missing:
         raise InputError("; ".join(reason for b in missing for _, reason in b.reasons) + ": check SRC")
-    promotion.check_result(result)
+    promotion.check_result(result, decision_flag=None)
 
 
 @task(
@@ -689,11 +694,13 @@ def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments:
         "from": "commit to cut the pre-release branch from (default: head of the newest CI run with a last good)",
         "branch": "only CI runs on this branch (e.g. dev)",
         "event": "only CI runs of this event (e.g. schedule)",
+        "keep_existing": "images.promote's decision on conflicts: keep the destination tags that hold another "
+        "digest as they are; a run stopped by conflicts resumes with it",
         "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
     },
 )
 @release_task
-def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, dry_run=False):
+def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, keep_existing=False, dry_run=False):
     """The pre-release in one command: CI → branch → catalogue → dev images → builds → commit → PR to dev."""
     from release import composite, pipeline
     from release.version import INCREMENTS
@@ -711,7 +718,7 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
         progress(f"resuming the unfinished pre-release of v{version}")
     log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "prerelease", str(version)))
     run = composite.Run(cfg, composite.Clients(cfg, log), version)
-    opts = composite.PrereleaseOptions(increment, int(max_runs), from_, branch, event)
+    opts = composite.PrereleaseOptions(increment, int(max_runs), from_, branch, event, keep_existing=keep_existing)
     title = f"pre-release v{version}"
     steps = composite.prerelease_steps(run, opts)
     _run_composite(cfg, title, run, steps, log=log, command="prerelease", arguments=arguments, dry_run=dry_run)
@@ -722,11 +729,13 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
     help={
         "version": "the release, X.Y.Z (default: VERSION, as the merged pre-release left it)",
         "last_good": "last-good JSON the pre-release used (default: from its state file, else the newest)",
+        "keep_existing": "images.promote's decision on conflicts: keep the destination tags that hold another "
+        "digest as they are (recorded in the release record); a run stopped by conflicts resumes with it",
         "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
     },
 )
 @release_task
-def release(c, version=None, last_good=None, dry_run=False):
+def release(c, version=None, last_good=None, keep_existing=False, dry_run=False):
     """The release in one command: rc branch → release images → builds → diff vs main → PR to main → record → notes."""
     from release import composite, pipeline
 
@@ -736,14 +745,15 @@ def release(c, version=None, last_good=None, dry_run=False):
     given = Path(last_good) if last_good else None
     log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "release", str(v)))
     run = composite.Run(cfg, composite.Clients(cfg, log), v, prerelease_outputs=pre_outputs)
-    steps = composite.release_steps(run, last_good=composite.release_last_good(cfg, v, given, pre_outputs))
+    last = composite.release_last_good(cfg, v, given, pre_outputs)
+    steps = composite.release_steps(run, last_good=last, keep_existing=keep_existing)
     arguments = {"version": str(v), "last_good": last_good}
     _run_composite(cfg, f"release v{v}", run, steps, log=log, command="release", arguments=arguments, dry_run=dry_run)
 
 
 ci = Collection("ci", ci_read_task, ci_health_task)
 spec = Collection("spec", spec_update_task)
-images = Collection("images", images_audit_task, images_promote, images_copy, images_build_task)
+images = Collection("images", images_audit_task, images_promote, images_copy_task, images_build_task)
 git = Collection("git", git_prerelease, git_rc, git_hotfix, git_pr, git_notes)
 
 ns = Collection(ci, spec, images, git, prerelease, release)

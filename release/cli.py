@@ -316,13 +316,15 @@ def parse_error_line(error: ParseError) -> str:
 class CopyProgress:
     """A progress bar on stderr for image copies, fed by `on_event` callbacks (thread-safe).
 
-    On a terminal it redraws one line; otherwise (CI logs) it prints one line per finished image.
+    On a terminal it redraws one line; otherwise (CI logs) it prints one line per finished image. With `total`
+    None the copies are not known in advance (planned and copied as a pipeline): each started copy counts.
     """
 
-    def __init__(self, total: int, *, stream: Any = None) -> None:
+    def __init__(self, total: int | None, *, stream: Any = None) -> None:
         import threading
 
-        self.total = total
+        self._grows = total is None
+        self.total = total or 0
         self.done = 0
         self.failed = 0
         self.blobs = 0
@@ -334,7 +336,9 @@ class CopyProgress:
     def __call__(self, event: dict[str, Any]) -> None:
         with self._lock:
             kind = event.get("event")
-            if kind == "blob":
+            if kind == "start" and self._grows:
+                self.total += 1
+            elif kind == "blob":
                 self.blobs += 1
                 if event.get("how") == "uploaded":
                     self.uploaded += int(event.get("size", 0))

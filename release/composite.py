@@ -37,6 +37,7 @@ from release import (
     notes,
     promotion,
     promotion_report,
+    promotion_run,
     record,
     release_inputs,
     spec_update,
@@ -151,6 +152,7 @@ class PrereleaseOptions:
     source: str | None = None  # --from
     branch: str | None = None  # CI run filters
     event: str | None = None
+    keep_existing: bool = False  # the decision on promotion conflicts (not part of the run's arguments)
 
 
 def _rel(cfg: Config, path: Path) -> str:
@@ -268,34 +270,46 @@ def spec_update_step(run: Run, *, against: str | None = None) -> Step:
     return Step(name, what, lambda ctx: go(ctx, False), lambda ctx: go(ctx, True))
 
 
-def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None) -> Step:
+def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None, keep_existing: bool = False) -> Step:
+    """`keep_existing` (--keep-existing) is a decision, not an argument of the run: a run stopped by conflicts
+    resumes here when started again with it."""
+
     def files(ctx: RunContext) -> list[Path]:
         return [_last_good(ctx)]
 
     def apply(ctx: RunContext) -> StepOutcome:
         registry = run.clients.registry
-        prep = promotion.prepare(run.cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        prep = promotion_run.prepare(run.cfg, files=files(ctx), mode=mode, increment=increment)
         ctx.on_event(prep.decision.note)
-        result = promotion.execute(prep, registry, render=_render_promotion)
+        result = promotion_run.execute(prep, registry, keep_existing=keep_existing, render=_render_promotion)
         promotion.check_result(result)
         summary = prep.output_dir / f"{mode}_artifacts_summary.json"
         data = promotion_report.summary_json(result)
         counts = data["summary"]
+        kept = [c["dst"] for c in data["conflicts"] if c.get("decision") == "kept"]
         return StepOutcome(
-            f"{counts['total_copied']} copied, {counts['total_existing_with_ci']} already there, "
+            (f"{len(kept)} kept as they were (--keep-existing); " if kept else "")
+            + f"{counts['total_copied']} copied, {counts['total_existing_with_ci']} already there, "
             f"{counts['total_to_build']} to build; VERSION {prep.decision.target}",
-            {"summary": str(summary), "to_build": list(data["images_to_build"]), "version": str(prep.decision.target)},
+            {
+                "summary": str(summary),
+                "to_build": list(data["images_to_build"]),
+                "version": str(prep.decision.target),
+                "kept": kept,
+            },
         )
 
     def plan(ctx: RunContext) -> StepOutcome:
         registry = run.clients.registry
         cfg = run.dry_cfg
-        prep = promotion.prepare(cfg, files=files(ctx), mode=mode, increment=increment, registry=registry)
+        prep = promotion_run.prepare(cfg, files=files(ctx), mode=mode, increment=increment)
+        promotion_plan = promotion_run.plan_only(prep, registry, keep_existing=keep_existing)
         fsio.atomic_write(cfg.version_file, f"{prep.decision.target}\n")  # scratch copy: later plans see it
-        counts = promotion.plan_summary_counts(prep.plan)
-        to_build = [str(s.dst) for s in prep.plan.of(promotion.NeedsBuild)]
+        counts = promotion.plan_summary_counts(promotion_plan)
+        to_build = [str(s.dst) for s in promotion_plan.of(promotion.NeedsBuild)]
+        conflicts = f"conflicts {len(promotion_plan.conflicts)}" + (" (kept)" if keep_existing else "")
         return StepOutcome(
-            f"would copy {len(prep.plan.copies)}, build {len(to_build)}, conflicts {len(prep.plan.conflicts)}, "
+            f"would copy {len(promotion_plan.copies)}, build {len(to_build)}, {conflicts}, "
             f"skip {counts.get('skip', 0)} (VERSION {prep.decision.current} → {prep.decision.target})",
             {"to_build": to_build},
         )
@@ -499,7 +513,18 @@ def build_record(run: Run, ctx: RunContext) -> record.ReleaseRecord:
             "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),
             "rc": ctx.output("pr", "urls"),
         },
+        decisions=_decisions(cfg.release_logs, str(run.version)),
     )
+
+
+def _decisions(release_logs: Path, version: str) -> tuple[record.RecordDecision, ...]:
+    """The conflicts decided (--keep-existing) while promoting this version, to dev and release images."""
+    out: list[record.RecordDecision] = []
+    for mode in ("dev", "release"):
+        summary = release_inputs.read_json(release_logs / f"{mode}_artifacts_summary.json")
+        if isinstance(summary, Mapping) and summary.get("version") == version:
+            out.extend(record.decisions_from_summary(summary, step=f"images.promote --{mode}"))
+    return tuple(out)
 
 
 def _without_credentials(url: str | None) -> str | None:
@@ -520,7 +545,7 @@ def prerelease_steps(run: Run, opts: PrereleaseOptions) -> list[Step]:
         ci_read_step(run, opts),
         git_prerelease_step(run, opts),
         spec_update_step(run),
-        promote_step(run, mode="dev", increment=opts.increment),
+        promote_step(run, mode="dev", increment=opts.increment, keep_existing=opts.keep_existing),
         build_step(run, release=False),
         outputs_step(run),
         commit_step(run, branch=branch, step_label="prerelease", summary_prefix="dev"),
@@ -538,7 +563,7 @@ def inputs_step(last_good: Path) -> Step:
     return Step("inputs", "find the last-good JSON of the pre-release", go, go)
 
 
-def release_steps(run: Run, *, last_good: Path) -> list[Step]:
+def release_steps(run: Run, *, last_good: Path, keep_existing: bool = False) -> list[Step]:
     branch = gitflow.rc_branch(run.version)
     against = f"{run.cfg.git_remote}/{run.cfg.main_branch}"
     return [
@@ -549,7 +574,7 @@ def release_steps(run: Run, *, last_good: Path) -> list[Step]:
             lambda ctx: _rc(run, ctx, False),
             lambda ctx: _rc(run, ctx, True),
         ),
-        promote_step(run, mode="release", increment=None),
+        promote_step(run, mode="release", increment=None, keep_existing=keep_existing),
         build_step(run, release=True),
         spec_update_step(run, against=against),
         commit_step(run, branch=branch, step_label="release", summary_prefix="release"),

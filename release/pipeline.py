@@ -254,8 +254,13 @@ class StepFailed(ReleaseError):
     """A step of a composite run failed; the state file lets the same command resume there."""
 
     def __init__(self, step: str, cause: ReleaseError, reports: list[StepReport], *, dry_run: bool = False) -> None:
-        advice = "" if dry_run else f" Fix the cause and run the same command again to resume at {step}."
-        super().__init__(f"step {step} failed: {cause}.{advice}", exit_code=cause.exit_code)
+        advice = "" if dry_run else f"Fix the cause and run the same command again to resume at {step}."
+        text = str(cause)
+        if "\n" in text:  # a list of items: the advice goes after it, on its own line
+            message = f"step {step} failed: {text}" + (f"\n{advice}" if advice else "")
+        else:
+            message = f"step {step} failed: {text}." + (f" {advice}" if advice else "")
+        super().__init__(message, exit_code=cause.exit_code)
         self.step = step
         self.reports = reports
 

@@ -1,14 +1,17 @@
-"""`inv images.promote`: copy Models CI images to their dev/release names, registry to registry.
+"""`inv images.promote`: copy Models CI images to their dev/release names, registry to registry. Pure: the
+values and decisions; release/promotion_run.py reads the registries and applies them.
 
 A pipeline of named steps:
 1. `merge_last_good(docs)` (pure): one CI record per model from several last-good files; later files win.
 2. `targets(specs)` (pure): each catalogue model's destination (VERSION after the bump; `-dev-` or
-   `-release-`; explicit media/forge images as written) and the commits it must carry.
-3. `observe(refs, registry)` (reads only): the digest of every destination and CI image.
-4. `plan_promotion(targets, sources, observed)` (pure): one step per destination: Copy, Skip, Conflict or
-   NeedsBuild. Models sharing a destination are grouped.
-5. `apply_promotion(plan, registry)`: copies concurrently, never moving an existing tag.
-6. Observe and plan again: an empty second plan (no Copy left) proves convergence.
+   `-release-`; explicit media/forge images as written) and the commits it must carry. Models sharing a
+   destination form a `Group`.
+3. `reads_needed(group, sources, observed)` (pure): what to read before the group can be planned: HEAD the
+   destination and GET the newest usable CI image together; more only when they differ.
+4. `plan_group(group, sources, observed)` (pure): Copy, Skip, Conflict (with `decision="kept"` under
+   --keep-existing) or NeedsBuild; `plan_promotion` is every group's step in catalogue order.
+5. The executor copies each group as soon as its step is known, then plans again over what the registry
+   answered: an empty second plan (no Copy left) proves convergence.
 
 `resolve_version(...)` (pure) decides the version a run bumps to, using a small state file so an interrupted
 run, started again with the same arguments, finishes the same bump instead of bumping twice.
@@ -20,19 +23,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from release import catalogue, fsio
-from release.config import Config
-from release.errors import InputError, PartialFailure, RegistryError, ReleaseError, TagConflict
+from release.errors import InputError, PartialFailure, RegistryError, TagConflict
 from release.imageref import ImageRef, ImageRefError, SourceAllowList
 from release.imagetags import parse_commit_tag, same_commit
-from release.redact import redact_text
 from release.version import Version
-from release.version import file_text as version_file_text
 
 log = logging.getLogger(__name__)
 
@@ -182,51 +179,78 @@ def commit_mismatch(target: Target, src: ImageRef) -> str | None:
     return None
 
 
-# -------------------------------------------------------------------------------------------- observe
-
-
-class RegistryReader(Protocol):
-    def digest(self, ref: ImageRef) -> str | None: ...
-
-
-class RegistryWriter(RegistryReader, Protocol):
-    def copy(
-        self,
-        src: ImageRef,
-        dst: ImageRef,
-        *,
-        on_event: OnEvent | None = None,
-        expect_digest: str | None = None,
-        force: bool = False,
-    ) -> Any: ...
+# ------------------------------------------------------------------------------------ observed (values)
 
 
 @dataclass(frozen=True)
 class Observed:
-    """Digests seen in the registries (None: the tag does not exist)."""
+    """Digests seen in the registries (None: the tag does not exist; a reference not read counts as missing)."""
 
     digests: Mapping[ImageRef, str | None]
 
     def digest(self, ref: ImageRef) -> str | None:
         return self.digests.get(ref)
 
+    def read(self, ref: ImageRef) -> bool:
+        return ref in self.digests
 
-def refs_to_observe(tgts: Sequence[Target], sources: Mapping[str, CiSource]) -> list[ImageRef]:
-    seen: dict[ImageRef, None] = {}
+    def with_digests(self, more: Mapping[ImageRef, str | None]) -> Observed:
+        return Observed({**self.digests, **more})
+
+
+@dataclass(frozen=True)
+class Group:
+    """The models sharing one destination, in catalogue order."""
+
+    dst: ImageRef
+    members: tuple[Target, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(t.model_id for t in self.members)
+
+
+def group_targets(tgts: Iterable[Target]) -> list[Group]:
+    groups: dict[ImageRef, list[Target]] = {}
     for t in tgts:
-        seen[t.dst] = None
-        src = sources.get(t.model_id)
-        if src is not None and src.image is not None and src.problem is None:
-            seen[src.image] = None
-    return list(seen)
+        groups.setdefault(t.dst, []).append(t)
+    return [Group(dst, tuple(members)) for dst, members in groups.items()]
 
 
-def observe(refs: Iterable[ImageRef], registry: RegistryReader, *, concurrency: int = 8) -> Observed:
-    """HEAD every reference once, concurrently (reads only)."""
-    unique = list(dict.fromkeys(refs))
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="observe") as pool:
-        digests = list(pool.map(registry.digest, unique))
-    return Observed(dict(zip(unique, digests, strict=True)))
+def _why_not(target: Target, source: CiSource | None) -> str | None:
+    """Why a model's CI record cannot provide its destination, before reading any registry."""
+    if source is None:
+        return "no Models CI record"
+    if source.problem or source.image is None:
+        return source.problem or "the CI record has no docker_image"
+    return commit_mismatch(target, source.image)
+
+
+def _usable(group: Group, sources: Mapping[str, CiSource]) -> list[CiSource]:
+    """The CI records that could provide the destination, newest CI run first (ties keep catalogue order)."""
+    usable = [s for t in group.members if (s := sources.get(t.model_id)) is not None and _why_not(t, s) is None]
+    return sorted(usable, key=lambda s: -(s.run_number if s.run_number is not None else -1))
+
+
+def usable_images(group: Group, sources: Mapping[str, CiSource]) -> list[ImageRef]:
+    """The CI images that could provide the destination, newest CI run first, each once."""
+    return list(dict.fromkeys(s.image for s in _usable(group, sources) if s.image is not None))
+
+
+def reads_needed(group: Group, sources: Mapping[str, CiSource], observed: Observed) -> list[ImageRef]:
+    """The references still to read before `group` can be planned (pure; called until it returns nothing).
+
+    First the destination (HEAD) and the newest usable CI image (GET), together. When the destination already
+    holds that image, nothing more is read; otherwise the other usable CI images (for the choice, the conflict
+    or the list of alternatives). A destination without usable CI records needs its HEAD only.
+    """
+    images = usable_images(group, sources)
+    if not observed.read(group.dst):
+        return [group.dst, *[i for i in images[:1] if not observed.read(i)]]
+    have = observed.digest(group.dst)
+    if have is not None and any(observed.read(i) and observed.digest(i) == have for i in images):
+        return []
+    return [i for i in images if not observed.read(i)]
 
 
 # ----------------------------------------------------------------------------------------- plan (pure)
@@ -236,7 +260,7 @@ def observe(refs: Iterable[ImageRef], registry: RegistryReader, *, concurrency: 
 class Candidate:
     model_id: str
     source: CiSource
-    digest: str | None
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -261,14 +285,22 @@ class Skip:
     kind: Literal["skip"] = "skip"
 
 
+Decision = Literal["kept"]
+KEEP_EXISTING_FLAG = "--keep-existing"
+
+
 @dataclass(frozen=True)
 class Conflict:
+    """The destination tag holds another digest than the CI image. Without a decision the run cannot finish;
+    `decision="kept"` (from --keep-existing) accepts the destination as it is."""
+
     dst: ImageRef
     dst_digest: str
     src: ImageRef
     src_digest: str
     models: tuple[str, ...]
     source: CiSource
+    decision: Decision | None = None
     kind: Literal["conflict"] = "conflict"
 
 
@@ -300,6 +332,11 @@ class PromotionPlan:
     def conflicts(self) -> list[Conflict]:
         return self.of(Conflict)
 
+    @property
+    def undecided(self) -> list[Conflict]:
+        """Conflicts nobody decided about: they stop the run (exit 3)."""
+        return [c for c in self.conflicts if c.decision is None]
+
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "version": self.version, "steps": [step_json(s) for s in self.steps]}
 
@@ -315,75 +352,72 @@ def step_json(step: Step) -> dict[str, Any]:
         if step.reasons:
             out["reasons"] = dict(step.reasons)
     elif isinstance(step, Conflict):
-        out.update(dst_digest=step.dst_digest, src=str(step.src), src_digest=step.src_digest)
+        out.update(dst_digest=step.dst_digest, src=str(step.src), src_digest=step.src_digest, decision=step.decision)
     else:
         out["reasons"] = dict(step.reasons)
     return out
 
 
-def _why_not(target: Target, source: CiSource | None, observed: Observed) -> str | None:
-    if source is None:
-        return "no Models CI record"
-    if source.problem or source.image is None:
-        return source.problem or "the CI record has no docker_image"
-    if observed.digest(source.image) is None:
-        return f"CI image {source.image} not found"
-    return commit_mismatch(target, source.image)
+def plan_group(
+    group: Group, sources: Mapping[str, CiSource], observed: Observed, *, keep_existing: bool = False
+) -> Step:
+    """Decide what to do with one destination. Pure: everything it needs is in its arguments."""
+    valid: list[Candidate] = []
+    reasons: list[tuple[str, str]] = []
+    for t in group.members:
+        src = sources.get(t.model_id)
+        why = _why_not(t, src)
+        if why is None and src is not None and src.image is not None:
+            digest = observed.digest(src.image)
+            if digest is not None:
+                valid.append(Candidate(t.model_id, src, digest))
+                continue
+            why = f"CI image {src.image} not found"
+        reasons.append((t.model_id, why or "unknown"))
+    # The newest CI run wins (all candidates carry the catalogue's commits); ties keep catalogue order.
+    valid.sort(key=lambda c: -(c.source.run_number if c.source.run_number is not None else -1))
+    dst, models = group.dst, group.models
+    have = observed.digest(dst)
+    if have is not None:
+        if not valid:
+            return Skip(dst, have, models, reasons=tuple(reasons))
+        same = next((c for c in valid if c.digest == have), None)
+        if same is not None:
+            return Skip(dst, have, models, src=same.source.image, source=same.source)
+        first = valid[0]
+        assert first.source.image is not None
+        decision: Decision | None = "kept" if keep_existing else None
+        return Conflict(dst, have, first.source.image, first.digest, models, first.source, decision)
+    if not valid:
+        return NeedsBuild(dst, models, tuple(reasons))
+    chosen = valid[0]
+    assert chosen.source.image is not None
+    others = tuple(dict.fromkeys(str(c.source.image) for c in valid if c.digest != chosen.digest and c.source.image))
+    return Copy(dst, chosen.source.image, chosen.digest, models, chosen.source, others)
 
 
 def plan_promotion(
-    tgts: Sequence[Target], sources: Mapping[str, CiSource], observed: Observed, *, mode: Mode, version: str
+    tgts: Sequence[Target],
+    sources: Mapping[str, CiSource],
+    observed: Observed,
+    *,
+    mode: Mode,
+    version: str,
+    keep_existing: bool = False,
 ) -> PromotionPlan:
-    """Decide, per destination, what to do. Pure: everything it needs is in its arguments."""
-    groups: dict[ImageRef, list[Target]] = {}
-    for t in tgts:
-        groups.setdefault(t.dst, []).append(t)
-    steps: list[Step] = []
-    for dst, members in groups.items():
-        models = tuple(t.model_id for t in members)
-        valid: list[Candidate] = []
-        reasons: list[tuple[str, str]] = []
-        for t in members:
-            src = sources.get(t.model_id)
-            why = _why_not(t, src, observed)
-            if why is None and src is not None and src.image is not None:
-                valid.append(Candidate(t.model_id, src, observed.digest(src.image)))
-            else:
-                reasons.append((t.model_id, why or "unknown"))
-        have = observed.digest(dst)
-        if have is not None:
-            if not valid:
-                steps.append(Skip(dst, have, models, reasons=tuple(reasons)))
-                continue
-            same = next((c for c in valid if c.digest == have), None)
-            if same is not None:
-                steps.append(Skip(dst, have, models, src=same.source.image, source=same.source))
-            else:
-                first = valid[0]
-                assert first.source.image is not None and first.digest is not None
-                steps.append(Conflict(dst, have, first.source.image, first.digest, models, first.source))
-            continue
-        if not valid:
-            steps.append(NeedsBuild(dst, models, tuple(reasons)))
-            continue
-        # The newest CI run wins (all candidates carry the catalogue's commits); ties keep catalogue order.
-        chosen = max(valid, key=lambda c: c.source.run_number if c.source.run_number is not None else -1)
-        assert chosen.source.image is not None and chosen.digest is not None
-        others = tuple(
-            dict.fromkeys(str(c.source.image) for c in valid if c.digest != chosen.digest and c.source.image)
-        )
-        steps.append(Copy(dst, chosen.source.image, chosen.digest, models, chosen.source, others))
-    return PromotionPlan(mode, version, tuple(steps))
+    """One step per destination, in catalogue order. Pure."""
+    steps = tuple(plan_group(g, sources, observed, keep_existing=keep_existing) for g in group_targets(tgts))
+    return PromotionPlan(mode, version, steps)
 
 
-# ------------------------------------------------------------------------------------------------ apply
+# ---------------------------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
 class StepOutcome:
     step: Step
     ok: bool
-    digest: str | None = None
+    digest: str | None = None  # the digest the registry answered for the manifest PUT
     error: str | None = None
     blobs_mounted: int = 0
     blobs_uploaded: int = 0
@@ -403,47 +437,43 @@ class PromotionResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.plan.conflicts and not self.unconverged
+        return not self.failures and not self.plan.undecided and not self.unconverged
 
     def outcome(self, step: Step) -> StepOutcome | None:
         return next((o for o in self.outcomes if o.step is step), None)
+
+    def answered(self) -> dict[ImageRef, str | None]:
+        """What the registry answered for each copy: the destination's digest now (None: the copy failed)."""
+        return {o.step.dst: o.digest if o.ok else None for o in self.outcomes}
 
     def with_check(self, second: PromotionPlan) -> PromotionResult:
         return PromotionResult(self.plan, self.outcomes, tuple(str(c.dst) for c in second.copies), self.version_written)
 
 
-def apply_promotion(
-    plan: PromotionPlan,
-    registry: RegistryWriter,
-    *,
-    concurrency: int = 8,
-    on_event: OnEvent | None = None,
-    force: bool = False,
-) -> PromotionResult:
-    """Copy every planned image (pinned to the planned digest), concurrently. Failures are collected, not
-    raised: the caller writes the summary, then turns them into an exit code."""
-    emit = on_event or (lambda e: None)
-    copies = plan.copies
+def check_result(result: PromotionResult, *, decision_flag: str | None = KEEP_EXISTING_FLAG) -> None:
+    """Undecided conflicts (exit 3) first, then failed copies (exit 1), then a registry that did not converge.
 
-    def one(step: Copy) -> StepOutcome:
-        emit({"event": "start", "dst": str(step.dst)})
-        try:
-            r = registry.copy(
-                step.src.with_digest(step.digest), step.dst, on_event=emit, expect_digest=step.digest, force=force
-            )
-        except ReleaseError as e:
-            message = redact_text(str(e))
-            emit({"event": "failed", "dst": str(step.dst), "error": message})
-            return StepOutcome(step, False, error=message)
-        emit({"event": "done", "dst": str(step.dst), "digest": r.digest})
-        return StepOutcome(
-            step, True, r.digest, blobs_mounted=r.blobs_mounted, blobs_uploaded=r.blobs_uploaded,
-            bytes_uploaded=r.bytes_uploaded,
-        )  # fmt: skip
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="copy") as pool:
-        outcomes = list(pool.map(one, copies))
-    return PromotionResult(plan, tuple(outcomes))
+    `decision_flag`: the flag that decides conflicts, named in the message (None: the task has none)."""
+    undecided = result.plan.undecided
+    if undecided:
+        lines = [f"{c.dst} has {c.dst_digest}, CI image {c.src} is {c.src_digest}" for c in undecided]
+        way = (
+            f"run the same command with {decision_flag} to keep them as they are (recorded as a decision), or "
+            if decision_flag
+            else ""
+        )
+        raise TagConflict(
+            f"{len(lines)} destination tag(s) exist with another digest; the kit never moves a tag: {way}bump "
+            "VERSION or delete the tag(s), then run again:\n  " + "\n  ".join(lines)
+        )
+    if result.failures:
+        raise PartialFailure.from_items("copies", [f"{o.step.dst}: {o.error}" for o in result.failures])
+    if result.unconverged:
+        raise RegistryError(
+            "after copying, these destinations still do not hold the planned digest: "
+            + ", ".join(result.unconverged)
+            + "; run again"
+        )
 
 
 # ------------------------------------------------------------------------------------- version (pure)
@@ -511,71 +541,7 @@ def state_text(state: Mapping[str, Any]) -> str:
     return json.dumps(dict(state), indent=2) + "\n"
 
 
-# ------------------------------------------------------------------------------------- copy requests
-
-
-@dataclass(frozen=True)
-class CopyRequest:
-    """One `images.copy` pair (pure)."""
-
-    src: ImageRef
-    dst: ImageRef
-    label: str = ""
-
-
-def plan_copies(pairs: Sequence[CopyRequest], observed: Observed, *, force_same_digest: bool = False) -> PromotionPlan:
-    """The `images.copy` plan: Copy when DST is missing, Skip when it has the source's digest, Conflict when it
-    has another; a missing source is an error listed as NeedsBuild (nothing to copy from)."""
-    steps: list[Step] = []
-    for p in pairs:
-        label = (p.label or "-",)
-        src_digest = observed.digest(p.src)
-        have = observed.digest(p.dst)
-        source = CiSource(model_id=p.label, image=p.src, file="")
-        if src_digest is None:
-            steps.append(NeedsBuild(p.dst, label, ((label[0], f"source {p.src} not found"),)))
-        elif have is None or (have == src_digest and force_same_digest):
-            steps.append(Copy(p.dst, p.src, src_digest, label, source))
-        elif have == src_digest:
-            steps.append(Skip(p.dst, have, label, src=p.src, source=source))
-        else:
-            steps.append(Conflict(p.dst, have, p.src, src_digest, label, source))
-    return PromotionPlan("copy", "", tuple(steps))
-
-
-def pairs_from_document(doc: Any, *, source: str, registry_map: Iterable[tuple[str, str]] = ()) -> list[CopyRequest]:
-    """(src, dst) pairs from a hand-edited file: a promotion summary (`copied_images: {dst: src}`), an object
-    with `pairs: [{"src", "dst"}]`, or a list of `{"src", "dst"}` objects or `[src, dst]` pairs."""
-    rewrite = tuple(registry_map)
-    raw: list[tuple[Any, Any]] = []
-    if isinstance(doc, Mapping) and isinstance(doc.get("copied_images"), Mapping):
-        raw = [(src, dst) for dst, src in doc["copied_images"].items()]
-    else:
-        items = doc.get("pairs") if isinstance(doc, Mapping) else doc
-        if not isinstance(items, list):
-            raise InputError(
-                f"{source}: expected a summary with copied_images {{dst: src}}, or a list of {{src, dst}} pairs"
-            )
-        for n, item in enumerate(items, 1):
-            if isinstance(item, Mapping) and "src" in item and "dst" in item:
-                raw.append((item["src"], item["dst"]))
-            elif isinstance(item, list) and len(item) == 2:
-                raw.append((item[0], item[1]))
-            else:
-                raise InputError(f"{source}: pair {n} is not {{src, dst}} or [src, dst]")
-    out = []
-    for n, (src, dst) in enumerate(raw, 1):
-        if not isinstance(src, str) or not isinstance(dst, str):
-            raise InputError(f"{source}: pair {n}: src and dst must be image names (strings)")
-        try:
-            out.append(
-                CopyRequest(ImageRef.parse(src).rewrite(rewrite), ImageRef.parse(dst).rewrite(rewrite), f"pair {n}")
-            )
-        except ImageRefError as e:
-            raise InputError(f"{source}: pair {n}: {e}") from None
-    if not out:
-        raise InputError(f"{source}: no (src, dst) pairs to copy")
-    return out
+# ------------------------------------------------------------------------------------------------ counts
 
 
 def plan_summary_counts(plan: PromotionPlan) -> dict[str, int]:
@@ -585,170 +551,3 @@ def plan_summary_counts(plan: PromotionPlan) -> dict[str, int]:
         "conflict": len(plan.conflicts),
         "build": len(plan.of(NeedsBuild)),
     }
-
-
-# ------------------------------------------------------------------------ the run (files at the edges)
-
-
-class RegistryEstimator(RegistryReader, Protocol):
-    def estimate_copy(self, src: ImageRef, dst: ImageRef) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything a promote run decided before writing anything."""
-
-    plan: PromotionPlan
-    targets: tuple[Target, ...]
-    sources: Mapping[str, CiSource]
-    decision: VersionDecision
-    unknown_models: tuple[str, ...]  # in the last-good files but not in the catalogue
-    output_dir: Path
-    version_file: Path
-    mode: Mode
-
-    @property
-    def prefix(self) -> str:
-        return self.plan.mode
-
-    @property
-    def state_path(self) -> Path:
-        return self.output_dir / STATE_FILE
-
-
-def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, Mapping[str, Any]]], list[tuple[str, bytes]]]:
-    """Read the last-good files (names as given, for the summary) → (parsed, raw bytes)."""
-    parsed: list[tuple[str, Mapping[str, Any]]] = []
-    raw: list[tuple[str, bytes]] = []
-    for path in paths:
-        if not Path(path).exists():
-            raise InputError(f"{path}: last-good file not found (write it with `inv ci.read`)")
-        data = fsio.read_bytes(path, what="last-good file")
-        try:
-            doc = json.loads(fsio.decode(data, source=str(path), what="last-good file"))
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-        parsed.append((Path(path).name, doc))
-        raw.append((Path(path).name, data))
-    return parsed, raw
-
-
-def prepare(
-    cfg: Config,
-    *,
-    files: Sequence[Path],
-    mode: Mode,
-    increment: str | None,
-    registry: RegistryReader,
-    concurrency: int = 8,
-) -> Prepared:
-    """Read inputs, decide the version, load the catalogue with it, observe the registries and plan."""
-    if increment is not None and increment not in ("major", "minor", "patch"):
-        raise InputError(f"--increment must be major, minor or patch (got {increment!r})")
-    docs, raw = read_last_good(files)
-    current = catalogue.read_version(cfg.version_file)
-    state_path = cfg.release_logs / STATE_FILE
-    state = _read_state(state_path)
-    decision = resolve_version(
-        current, increment=increment, mode=mode, fingerprint=inputs_fingerprint(mode, increment, raw), state=state
-    )
-    cat = catalogue.load(cfg, version=decision.target)
-    tgts = targets(cat.specs.values(), mode=mode, registry_map=cfg.registry_rewrite)
-    sources = merge_last_good(docs, registry_map=cfg.registry_rewrite)
-    refuse_outside_sources(source_records(sources), cfg.source_allow_list())
-    unknown = tuple(m for m in sources if m not in cat.specs)
-    observed = observe(refs_to_observe(tgts, sources), registry, concurrency=concurrency)
-    plan = plan_promotion(tgts, sources, observed, mode=mode, version=str(decision.target))
-    return Prepared(plan, tuple(tgts), sources, decision, unknown, cfg.release_logs, cfg.version_file, mode)
-
-
-def _read_state(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        data = fsio.read_json(path)
-    except InputError:
-        log.warning("%s is unreadable; ignoring it", path)
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def estimate(plan: PromotionPlan, registry: RegistryEstimator, *, concurrency: int = 8) -> dict[str, Any]:
-    """Reads only: per Copy destination, what the copy would cost (for `--dry-run`)."""
-    copies = plan.copies
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="estimate") as pool:
-        found = list(pool.map(lambda c: registry.estimate_copy(c.src.with_digest(c.digest), c.dst), copies))
-    return {str(c.dst): e for c, e in zip(copies, found, strict=True)}
-
-
-def execute(
-    prep: Prepared,
-    registry: RegistryWriter,
-    *,
-    concurrency: int = 8,
-    on_event: OnEvent | None = None,
-    render: Callable[[PromotionResult], tuple[str, str]],
-) -> PromotionResult:
-    """Apply the plan, check convergence, write the summaries, then (only if all went well) VERSION.
-
-    `render(result) → (json text, markdown text)` comes from promotion_report (kept out of this module).
-    """
-    if prep.decision.state is not None:
-        fsio.write_json(prep.state_path, prep.decision.state)
-    result = apply_promotion(prep.plan, registry, concurrency=concurrency, on_event=on_event)
-    again = observe(refs_to_observe(prep.targets, prep.sources), registry, concurrency=concurrency)
-    second = plan_promotion(prep.targets, prep.sources, again, mode=prep.mode, version=prep.plan.version)
-    result = result.with_check(second)
-    json_text, md_text = render(result)
-    fsio.write_if_changed(prep.output_dir / f"{prep.prefix}_artifacts_summary.json", json_text)
-    fsio.write_if_changed(prep.output_dir / f"{prep.prefix}_artifacts_summary.md", md_text)
-    fsio.write_json(prep.output_dir / f"{prep.prefix}_promotion_plan.json", prep.plan.to_json())
-    if not result.ok:
-        return result
-    if prep.decision.target != prep.decision.current:
-        fsio.write_if_changed(prep.version_file, version_file_text(prep.decision.target))
-    if prep.decision.state is not None:
-        fsio.write_json(prep.state_path, {**prep.decision.state, "status": "done"})
-    return PromotionResult(result.plan, result.outcomes, result.unconverged, version_written=True)
-
-
-def plan_copy_requests(
-    pairs: Sequence[CopyRequest], registry: RegistryReader, *, concurrency: int = 8, force_same_digest: bool = False
-) -> PromotionPlan:
-    """`images.copy`: observe both ends of every pair (reads only), then plan."""
-    refs = [r for p in pairs for r in (p.src, p.dst)]
-    observed = observe(refs, registry, concurrency=concurrency)
-    return plan_copies(pairs, observed, force_same_digest=force_same_digest)
-
-
-def apply_copies(
-    plan: PromotionPlan,
-    pairs: Sequence[CopyRequest],
-    registry: RegistryWriter,
-    *,
-    concurrency: int = 8,
-    force_same_digest: bool = False,
-    on_event: OnEvent | None = None,
-) -> PromotionResult:
-    """Copy, then plan again: nothing may be left to copy."""
-    result = apply_promotion(plan, registry, concurrency=concurrency, on_event=on_event, force=force_same_digest)
-    refs = [r for p in pairs for r in (p.src, p.dst)]
-    return result.with_check(plan_copies(pairs, observe(refs, registry, concurrency=concurrency)))
-
-
-def check_result(result: PromotionResult) -> None:
-    """Conflicts (exit 3) first, then failed copies (exit 1), then a registry that did not converge."""
-    if result.plan.conflicts:
-        lines = [f"{c.dst} has {c.dst_digest}, CI image {c.src} is {c.src_digest}" for c in result.plan.conflicts]
-        raise TagConflict(
-            f"{len(lines)} destination tag(s) exist with another digest; the kit never moves a tag. Bump VERSION "
-            "or delete the tag, then run again:\n  " + "\n  ".join(lines)
-        )
-    if result.failures:
-        raise PartialFailure.from_items("copies", [f"{o.step.dst}: {o.error}" for o in result.failures])
-    if result.unconverged:
-        raise RegistryError(
-            "after copying, these destinations still do not hold the planned digest: "
-            + ", ".join(result.unconverged)
-            + "; run again"
-        )

@@ -38,8 +38,13 @@ BUILT_TEXT = (
     "build log) and pushed them, and the registry's digest was checked against the engine's."
 )
 CONFLICT_TEXT = (
-    "These tags already exist with another digest than their Models CI image. The kit never moves a tag: bump "
-    "VERSION, or delete the tag after checking which image is right, then run again."
+    "These tags already exist with another digest than their Models CI image. The kit never moves a tag: run the "
+    "same command with `--keep-existing` to keep them as they are, or bump VERSION, or delete the tag after "
+    "checking which image is right, then run again."
+)
+KEPT_TEXT = (
+    "These tags already existed with another digest than their Models CI image; by decision (`--keep-existing`) "
+    "they were kept as they are."
 )
 
 
@@ -90,6 +95,12 @@ ACTION = {"copy": "copy", "skip": "present", "conflict": "CONFLICT", "build": "n
 COPY_ACTION = {**ACTION, "build": "NO SOURCE"}
 
 
+def _action(step: Step, copy_mode: bool) -> str:
+    if isinstance(step, Conflict) and step.decision == "kept":
+        return "kept"
+    return (COPY_ACTION if copy_mode else ACTION)[step.kind]
+
+
 def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None = None) -> str:
     """The plan, one row per destination; with `estimates` (dry run) the requests and bytes a copy needs."""
     rows = []
@@ -97,9 +108,9 @@ def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None
     copy_mode = plan.mode == "copy"
     for step in plan.steps:
         if copy_mode:
-            row: list[Any] = [COPY_ACTION[step.kind], str(step.dst), _what(step)]
+            row: list[Any] = [_action(step, True), str(step.dst), _what(step)]
         else:
-            row = [ACTION[step.kind], str(step.dst), _what(step), _models(step)]
+            row = [_action(step, False), str(step.dst), _what(step), _models(step)]
         if estimates is not None:
             est = estimates.get(str(step.dst)) if isinstance(step, Copy) else None
             if est is not None:
@@ -125,14 +136,16 @@ def plan_table(plan: PromotionPlan, estimates: Mapping[str, EstimateLike] | None
 
 def _counts_line(plan: PromotionPlan) -> str:
     n = {k: sum(1 for s in plan.steps if s.kind == k) for k in ("copy", "skip", "conflict", "build")}
+    kept = len(plan.conflicts) - len(plan.undecided)
+    conflicts = f"{n['conflict']} conflicts" + (f" ({kept} kept)" if kept else "")
     if plan.mode == "copy":
         return (
             f"{len(plan.steps)} pair(s): {n['copy']} to copy, {n['skip']} present with the same digest, "
-            f"{n['conflict']} conflicts, {n['build']} missing sources"
+            f"{conflicts}, {n['build']} missing sources"
         )
     return (
         f"{plan.mode} images for {plan.version or 'the given pairs'}: {n['copy']} to copy, {n['skip']} present, "
-        f"{n['conflict']} conflicts, {n['build']} need builds"
+        f"{conflicts}, {n['build']} need builds"
     )
 
 
@@ -185,7 +198,7 @@ def summary_json(result: PromotionResult) -> dict[str, Any]:
     conflicts = [
         {
             "dst": str(c.dst), "dst_digest": c.dst_digest, "src": str(c.src), "src_digest": c.src_digest,
-            "models": list(c.models), **_source_json(c.source),
+            "models": list(c.models), **_source_json(c.source), "decision": c.decision,
         }
         for c in sorted(plan.conflicts, key=lambda c: str(c.dst))
     ]  # fmt: skip
@@ -204,7 +217,7 @@ def summary_json(result: PromotionResult) -> dict[str, Any]:
             if step.reasons:
                 entry["reasons"] = dict(step.reasons)
         elif isinstance(step, Conflict):
-            entry.update(digest=step.dst_digest, src=str(step.src), src_digest=step.src_digest)
+            entry.update(digest=step.dst_digest, src=str(step.src), src_digest=step.src_digest, decision=step.decision)
         else:
             entry["reasons"] = dict(step.reasons)
         images[str(step.dst)] = entry
@@ -317,12 +330,15 @@ def summary_markdown_from_json(data: Mapping[str, Any]) -> str:
 
     conflicts: list[Mapping[str, Any]] = list(data.get("conflicts") or [])
     if conflicts:
-        out += ["## Conflicts", "", CONFLICT_TEXT, ""]
+        undecided = any(not c.get("decision") for c in conflicts)
+        out += ["## Conflicts", "", CONFLICT_TEXT if undecided else KEPT_TEXT, ""]
         for c in conflicts:
             out.append(f"- {c.get('dst')}")
             out.append(f"  - has: `{c.get('dst_digest')}`")
             out.append(f"  - CI image: {c.get('src')} (`{c.get('src_digest')}`)")
             out.append(f"  - models: {', '.join(c.get('models') or [])}")
+            decided = "kept (`--keep-existing`)" if c.get("decision") == "kept" else "needed"
+            out.append(f"  - decision: {decided}")
         out += ["", f"**Total:** {len(conflicts)}", ""]
 
     failures: list[Mapping[str, Any]] = list(data.get("failed") or [])

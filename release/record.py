@@ -26,6 +26,7 @@ HOW = {
     ("build", "built"): "built",
     ("build", None): "needs build",
     ("conflict", None): "conflict",
+    ("conflict", "kept"): "kept",  # a conflict decided with --keep-existing: the destination as it was
 }
 
 
@@ -33,7 +34,7 @@ HOW = {
 class RecordImage:
     destination: str
     digest: str | None
-    how: str  # promoted | existing | built | needs build | copy failed | conflict
+    how: str  # promoted | existing | kept | built | needs build | copy failed | conflict
     source: str | None = None
     models: tuple[str, ...] = ()
     ci_run_number: int | None = None
@@ -74,6 +75,44 @@ class RecordImage:
 
 
 @dataclass(frozen=True)
+class RecordDecision:
+    """A conflict the release engineer decided: `decision` "kept" (--keep-existing) left the destination as it was."""
+
+    step: str  # images.promote --dev | images.promote --release
+    destination: str
+    decision: str
+    kept_digest: str | None
+    ci_image: str | None
+    ci_digest: str | None
+    models: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "destination": self.destination,
+            "decision": self.decision,
+            "kept_digest": self.kept_digest,
+            "ci_image": self.ci_image,
+            "ci_digest": self.ci_digest,
+            "models": list(self.models),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, where: str) -> RecordDecision:
+        if not isinstance(data, Mapping) or not isinstance(data.get("destination"), str):
+            raise InputError(f"{where}.destination: missing")
+        return cls(
+            step=str(data.get("step") or ""),
+            destination=data["destination"],
+            decision=str(data.get("decision") or ""),
+            kept_digest=_opt_str(data.get("kept_digest")),
+            ci_image=_opt_str(data.get("ci_image")),
+            ci_digest=_opt_str(data.get("ci_digest")),
+            models=tuple(str(m) for m in data.get("models") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class ReleaseRecord:
     version: str
     created_at: str
@@ -89,6 +128,7 @@ class ReleaseRecord:
     ci_runs: tuple[CiRunRef, ...]
     images: tuple[RecordImage, ...]
     pull_requests: Mapping[str, Any] = field(default_factory=dict)
+    decisions: tuple[RecordDecision, ...] = ()  # conflicts decided while promoting (--keep-existing)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +149,7 @@ class ReleaseRecord:
                 "runs": [{"run_id": r.run_id, "run_number": r.run_number, "url": r.url} for r in self.ci_runs],
             },
             "images": [i.to_json() for i in self.images],
+            "decisions": [d.to_json() for d in self.decisions],
             "pull_requests": dict(self.pull_requests),
         }
 
@@ -124,6 +165,7 @@ class ReleaseRecord:
         ci = _mapping(data.get("ci"))
         cat = _mapping(data.get("catalogue"))
         runs = [_mapping(r) for r in ci.get("runs") or [] if isinstance(r, Mapping)]
+        decided: list[Any] = data["decisions"] if isinstance(data.get("decisions"), list) else []
         return cls(
             version=data["version"],
             created_at=str(data.get("created_at") or ""),
@@ -139,6 +181,9 @@ class ReleaseRecord:
             ci_runs=tuple(CiRunRef(str(r.get("run_id")), str(r.get("run_number")), str(r.get("url"))) for r in runs),
             images=tuple(RecordImage.from_json(i, where=f"{source}: images[{n}]") for n, i in enumerate(images)),
             pull_requests=_mapping(data.get("pull_requests")),
+            decisions=tuple(
+                RecordDecision.from_json(d, where=f"{source}: decisions[{n}]") for n, d in enumerate(decided)
+            ),
         )
 
 
@@ -151,6 +196,8 @@ def images_from_summary(summary: Mapping[str, Any]) -> tuple[RecordImage, ...]:
             continue
         action = str(entry.get("action") or "")
         result = entry.get("result") if action in ("copy", "build") else None
+        if action == "conflict":
+            result = entry.get("decision")
         if action == "build" and result != "built":
             result = None
         how = HOW.get((action, result), action or "unknown")
@@ -169,6 +216,25 @@ def images_from_summary(summary: Mapping[str, Any]) -> tuple[RecordImage, ...]:
             )
         )
     return tuple(out)
+
+
+def decisions_from_summary(summary: Mapping[str, Any], *, step: str) -> list[RecordDecision]:
+    """The decided conflicts of a `*_artifacts_summary.json` (its `conflicts` entries with a `decision`)."""
+    out = []
+    for c in summary.get("conflicts") or []:
+        if isinstance(c, Mapping) and c.get("decision") and isinstance(c.get("dst"), str):
+            out.append(
+                RecordDecision(
+                    step=step,
+                    destination=c["dst"],
+                    decision=str(c["decision"]),
+                    kept_digest=_opt_str(c.get("dst_digest")),
+                    ci_image=_opt_str(c.get("src")),
+                    ci_digest=_opt_str(c.get("src_digest")),
+                    models=tuple(str(m) for m in c.get("models") or ()),
+                )
+            )
+    return out
 
 
 def released_images(images: Sequence[RecordImage]) -> list[ReleasedImage]:

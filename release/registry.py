@@ -1,16 +1,20 @@
 """RegistryClient: the OCI distribution API over one pooled `requests` session (our `pkg/v1/remote`).
 
 - Manifests of the four media types are read and written byte for byte; the digest is checked on every read
-  and every write.
-- Blobs are copied mount first (`POST …/blobs/uploads/?mount=&from=`), else streamed GET → upload (one PUT, or
-  PATCH chunks for large blobs). An index is copied children first.
+  and every write (a PUT must answer with the digest sent). Manifests read by digest are kept, so a source read
+  while planning is not read again to copy it.
+- Copies (release/registry_copy.py) mount first (`POST …/blobs/uploads/?mount=&from=`), else stream GET → upload
+  (one PUT, or PATCH chunks for large blobs); an index is copied children first.
 - Auth: Basic, or the token flow (401 + `WWW-Authenticate: Bearer realm,service,scope`), with one token per
-  registry and set of scopes; credentials come from a `Keychain`, which binds each credential to its hosts.
+  registry and set of scopes; credentials come from a `Keychain`, which binds each credential to its hosts. The
+  first request to a registry is preceded by one `GET /v2/` that learns the scheme, so concurrent requests do not
+  each take a 401.
 - Authorization goes only to the registry's own origin: an upload `Location` or a redirect on another host (a
   storage host with a signed URL) gets none, and a 401 from there is an error, not a challenge to answer. A
   token server (`realm`) must be https, or http on loopback; it gets the registry's credential only when the
   keychain allows it (`Keychain.token_host_allowed`), else it is asked anonymously.
-- Plain HTTP only for loopback hosts. Every response goes through `_check`, which raises a
+- Plain HTTP only for loopback hosts. Every request goes through `_request` and every response through `_check`,
+  which raises a
   `RegistryResponseError` naming the method, the URL without its query, the status and the OCI error codes;
   every transport failure (`requests` exception) becomes a `RegistryError` of one line.
 - Registry data is checked before use: manifests are read up to 4 MiB, must be JSON objects with the keys their
@@ -27,8 +31,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -44,6 +46,7 @@ from release.errors import (
 from release.http import plain_http_allowed, same_origin
 from release.imageref import ImageRef, is_digest, is_loopback_host
 from release.oci import ACCEPT, MANIFEST_TYPES, Descriptor, Manifest, sha256_digest
+from release.registry_copy import Copier, CopyEstimate, CopyResult, copy_scopes, source_scopes
 from release.registry_transport import (
     MAX_MANIFEST_BYTES,
     MAX_SMALL_BODY,
@@ -61,42 +64,6 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
-
-
-@dataclass
-class CopyResult:
-    src: ImageRef
-    dst: ImageRef
-    digest: str
-    media_type: str
-    manifests_put: int = 0
-    blobs_present: int = 0
-    blobs_mounted: int = 0
-    blobs_uploaded: int = 0
-    bytes_uploaded: int = 0
-    skipped: bool = False  # the destination already had this digest
-
-    def add(self, other: CopyResult) -> None:
-        self.manifests_put += other.manifests_put
-        self.blobs_present += other.blobs_present
-        self.blobs_mounted += other.blobs_mounted
-        self.blobs_uploaded += other.blobs_uploaded
-        self.bytes_uploaded += other.bytes_uploaded
-
-
-@dataclass
-class CopyEstimate:
-    """What a copy would cost, computed with reads only (for `--dry-run`)."""
-
-    digest: str
-    manifests: int = 0
-    blobs: int = 0
-    blobs_present: int = 0
-    mounts: int = 0
-    uploads: int = 0
-    upload_bytes: int = 0
-    image_bytes: int = 0
-    requests: int = 0
 
 
 class _HashingReader:
@@ -146,7 +113,11 @@ class _HashingReader:
 
 
 class RegistryClient:
-    """One client for every registry the kit talks to; thread-safe."""
+    """One client for every registry the kit talks to; thread-safe.
+
+    Manifests read by digest are kept for the client's lifetime (content-addressed, so they cannot go stale):
+    a source manifest read while planning is not read again to copy or estimate it.
+    """
 
     def __init__(
         self,
@@ -162,13 +133,14 @@ class RegistryClient:
         self.stats = RequestStats()
         self._auth = TokenAuth(session, keychain, self.stats)
         self._chunk_size = chunk_size
-        self._blob_pool = ThreadPoolExecutor(max_workers=blob_workers, thread_name_prefix="blob")
         self._lock = threading.Lock()
-        self._inflight: dict[tuple[str, str], tuple[str, Future[str]]] = {}
-        self._known: dict[tuple[str, str], set[str]] = {}  # (registry, digest) → repositories holding it
+        self._manifests: dict[tuple[str, str, str], Manifest] = {}  # (registry, repository, digest) → manifest
+        self._pinged: set[str] = set()
+        self._ping_locks: dict[str, threading.Lock] = {}
+        self._copier = Copier(self, workers=blob_workers)
 
     def close(self) -> None:
-        self._blob_pool.shutdown(wait=False, cancel_futures=True)
+        self._copier.close()
 
     # -- plumbing ----------------------------------------------------------------------------------------
 
@@ -186,6 +158,28 @@ class RegistryClient:
     def _url(self, ref: ImageRef, kind: str, reference: str = "") -> str:
         return f"{self._base(ref)}{ref.repository}/{kind}/{reference}"
 
+    def _ping(self, registry: str, scopes: tuple[str, ...]) -> None:
+        """Before the first request to a registry, `GET /v2/` once: its 401 tells the auth scheme (and the token
+        for `scopes` is fetched there), so the requests started meanwhile wait instead of each taking a 401."""
+        with self._lock:
+            if registry in self._pinged:
+                return
+            gate = self._ping_locks.setdefault(registry, threading.Lock())
+        with gate:
+            if registry in self._pinged:
+                return
+            url = self._registry_base(registry)
+            try:
+                self._request(
+                    "GET", url, registry=registry, scopes=scopes, ok=(200, 401), ping=True, stream=True
+                ).close()  # the body is not needed
+            except RegistryAuthError:
+                raise
+            except RegistryError as e:  # no usable answer: the requests themselves will say what is wrong
+                log.debug("GET %s: %s; going on without a ping", url, e)
+            with self._lock:
+                self._pinged.add(registry)
+
     def _request(
         self,
         method: str,
@@ -196,8 +190,12 @@ class RegistryClient:
         ok: tuple[int, ...],
         replayable: bool = True,
         session: requests.Session | None = None,
+        ping: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
+        """The one request path: the origin rules, the auth header, one answer to a 401 challenge, `_check`."""
+        if not ping:
+            self._ping(registry, scopes)
         s = session or self._s
         headers = dict(kwargs.pop("headers", {}) or {})
         own = same_origin(url, self._registry_base(registry))  # an upload Location may be on another host
@@ -209,7 +207,8 @@ class RegistryClient:
         auth = self._auth.header(registry, scopes) if own else None
         if auth:
             headers["Authorization"] = auth
-        self.stats.count(method)
+        counted = "PING" if ping else method
+        self.stats.count(counted)
         resp = self._send(s, method, url, registry, headers, kwargs)
         if resp.status_code == 401 and not (own and same_origin(resp.url or url, url)):
             resp.close()
@@ -218,6 +217,11 @@ class RegistryClient:
                 f"{registry} only (this URL is on another host, given by the registry); run again, or check the "
                 "registry"
             )
+        if resp.status_code == 401 and ping:
+            # What a ping is for: the scheme is learnt (and the token for `scopes` fetched); no need to ask again.
+            resp.close()
+            self._auth.on_challenge(registry, scopes, resp)
+            return resp
         if resp.status_code == 401:
             if not replayable:
                 raise RegistryAuthError(
@@ -226,7 +230,7 @@ class RegistryClient:
                 )
             resp.close()
             headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
-            self.stats.count(method)
+            self.stats.count(counted)
             resp = self._send(s, method, url, registry, headers, kwargs)
             if resp.status_code == 401:
                 raise RegistryAuthError(
@@ -275,15 +279,6 @@ class RegistryClient:
         message = " ".join(parts) + (f": {advice}" if advice else "")
         raise RegistryResponseError(message, method=method, url=shown_url(url), status=resp.status_code, codes=codes)
 
-    def _remember(self, registry: str, digest: str, repository: str) -> None:
-        with self._lock:
-            self._known.setdefault((registry, digest), set()).add(repository)
-
-    def _known_repo(self, registry: str, digest: str, exclude: str) -> str | None:
-        with self._lock:
-            repos = sorted(self._known.get((registry, digest), set()) - {exclude})
-        return repos[0] if repos else None
-
     # -- manifests ---------------------------------------------------------------------------------------
 
     def head_manifest(self, ref: ImageRef, *, scopes: tuple[str, ...] = ()) -> Descriptor | None:
@@ -308,21 +303,42 @@ class RegistryClient:
             return Descriptor(m.media_type, m.digest, len(m.raw))
         return Descriptor(media_type, digest, int(length))
 
-    def digest(self, ref: ImageRef) -> str | None:
-        d = self.head_manifest(ref)
+    def digest(self, ref: ImageRef, *, copy_from: ImageRef | None = None) -> str | None:
+        """HEAD: the digest `ref` points at, or None. `copy_from`: a copy from there follows, so the request
+        uses the copy's token."""
+        d = self.head_manifest(ref, scopes=copy_scopes(copy_from, ref) if copy_from else ())
         return d.digest if d else None
 
     def get_manifest(self, ref: ImageRef, *, scopes: tuple[str, ...] = ()) -> Manifest:
+        """GET the manifest; a missing one is a RegistryResponseError (404)."""
+        found = self._read_manifest(ref, scopes, ok=(200,))
+        assert found is not None
+        return found
+
+    def fetch_manifest(self, ref: ImageRef, *, scopes: tuple[str, ...] = ()) -> Manifest | None:
+        """GET the manifest, or None when it does not exist."""
+        return self._read_manifest(ref, scopes, ok=(200, 404))
+
+    def _read_manifest(self, ref: ImageRef, scopes: tuple[str, ...], *, ok: tuple[int, ...]) -> Manifest | None:
+        """By digest, a manifest read before is not read again."""
+        if ref.digest:
+            with self._lock:
+                kept = self._manifests.get((ref.registry, ref.repository, ref.digest))
+            if kept is not None:
+                return kept
         url = self._url(ref, "manifests", ref.reference)
         resp = self._request(
             "GET",
             url,
             registry=ref.registry,
             scopes=scopes or (ref.scope("pull"),),
-            ok=(200,),
+            ok=ok,
             headers={"Accept": ACCEPT},
             stream=True,
         )
+        if resp.status_code == 404:
+            resp.close()
+            return None
         try:
             raw = read_limited(resp, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
         except requests.RequestException as e:
@@ -345,9 +361,19 @@ class RegistryClient:
                 f"{ref}: manifest media type {one_line(media_type)[:100]!r} is not supported (Docker schema 1 "
                 "images cannot be copied; rebuild the image)"
             )
-        return Manifest(raw, media_type, digest)
+        manifest = Manifest(raw, media_type, digest)
+        with self._lock:
+            self._manifests[(ref.registry, ref.repository, digest)] = manifest
+        return manifest
+
+    def manifest_digest(self, ref: ImageRef, *, copy_to: ImageRef | None = None) -> str | None:
+        """GET: the digest of a copy's source, or None; the manifest is kept for the copy. `copy_to`: the copy
+        that may follow, whose token the request uses."""
+        m = self.fetch_manifest(ref, scopes=source_scopes(ref, copy_to) if copy_to else ())
+        return m.digest if m else None
 
     def put_manifest(self, ref: ImageRef, manifest: Manifest, *, scopes: tuple[str, ...] = ()) -> str:
+        """PUT; returns the digest the registry answered, which must be the manifest's."""
         url = self._url(ref, "manifests", ref.reference)
         resp = self._request(
             "PUT",
@@ -368,24 +394,34 @@ class RegistryClient:
     def blob_exists(self, ref: ImageRef, digest: str, *, scopes: tuple[str, ...] = ()) -> bool:
         url = self._url(ref, "blobs", digest)
         resp = self._request("HEAD", url, registry=ref.registry, scopes=scopes or (ref.scope("pull"),), ok=(200, 404))
-        if resp.status_code == 200:
-            self._remember(ref.registry, digest, ref.repository)
-            return True
-        return False
+        return resp.status_code == 200
 
-    def _start_upload(
+    def start_upload(
         self, dst: ImageRef, digest: str, mount_from: str | None, scopes: tuple[str, ...]
     ) -> tuple[bool, str]:
-        """POST an upload; with `mount_from`, ask for a cross-repository mount → (mounted, location)."""
+        """POST an upload; with `mount_from`, ask for a cross-repository mount → (mounted, location). A 201 (the
+        blob was mounted, or was there) must name `digest`."""
         query = {"mount": digest, "from": mount_from} if mount_from else {}
         url = f"{self._base(dst)}{dst.repository}/blobs/uploads/" + (f"?{urlencode(query)}" if query else "")
         resp = self._request("POST", url, registry=dst.registry, scopes=scopes, ok=(201, 202))
         if resp.status_code == 201:
+            _check_committed(resp, dst, digest)
             return True, ""
         location = resp.headers.get("Location")
         if not location:
             raise RegistryError(f"POST {shown_url(url)}: the registry gave no upload Location")
         return False, urljoin(url, location)
+
+    def cancel_upload(self, dst: ImageRef, location: str, scopes: tuple[str, ...]) -> None:
+        """DELETE an upload session that is not needed (best effort: the registry expires it anyway)."""
+        try:
+            self._request("DELETE", location, registry=dst.registry, scopes=scopes, ok=(200, 202, 204, 404))
+        except RegistryResponseError as e:
+            log.debug("cancelling an upload into %s: %s", dst.name, e)
+
+    def upload_requests(self, size: int) -> int:
+        """Requests that upload a blob of `size` bytes: one PUT, or PATCH chunks and a closing PUT."""
+        return 1 + (-(-size // self._chunk_size) if size > self._chunk_size else 0)
 
     @staticmethod
     def _with_query(url: str, **params: str) -> str:
@@ -393,13 +429,13 @@ class RegistryClient:
         query = parts.query + ("&" if parts.query else "") + urlencode(params)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
-    def _stream_blob(
+    def stream_blob(
         self, src: ImageRef, desc: Descriptor, dst: ImageRef, location: str, scopes: tuple[str, ...]
     ) -> int:
         """GET the blob from `src` and upload it to `location`; returns bytes uploaded."""
         get_url = self._url(src, "blobs", desc.digest)
         src_resp = self._request(
-            "GET", get_url, registry=src.registry, scopes=_source_scopes(src, dst), ok=(200,), stream=True
+            "GET", get_url, registry=src.registry, scopes=source_scopes(src, dst), ok=(200,), stream=True
         )
         try:
             chunks = src_resp.iter_content(chunk_size=MiB)
@@ -410,7 +446,7 @@ class RegistryClient:
             reader = _HashingReader(chunks, desc.size, on_bytes, source=f"{src.name}@{desc.digest}")
             if desc.size <= self._chunk_size:
                 put_url = self._with_query(location, digest=desc.digest)
-                self._request(
+                committed = self._request(
                     "PUT",
                     put_url,
                     registry=dst.registry,
@@ -445,7 +481,7 @@ class RegistryClient:
                     location = urljoin(location, resp.headers.get("Location", location))
                 if reader.read(1):
                     raise DigestMismatch(f"{src.name}@{desc.digest}: the blob is larger than its descriptor says")
-                self._request(
+                committed = self._request(
                     "PUT",
                     self._with_query(location, digest=desc.digest),
                     registry=dst.registry,
@@ -458,58 +494,10 @@ class RegistryClient:
             got = "sha256:" + reader.hasher.hexdigest()
             if desc.digest.startswith("sha256:") and got != desc.digest:
                 raise DigestMismatch(f"{src.name}@{desc.digest}: the bytes read hash to {got}")
+            _check_committed(committed, dst, desc.digest)
             return reader.read_total
         finally:
             src_resp.close()
-
-    def _copy_blob(self, src: ImageRef, dst: ImageRef, desc: Descriptor) -> str:
-        """Make `desc` present in `dst`'s repository. → "present" | "mounted" | "uploaded"."""
-        scopes = _copy_scopes(src, dst)
-        if self.blob_exists(dst, desc.digest, scopes=scopes):
-            return "present"
-        if src.registry == dst.registry:
-            mount_from: str | None = src.repository
-        else:
-            mount_from = self._known_repo(dst.registry, desc.digest, exclude=dst.repository)
-        if mount_from is not None and src.registry != dst.registry:
-            # Mounting from a repository this run filled earlier: the token must allow pulling from it too.
-            scopes = (*scopes, ImageRef(dst.registry, mount_from).scope("pull"))
-        mounted, location = self._start_upload(dst, desc.digest, mount_from, scopes)
-        if mounted:
-            self._remember(dst.registry, desc.digest, dst.repository)
-            return "mounted"
-        log.debug("mount of %s into %s refused; streaming", desc.digest, dst.name)
-        self._stream_blob(src, desc, dst, location, scopes)
-        self._remember(dst.registry, desc.digest, dst.repository)
-        return "uploaded"
-
-    def _copy_blob_once(self, src: ImageRef, dst: ImageRef, desc: Descriptor) -> Future[str]:
-        """One transfer per (destination registry, digest), even when several images share the blob.
-
-        The same repository waits for the transfer in flight; another repository of the same registry waits
-        for it too, then mounts from there instead of streaming the bytes a second time.
-        """
-        key = (dst.registry, desc.digest)
-        with self._lock:
-            entry = self._inflight.get(key)
-            if entry is None or (entry[1].done() and entry[1].exception() is not None):
-                fut = self._blob_pool.submit(self._copy_blob, src, dst, desc)
-                self._inflight[key] = (dst.repository, fut)
-                return fut
-            repo, first = entry
-        if repo == dst.repository:
-            shared: Future[str] = Future()
-            first.add_done_callback(lambda f: _settle_shared(f, shared))
-            return shared
-        return self._blob_pool.submit(self._copy_blob_after, first, src, dst, desc)
-
-    def _copy_blob_after(self, first: Future[str], src: ImageRef, dst: ImageRef, desc: Descriptor) -> str:
-        # `first` went earlier into the same FIFO pool: it is running or done, so waiting cannot deadlock.
-        try:
-            first.result()
-        except Exception:  # the other transfer failed: this one tries on its own
-            log.debug("shared transfer of %s failed; copying separately", desc.digest)
-        return self._copy_blob(src, dst, desc)
 
     # -- copy --------------------------------------------------------------------------------------------
 
@@ -528,10 +516,10 @@ class RegistryClient:
         even if `dst` already has the same digest (repairs missing blobs; the tag still cannot move).
         """
         emit = on_event or (lambda e: None)
-        manifest = self.get_manifest(src, scopes=_source_scopes(src, dst))
+        manifest = self.get_manifest(src, scopes=source_scopes(src, dst))
         if expect_digest and manifest.digest != expect_digest:
             raise DigestMismatch(f"{src} now points at {manifest.digest}, not {expect_digest} as planned; plan again")
-        have = self.head_manifest(dst, scopes=_copy_scopes(src, dst))
+        have = self.head_manifest(dst, scopes=copy_scopes(src, dst))
         if have is not None and have.digest != manifest.digest:
             raise TagConflict(
                 f"{dst} already points at {have.digest} (source {src} is {manifest.digest}); refusing to "
@@ -540,81 +528,21 @@ class RegistryClient:
         if have is not None and not force:
             emit({"event": "present", "dst": str(dst), "digest": manifest.digest})
             return CopyResult(src, dst, manifest.digest, manifest.media_type, skipped=True)
-        result = self._copy_tree(src, dst, manifest, emit)
-        scopes = _copy_scopes(src, dst)
-        self.put_manifest(dst, manifest, scopes=scopes)
-        result.manifests_put += 1
-        emit({"event": "copied", "dst": str(dst), "digest": manifest.digest})
-        return result
+        return self.copy_planned(src.with_digest(manifest.digest), dst, on_event=on_event)
 
-    def _copy_tree(self, src: ImageRef, dst: ImageRef, manifest: Manifest, emit: OnEvent) -> CopyResult:
-        """Everything `manifest` refers to, into dst's repository (children of an index first)."""
-        result = CopyResult(src, dst, manifest.digest, manifest.media_type)
-        scopes = _copy_scopes(src, dst)
-        for child in manifest.children():
-            child_src = src.with_digest(child.digest)
-            child_dst = dst.without_digest().with_digest(child.digest)
-            if self.head_manifest(child_dst, scopes=scopes) is not None:
-                continue
-            child_manifest = self.get_manifest(child_src, scopes=_source_scopes(src, dst))
-            result.add(self._copy_tree(child_src, child_dst, child_manifest, emit))
-            self.put_manifest(child_dst, child_manifest, scopes=scopes)
-            result.manifests_put += 1
-        blobs = manifest.blobs()
-        futures = [(b, self._copy_blob_once(src, dst, b)) for b in blobs]
-        errors: list[BaseException] = []
-        for desc, fut in futures:
-            try:
-                how = fut.result()
-            except BaseException as e:
-                errors.append(e)
-                continue
-            if how == "present":
-                result.blobs_present += 1
-            elif how == "mounted":
-                result.blobs_mounted += 1
-            else:
-                result.blobs_uploaded += 1
-                result.bytes_uploaded += desc.size
-            emit({"event": "blob", "how": how, "dst": str(dst), "digest": desc.digest, "size": desc.size})
-        if errors:
-            raise errors[0]
+    def copy_planned(self, src: ImageRef, dst: ImageRef, *, on_event: OnEvent | None = None) -> CopyResult:
+        """Copy `src` (pinned to the planned digest) to `dst`, which the plan saw missing (or chose to put again):
+        no new read of `dst`; the source manifest read while planning is reused. The result's digest is the one
+        the registry answered for the manifest PUT."""
+        emit = on_event or (lambda e: None)
+        manifest = self.get_manifest(src, scopes=source_scopes(src, dst))
+        result = self._copier.copy(src, dst, manifest, emit)
+        emit({"event": "copied", "dst": str(dst), "digest": result.digest})
         return result
 
     def estimate_copy(self, src: ImageRef, dst: ImageRef) -> CopyEstimate:
-        """Reads only: what `copy(src, dst)` would send (requests, mounts, uploads, bytes)."""
-        manifest = self.get_manifest(src)
-        est = CopyEstimate(digest=manifest.digest, requests=2)  # GET source + HEAD destination
-        self._estimate_tree(src, dst, manifest, est)
-        est.requests += 1  # PUT manifest
-        est.manifests += 1
-        return est
-
-    def _estimate_tree(self, src: ImageRef, dst: ImageRef, manifest: Manifest, est: CopyEstimate) -> None:
-        scopes = (dst.scope("pull"), src.scope("pull")) if src.registry == dst.registry else ()
-        for child in manifest.children():
-            child_dst = dst.without_digest().with_digest(child.digest)
-            est.requests += 1
-            if self.head_manifest(child_dst) is not None:
-                continue
-            child_manifest = self.get_manifest(src.with_digest(child.digest))
-            est.requests += 2
-            est.manifests += 1
-            self._estimate_tree(src.with_digest(child.digest), child_dst, child_manifest, est)
-        for b in manifest.blobs():
-            est.blobs += 1
-            est.image_bytes += b.size
-            est.requests += 1
-            if self.blob_exists(dst, b.digest, scopes=scopes):
-                est.blobs_present += 1
-            elif src.registry == dst.registry:
-                est.mounts += 1
-                est.requests += 1
-            else:
-                est.uploads += 1
-                est.upload_bytes += b.size
-                patches = -(-b.size // self._chunk_size) if b.size > self._chunk_size else 0
-                est.requests += 3 + patches  # GET source, POST upload, PATCH chunks, PUT
+        """Reads only: what `copy_planned(src, dst)` would send (requests, mounts, uploads, bytes)."""
+        return self._copier.estimate(src, dst, self.get_manifest(src))
 
     # -- listing (tests, audits) --------------------------------------------------------------------------
 
@@ -645,8 +573,8 @@ class RegistryClient:
         scopes = (dst.scope("pull,push"),)
         if self.blob_exists(dst, digest, scopes=scopes):
             return digest
-        _, location = self._start_upload(dst, digest, None, scopes)
-        self._request(
+        _, location = self.start_upload(dst, digest, None, scopes)
+        committed = self._request(
             "PUT",
             self._with_query(location, digest=digest),
             registry=dst.registry,
@@ -655,30 +583,16 @@ class RegistryClient:
             data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
+        _check_committed(committed, dst, digest)
         self.stats.add_bytes(up=len(data))
-        self._remember(dst.registry, digest, dst.repository)
         return digest
 
 
-def _copy_scopes(src: ImageRef, dst: ImageRef) -> tuple[str, ...]:
-    """One token for both ends when they share a registry, so a mount is authorized."""
-    if src.registry == dst.registry and src.repository != dst.repository:
-        return (dst.scope("pull,push"), src.scope("pull"))
-    return (dst.scope("pull,push"),)
-
-
-def _source_scopes(src: ImageRef, dst: ImageRef) -> tuple[str, ...]:
-    """Reading the source during a copy: the copy's token when both ends share a registry."""
-    return _copy_scopes(src, dst) if src.registry == dst.registry else (src.scope("pull"),)
-
-
-def _settle_shared(src: Future[str], dst: Future[str]) -> None:
-    exc = src.exception()
-    if exc is not None:
-        dst.set_exception(exc)
-    else:
-        # The other image did the transfer; for this one the blob was already there.
-        dst.set_result("present")
+def _check_committed(resp: requests.Response, dst: ImageRef, digest: str) -> None:
+    """A blob commit (mount or upload) answers with the digest it stored; it must be the one asked for."""
+    got = resp.headers.get("Docker-Content-Digest")
+    if got and got != digest:
+        raise DigestMismatch(f"{dst.name}: the registry committed blob {digest} as {got}")
 
 
 def _json_list(resp: requests.Response, key: str, url: str) -> list[str]:

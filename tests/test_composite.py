@@ -23,7 +23,7 @@ from release.sim.github_server import GitHubServer
 from release.sim.history import SimModel, generate_history
 from tests.openapi.validate import validate
 from tests.record_checks import assert_outputs_agree_with_the_record
-from tests.services.registry import Registry, random_layer
+from tests.services.registry import Registry, Seeder, random_layer
 from workflows.model_spec import load_catalogue
 
 pytestmark = pytest.mark.slow
@@ -164,8 +164,6 @@ def world(tmp_path: Path, fresh_registry: Registry, dockerd, tt_metal_origin) ->
 
     rewrite = (("ghcr.io", fresh_registry.host),)
     client = fresh_registry.client()
-    from tests.services.registry import Seeder
-
     seeder = Seeder(client)
     base = random_layer(256, seed="shared-base")
     for image in [*history.ci_images(), MEDIA]:
@@ -258,21 +256,37 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     tags = w.registry.tags("tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64")
     assert len([t for t in tags if t.startswith("0.6.0-")]) == 2  # one promoted, one built
 
-    # Running it again repeats nothing.
-    again = w.inv("prerelease", *args)
+    # Running it again repeats nothing (--keep-existing is a decision, not an argument of the run).
+    again = w.inv("prerelease", *args, "--keep-existing")
     assert again.returncode == 0 and again.stdout.count("done earlier") == 9
 
-    # The maintainer merges the pre-release PR into dev with a merge commit, then the release runs.
+    # The maintainer merges the pre-release PR into dev with a merge commit, then the release runs. Someone has
+    # pushed another image to Alpha's release tag: the release stops at images.promote and names the decision.
     (number,) = list(w.project.pulls)
     w.merge(number)
-    rel = w.inv("release")
+    (promoted,) = summary["copied_images"]
+    alpha = ImageRef.parse(promoted.replace("-dev-", "-release-"))
+    theirs = Seeder(w.registry.client()).image(alpha, [random_layer(64, seed="theirs")], label="theirs")
+    stopped = w.inv("release")
+    assert stopped.returncode == 3, stopped.stderr + stopped.stdout
+    assert "step images.promote failed" in stopped.stderr and "--keep-existing" in stopped.stderr
+    assert str(alpha) in stopped.stderr
+    rel = w.inv("release", "--keep-existing")
     assert rel.returncode == 0, rel.stderr + rel.stdout
+    assert rel.stdout.count("done earlier") == 2  # inputs, git.rc: the run resumed at images.promote
+    assert "1 kept as they were (--keep-existing); 0 copied" in rel.stdout
+    steps = json.loads((w.work / "release_logs" / "release_state_v0.6.0.json").read_text())["runs"]["release"]["steps"]
+    assert steps["images.promote"]["outputs"]["kept"] == [str(alpha)]
     assert "refs/heads/rc-v0.6.0" in w.remote_refs()
     assert len(w.project.pulls) == 2
     record = json.loads((w.work / "release_logs" / "release_record_v0.6.0.json").read_text())
     assert record["version"] == "0.6.0"
     hows = sorted(i["how"] for i in record["images"])
-    assert hows == ["built", "existing", "promoted"]
+    assert hows == ["built", "existing", "kept"]
+    (decision,) = record["decisions"]
+    assert decision["destination"] == str(alpha) and decision["decision"] == "kept"
+    assert decision["kept_digest"] == theirs and decision["ci_digest"] != theirs
+    assert next(i for i in record["images"] if i["how"] == "kept")["digest"] == theirs
     assert_outputs_agree_with_the_record(
         w.work / "release_logs", "0.6.0", digest_of=lambda i: w.registry.client().digest(ImageRef.parse(i))
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from release import promotion
+from release import images_copy
 from release.errors import InputError
 from release.imageref import ImageRef
 from tests.conftest import REPO_ROOT
@@ -140,19 +140,19 @@ def test_from_summary(registry: Registry, seeder: Seeder, unique_repo: str, tmp_
 
 
 def test_pairs_from_document_shapes() -> None:
-    as_list = promotion.pairs_from_document(
+    as_list = images_copy.pairs_from_document(
         [["ghcr.io/a/b:1", "ghcr.io/c/d:1"], {"src": "ghcr.io/e/f:1", "dst": "ghcr.io/g/h:1"}], source="x"
     )
     assert [str(p.dst) for p in as_list] == ["ghcr.io/c/d:1", "ghcr.io/g/h:1"]
-    rewritten = promotion.pairs_from_document(
+    rewritten = images_copy.pairs_from_document(
         {"pairs": [{"src": "ghcr.io/a/b:1", "dst": "ghcr.io/c/d:1"}]},
         source="x",
         registry_map=[("ghcr.io", "127.0.0.1:1")],
     )
     assert rewritten[0].src.registry == "127.0.0.1:1"
     with pytest.raises(InputError, match="pair 1"):
-        promotion.pairs_from_document([{"src": "ghcr.io/A/b:1", "dst": "ghcr.io/c/d:1"}], source="x")
+        images_copy.pairs_from_document([{"src": "ghcr.io/A/b:1", "dst": "ghcr.io/c/d:1"}], source="x")
     with pytest.raises(InputError, match="no \\(src, dst\\) pairs"):
-        promotion.pairs_from_document({"copied_images": {}}, source="x")
+        images_copy.pairs_from_document({"copied_images": {}}, source="x")
     with pytest.raises(InputError):
-        promotion.pairs_from_document({"nothing": 1}, source="x")
+        images_copy.pairs_from_document({"nothing": 1}, source="x")

@@ -7,14 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from release import imagetags, promotion, promotion_report
+from release import imagetags, promotion, promotion_report, promotion_run
 from release.config import Config
-from release.errors import InputError
+from release.errors import InputError, TagConflict
 from release.imageref import ImageRef
 from release.version import Version
 from tests.conftest import REPO_ROOT
@@ -150,6 +151,25 @@ def test_plan_conflict_when_destination_has_another_digest() -> None:
     assert conflict.dst == gamma and conflict.dst_digest == D[9] and conflict.src_digest == D[3]
 
 
+def test_reads_needed_reads_the_least_first() -> None:
+    """Round by round: the destination with the newest CI image, then the others only when they can matter."""
+    tgts, sources, _ = mini_world()
+    alpha = next(g for g in promotion.group_targets(tgts) if len(g.members) == 4)
+    newest, older = ImageRef.parse(_ci(TM_A, "1111111", 101)), ImageRef.parse(_ci(TM_A, "1111111", 100))
+    assert promotion.usable_images(alpha, sources) == [newest, older]
+    seen = promotion.Observed
+    assert promotion.reads_needed(alpha, sources, seen({})) == [alpha.dst, newest]
+    assert promotion.reads_needed(alpha, sources, seen({alpha.dst: D[2], newest: D[2]})) == []  # holds the newest
+    assert promotion.reads_needed(alpha, sources, seen({alpha.dst: D[9], newest: D[2]})) == [older]  # conflict?
+    assert promotion.reads_needed(alpha, sources, seen({alpha.dst: None, newest: D[2]})) == [older]  # alternatives
+    assert promotion.reads_needed(alpha, sources, seen({alpha.dst: None, newest: D[2], older: D[1]})) == []
+    delta = next(g for g in promotion.group_targets(tgts) if "Delta" in g.models[0])  # no CI record
+    assert promotion.reads_needed(delta, sources, seen({})) == [delta.dst]
+    assert promotion.reads_needed(delta, sources, seen({delta.dst: None})) == []
+    eps = next(g for g in promotion.group_targets(tgts) if "Epsilon" in g.models[0])  # other commits: not read
+    assert promotion.reads_needed(eps, sources, seen({})) == [eps.dst]
+
+
 def test_release_mode_targets_release_images() -> None:
     cat = load_catalogue(MINI, version="0.5.0")
     tgts = promotion.targets(cat.specs.values(), mode="release", registry_map=[("ghcr.io", "127.0.0.1:5000")])
@@ -174,6 +194,39 @@ def test_summary_golden(golden) -> None:
         "promote/dev_artifacts_summary.json", json.dumps(promotion_report.summary_json(result), indent=2) + "\n"
     )
     golden.check("promote/plan_table.txt", promotion_report.plan_table(plan) + "\n")
+
+
+def test_summary_golden_with_conflicts_kept(golden) -> None:
+    """--keep-existing: each conflict is listed with both digests and the decision; the run is not stopped."""
+    tgts, sources, observed = mini_world()
+    gamma = next(t.dst for t in tgts if "Gamma" in t.model_id)
+    observed = promotion.Observed({**observed.digests, gamma: D[9]})
+    plan = promotion.plan_promotion(tgts, sources, observed, mode="dev", version="0.6.0", keep_existing=True)
+    (kept,) = plan.conflicts
+    assert kept.decision == "kept" and not plan.undecided
+    result = promotion.PromotionResult(plan, tuple(promotion.StepOutcome(c, True, c.digest) for c in plan.copies))
+    assert result.ok
+    promotion.check_result(result)  # nothing left to decide: no TagConflict
+    data = promotion_report.summary_json(result)
+    assert data["conflicts"][0]["decision"] == "kept" and data["conflicts"][0]["dst_digest"] == D[9]
+    assert data["conflicts"][0]["src_digest"] == D[3]
+    golden.check("promote/dev_artifacts_summary_kept.md", promotion_report.summary_markdown(result))
+    golden.check("promote/dev_artifacts_summary_kept.json", json.dumps(data, indent=2) + "\n")
+    golden.check("promote/plan_table_kept.txt", promotion_report.plan_table(plan) + "\n")
+
+
+def test_conflict_message_names_the_flag_and_every_ref() -> None:
+    tgts, sources, observed = mini_world()
+    gamma = next(t.dst for t in tgts if "Gamma" in t.model_id)
+    zeta = next(t.dst for t in tgts if "Zeta" in t.model_id)
+    observed = promotion.Observed({**observed.digests, gamma: D[9], zeta: D[8]})
+    plan = promotion.plan_promotion(tgts, sources, observed, mode="dev", version="0.6.0")
+    with pytest.raises(TagConflict) as e:
+        promotion.check_result(promotion.PromotionResult(plan, ()))
+    first, *lines = str(e.value).splitlines()
+    assert "--keep-existing" in first and "never moves a tag" in first and e.value.exit_code == 3
+    assert [line.split()[0] for line in lines] == [str(gamma), str(zeta)]
+    assert all(" has sha256:" in line and ", CI image " in line for line in lines)
 
 
 # -------------------------------------------------------------------------------------- version decisions
@@ -357,6 +410,57 @@ def test_conflict_is_reported_and_nothing_moves(world: World, seeder: Seeder) ->
     assert "## Conflicts" in (world.checkout / "release_logs" / "dev_artifacts_summary.md").read_text()
 
 
+def requests_since(reg: Registry, start: int) -> list[str]:
+    """The registry's access log after line `start`, without `/v2/` pings (waiting for the log to settle)."""
+    seen = -1
+    lines = reg.requests_logged()
+    while len(lines) != seen:
+        seen = len(lines)
+        time.sleep(0.1)
+        lines = reg.requests_logged()
+    return [r for r in lines[start:] if not r.startswith("GET /v2/ ")]
+
+
+def test_keep_existing_decides_conflicts_then_a_rerun_only_reads(world: World) -> None:
+    gamma = world.dst("0.6.0-v0.61.1-rc1-2222222")
+    other = Seeder(world.registry.client()).image(gamma, [random_layer(512, "other")], label="other")
+    promote = ("images.promote", str(world.last_good), "--dev", "--increment", "minor")
+    stopped = world.run(*promote)
+    assert stopped.returncode == 3
+    first = next(line for line in stopped.stderr.splitlines() if line.startswith("error:"))
+    assert "--keep-existing" in first
+    assert f"{gamma} has {other}, CI image " in stopped.stderr
+    assert (world.checkout / "VERSION").read_text() == "0.5.0\n"
+    assert world.summary()["conflicts"][0]["decision"] is None
+
+    decided = world.run(*promote, "--keep-existing")
+    assert decided.returncode == 0, decided.stderr
+    assert "resuming the bump 0.5.0 → 0.6.0" in decided.stderr
+    assert (world.checkout / "VERSION").read_text() == "0.6.0\n"  # bumped once, from the state file
+    s = world.summary()
+    (conflict,) = s["conflicts"]
+    assert (conflict["dst"], conflict["dst_digest"], conflict["src_digest"], conflict["decision"]) == (
+        str(gamma),
+        other,
+        world.ci["gamma"],
+        "kept",
+    )
+    assert s["images"][str(gamma)]["decision"] == "kept" and s["summary"]["total_existing_with_ci"] == 3
+    assert world.registry.client().digest(gamma) == other
+    assert "decision: kept" in (world.checkout / "release_logs" / "dev_artifacts_summary.md").read_text()
+
+    start = len(world.registry.requests_logged())
+    again = world.run(*promote, "--keep-existing")
+    assert again.returncode == 0, again.stderr
+    assert "not bumping again" in again.stderr and (world.checkout / "VERSION").read_text() == "0.6.0\n"
+    done = requests_since(world.registry, start)
+    assert [r for r in done if r.split(" ", 1)[0] in ("POST", "PUT", "PATCH", "DELETE")] == []
+    destinations = len(s["images"])
+    assert len(done) <= 2 * destinations, done
+    heads = [r for r in done if r.startswith("HEAD ") and "/manifests/" in r]
+    assert len(heads) == len({r.split(" ")[1] for r in heads}) == destinations  # each destination read once
+
+
 def test_several_last_good_files_later_wins(world: World) -> None:
     extra = world.checkout / "release_logs" / "models_ci_last_good_dispatch_900.json"
     ref = world.registry.ref(f"{CI_REPO}:0.0.5-bbbbbbb-3333333-900")
@@ -467,8 +571,8 @@ def test_in_process_dry_run_counts_no_writes(world: World) -> None:
 
     cfg = Config.from_env(world.env, path=world.checkout / "release.toml", repo_root=world.checkout)
     client = wiring.registry_client(cfg)
-    prep = promotion.prepare(cfg, files=[world.last_good], mode="dev", increment="minor", registry=client)
-    promotion.estimate(prep.plan, client)
+    prep = promotion_run.prepare(cfg, files=[world.last_good], mode="dev", increment="minor")
+    promotion_run.estimate(promotion_run.plan_only(prep, client), client)
     assert client.stats.writes == 0 and client.stats.total > 0
 
 
@@ -514,3 +618,41 @@ def test_planning_and_rendering_import_no_io() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_a_small_promotion_stays_within_the_request_budget(token_registry, unique_repo: str) -> None:
+    """The plan's cost, counted in the registry's access log: per destination one HEAD, per manifest one GET and
+    one PUT, per blob (once per destination repository) one mount; nothing uploaded. Budget: one request per blob
+    + two per manifest + two per destination."""
+    reg, _ = token_registry
+    seeder = Seeder(reg.client())
+    base = random_layer(4096, "budget-base")
+    ci_repo, dev_repo = f"{unique_repo}/ci", f"{unique_repo}/dev"
+    tgts, sources = [], {}
+    manifests = blobs = 0
+    distinct: set[bytes] = set()
+    for n, tm in enumerate(("aaaaaaa", "bbbbbbb", "ccccccc")):
+        src = reg.ref(f"{ci_repo}:0.0.5-{tm}-1111111-{n}")
+        own = [random_layer(1024, f"{unique_repo}{n}{i}") for i in range(2)]
+        if n == 2:  # an index of two images sharing the base layer
+            seeder.index(src, {"amd64": [base, own[0]], "arm64": [base, own[1]]}, label=f"{unique_repo}{n}")
+            manifests, blobs = manifests + 3, blobs + 6
+            distinct.update([base, *own, b"config-amd64", b"config-arm64"])
+        else:
+            seeder.image(src, [base, *own], label=f"{unique_repo}{n}")
+            manifests, blobs = manifests + 1, blobs + 4
+            distinct.update([base, *own, f"config-{n}".encode()])
+        model = f"id_m{n}"
+        tgts.append(promotion.Target(model, reg.ref(f"{dev_repo}:0.6.0-{tm}-1111111"), tm, "1111111"))
+        sources[model] = promotion.CiSource(model, src, "lg.json", run_number=n)
+    start = len(reg.requests_logged())
+    client = reg.client()
+    result = promotion_run.promote(tgts, sources, client, mode="dev", version="0.6.0")
+    assert result.ok and len(result.outcomes) == 3 and not result.unconverged
+    done = [r for r in requests_since(reg, start) if f"/v2/{unique_repo}/" in r]
+    by_method = {m: sum(r.startswith(f"{m} ") for r in done) for m in ("HEAD", "GET", "POST", "PUT", "PATCH")}
+    assert by_method == {"HEAD": 3, "GET": manifests, "POST": len(distinct), "PUT": manifests, "PATCH": 0}
+    assert all("mount=" in r for r in done if r.startswith("POST"))
+    assert client.stats.bytes_uploaded == 0
+    assert len(done) <= blobs + 2 * manifests + 2 * len(tgts)
+    assert sum(o.bytes_uploaded for o in result.outcomes) == 0

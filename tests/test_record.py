@@ -3,6 +3,7 @@ release notes rendered from the record (pure; golden files)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -127,3 +128,22 @@ def test_release_notes_list_exactly_the_records_images(golden) -> None:
 def test_a_file_that_is_not_a_record_is_refused_by_name(data, message) -> None:
     with pytest.raises(InputError, match=message):
         record.ReleaseRecord.from_json(data, source="release_logs/release_record_v0.6.0.json")
+
+
+def test_a_kept_conflict_is_an_image_and_a_decision_of_the_record() -> None:
+    """--keep-existing: the destination as it was is the released image ("kept"), and the decision is recorded."""
+    kept = json.loads((GOLDEN / "promote" / "dev_artifacts_summary_kept.json").read_text())
+    images = record.images_from_summary(kept)
+    (image,) = [i for i in images if i.how == "kept"]
+    (conflict,) = kept["conflicts"]
+    assert image.destination == conflict["dst"] and image.digest == conflict["dst_digest"]
+    (decision,) = record.decisions_from_summary(kept, step="images.promote --dev")
+    assert (decision.decision, decision.kept_digest, decision.ci_digest) == (
+        "kept",
+        conflict["dst_digest"],
+        conflict["src_digest"],
+    )
+    assert record.decisions_from_summary(promoted_summary(), step="images.promote --dev") == []  # undecided
+    rec = dataclasses.replace(make_record(images), decisions=(decision,))
+    assert rec.to_json()["decisions"][0]["decision"] == "kept"
+    assert record.ReleaseRecord.from_json(json.loads(json.dumps(rec.to_json())), source="r.json") == rec

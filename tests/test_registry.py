@@ -288,3 +288,25 @@ def test_token_flow_cross_registry_mounts_from_a_repository_filled_earlier(
     assert first.blobs_uploaded == 3 and first.blobs_mounted == 0
     assert second.blobs_mounted == 1 and second.blobs_uploaded == 2  # the base layer came from repository a
     assert any(f"repository:{unique_repo}/a:pull" in scopes for scopes in tokens.requests)
+
+
+def test_one_ping_learns_the_auth_scheme_before_concurrent_requests(token_registry, unique_repo: str) -> None:
+    """The first request to a registry is preceded by one `GET /v2/`; the requests started meanwhile wait for it
+    instead of each being refused with a 401."""
+    import re
+
+    reg, tokens = token_registry
+    seeder = Seeder(reg.client())
+    srcs = [reg.ref(f"{unique_repo}/ci{i}:1") for i in range(4)]
+    for ref in srcs:
+        seeder.image(ref, [random_layer(512)])
+    tokens.requests.clear()
+    client = reg.client()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda s: client.copy(s, reg.ref(f"{unique_repo}/dev:{s.repository[-1]}")), srcs))
+    log = (reg.root / "registry.log").read_text(errors="replace")
+    answered = re.findall(r'"(?:GET|HEAD|POST|PUT|PATCH|DELETE) (/v2/\S*) HTTP/1.1" (\d{3})', log)
+    mine = [status for path, status in answered if path.startswith(f"/v2/{unique_repo}/")]
+    assert mine and "401" not in mine
+    assert client.stats.by_method["PING"] == 1
+    assert len(tokens.requests) == len({tuple(sorted(s)) for s in tokens.requests})  # one token per scope set

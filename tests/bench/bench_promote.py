@@ -8,6 +8,8 @@ Measured: wall time of the whole promotion (the kit as a process, like skopeo); 
 registry's access log, without the `/v2/` pings (token requests go to the token server, not counted), against the
 budget one per blob + two per manifest + two per destination; blob upload requests and bytes sent to the
 registry; and the second run (same arguments): its requests and writes. skopeo is skipped with a note when absent.
+Wall times are the median (and the best) of BENCH_PROMOTE_RUNS runs each (default 3; the machine is shared): the
+kit's later runs go to new tags (another VERSION), skopeo's to a repository of their own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,7 @@ SINGLE = 5  # promotions of one image
 INDEXES = 3  # promotions of a two-platform index
 LAYER_BYTES = 6_500_000
 ONE_WAY_DELAY = 0.015
+RUNS = int(os.environ.get("BENCH_PROMOTE_RUNS", "3"))  # wall times: each side this many times, to fresh tags
 CI_REPO = "tenstorrent/tt-shield/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
 DEV_REPO = "tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
 BASELINE_REPO = "baseline/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
@@ -170,14 +174,14 @@ def process_start(checkout: Path, env: dict[str, str]) -> float:
     return time.monotonic() - start
 
 
-def skopeo_all(skopeo: str, reg: Registry, proxy_host: str, pairs: list[tuple[str, str]]) -> float:
+def skopeo_all(skopeo: str, reg: Registry, proxy_host: str, pairs: list[tuple[str, str]], repo: str) -> float:
     creds = f"{reg.username}:{reg.password}"
     start = time.monotonic()
     for src_tag, dst_tag in pairs:
         subprocess.run(
             [skopeo, "copy", "--all", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
              "--src-creds", creds, "--dest-creds", creds,
-             f"docker://{proxy_host}/{CI_REPO}:{src_tag}", f"docker://{proxy_host}/{BASELINE_REPO}:{dst_tag}"],
+             f"docker://{proxy_host}/{CI_REPO}:{src_tag}", f"docker://{proxy_host}/{repo}:{dst_tag}"],
             check=True, capture_output=True, timeout=600,
         )  # fmt: skip
     return time.monotonic() - start
@@ -205,25 +209,35 @@ def run() -> list[Row]:
             }  # fmt: skip
             start_s = process_start(checkout, env)
 
+            # Ours: the first run (requests counted), the same command again, then more first runs to new tags.
             log = AccessLog(reg)
             sent0 = proxy.sent
-            ours_s = promote(checkout, env, lg_path)
+            ours_s = [promote(checkout, env, lg_path)]
             ours_sent = proxy.sent - sent0
             ours = log.take()
             rerun_s = promote(checkout, env, lg_path)
             ours_rerun = log.take()
+            for n in range(1, RUNS):
+                (checkout / "VERSION").write_text(f"0.{6 + n}.0\n")
+                ours_s.append(promote(checkout, env, lg_path))
+            log.take()
 
             skopeo = shutil.which("skopeo")
+            base_s: list[float] = []
+            base: list[str] = []
+            base_rerun: list[str] = []
+            base_sent = 0
             if skopeo is None:
                 print("note: skopeo is not installed; the baseline column is empty", file=sys.stderr)
-                base_s, base, base_rerun, base_sent = 0.0, [], [], 0
             else:
                 sent2 = proxy.sent
-                base_s = skopeo_all(skopeo, reg, proxy.host, work.pairs)
+                base_s.append(skopeo_all(skopeo, reg, proxy.host, work.pairs, BASELINE_REPO))
                 base_sent = proxy.sent - sent2
                 base = log.take()
-                skopeo_all(skopeo, reg, proxy.host, work.pairs)
+                skopeo_all(skopeo, reg, proxy.host, work.pairs, BASELINE_REPO)
                 base_rerun = log.take()
+                for n in range(1, RUNS):  # each into a repository of its own, as the first
+                    base_s.append(skopeo_all(skopeo, reg, proxy.host, work.pairs, f"{BASELINE_REPO}-{n}"))
         finally:
             proxy.close()
             stop_registry(reg)
@@ -232,17 +246,20 @@ def run() -> list[Row]:
         f"promote {work.destinations} ({work.manifests} manifests, {work.blobs} blobs, "
         f"{work.image_bytes / 1e6:.0f} MB), 30 ms RTT, token auth"
     )
+    budget = f"registry requests: budget {work.budget} (blobs + 2×manifests + 2×dest.) vs ours"
+    rerun_target = f"ours ≤ {2 * work.destinations}"
+    base_wall = statistics.median(base_s) if base_s else 0.0
+    wall = f"wall time (s, median of {RUNS}): skopeo copy --all per image vs inv images.promote"
     return [
-        Row(name, "wall time (s): skopeo copy --all per image vs inv images.promote", base_s, ours_s, "≤ 0.125"),
-        Row(name, "  of which starting the kit (inv --list, s)", base_s, start_s),
+        Row(name, wall, base_wall, statistics.median(ours_s), "≤ 0.125"),
+        Row(name, f"wall time (s, best of {RUNS})", min(base_s, default=0.0), min(ours_s), "≤ 0.125"),
+        Row(name, "  of which starting the kit (inv --list, s)", base_wall, start_s),
         Row(name, "registry requests (no /v2/ pings): skopeo vs ours", len(base), len(ours)),
-        Row(name, f"registry requests: budget {work.budget} (blobs + 2×manifests + 2×dest.) vs ours", work.budget,
-            len(ours), "≤ 1"),  # fmt: skip
+        Row(name, budget, work.budget, len(ours), "≤ 1"),
         Row(name, "blob upload requests (PATCH/PUT of an upload)", blob_uploads(base), blob_uploads(ours), "ours = 0"),
         Row(name, "bytes sent to the registry (MB)", base_sent / 1e6, ours_sent / 1e6),
         Row(name, "write requests, first run", writes(base), writes(ours)),
-        Row(name, "requests, second run (same arguments)", len(base_rerun), len(ours_rerun),
-            f"ours ≤ {2 * work.destinations}"),  # fmt: skip
+        Row(name, "requests, second run (same arguments)", len(base_rerun), len(ours_rerun), rerun_target),
         Row(name, "write requests, second run", writes(base_rerun), writes(ours_rerun), "ours = 0"),
-        Row(name, "wall time of the second run (s)", base_s, rerun_s),
+        Row(name, "wall time of the second run (s)", base_wall, rerun_s),
     ]
