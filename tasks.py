@@ -1,32 +1,17 @@
 """Release tasks (invoke). Each task parses its flags and calls one function in `release.*`.
 
 `inv --list` shows them; `inv --help NAME` documents every flag. Errors from the kit print one line and exit
-non-zero (see release/cli.py).
+non-zero (see release/cli.py). A task imports the modules only it needs when it runs, so every `inv` starts fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from release import (
-    catalogue,
-    ci_health,
-    ci_health_page,
-    ci_read,
-    ci_report,
-    fsio,
-    gitflow,
-    images_copy,
-    notes,
-    promotion,
-    promotion_report,
-    promotion_run,
-    spec_report,
-    spec_update,
-    wiring,
-)
+from release import catalogue, fsio, images_copy, promotion, promotion_report, promotion_run, wiring
 from release.cli import (
     BuildDisplay,
     CopyProgress,
@@ -49,8 +34,10 @@ from release.cli import (
 from release.config import Config
 from release.errors import ConfigError, InputError, PartialFailure
 from release.fsio import dump_json
-from release.github_types import RateLimitWait, RepoRef
 from release.version import Version
+
+if TYPE_CHECKING:
+    from release import gitflow
 
 route_parse_errors()
 
@@ -88,6 +75,8 @@ def spec_update_task(
     diff_out=None,
 ):
     """Apply last good CI results to the catalogue; regenerate model_specs_output.json and the README table."""
+    from release import spec_report, spec_update
+
     cfg = load_config(output_json_path=output_json, readme_path=readme)
     if output_only:
         cat = catalogue.load(cfg)
@@ -397,6 +386,8 @@ def _version(version: str | None) -> Version:
 
 def _git_context(dry_run: bool, last_good: str | None) -> tuple[Config, gitflow.Flow, gitflow.ReleaseFiles]:
     """Settings, the git flow's clients and where the earlier steps' outputs are."""
+    from release import gitflow
+
     cfg = load_config()
     flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
     return cfg, flow, gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
@@ -425,6 +416,9 @@ def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
 @release_task
 def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
     """Create pre-release-vX.Y.Z from the commit that passed Models CI, check it out and push it."""
+    from release import gitflow
+    from release.github_types import RepoRef
+
     cfg, flow, files = _git_context(dry_run, last_good)
     out = gitflow.prerelease_flow(
         flow, _version(version), files, source=from_, ci_repo=RepoRef(cfg.ci_owner, cfg.ci_repo), show=say
@@ -442,6 +436,8 @@ def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
 @release_task
 def git_rc(c, version=None, dry_run=False):
     """Create rc-vX.Y.Z from pre-release-vX.Y.Z once its PR was merged into dev with a merge commit."""
+    from release import gitflow
+
     cfg = load_config()
     out = gitflow.rc_flow(wiring.git_flow(cfg, dry_run=dry_run, on_event=progress), _version(version), show=say)
     _git_done(out, dry_run)
@@ -460,6 +456,8 @@ def git_rc(c, version=None, dry_run=False):
 @release_task
 def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False):
     """Start a hot-fix branch from the RC branch, or (--apply) put a fix merged into dev onto the RC branch."""
+    from release import gitflow
+
     cfg = load_config()
     flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
     v = _version(version) if version else None
@@ -486,6 +484,8 @@ def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False)
 @release_task
 def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=None, dry_run=False):
     """Open (or update) the pre-release or release PR with the diff, artifacts, manual changes and waivers."""
+    from release import gitflow
+
     if prerelease == rc:
         raise ConfigError("give exactly one of --prerelease (pre-release → dev) or --rc (rc → main)")
     _, flow, files = _git_context(dry_run, last_good)
@@ -511,6 +511,8 @@ def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=N
 @release_task
 def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_run=False):
     """Write release_logs/release_notes_vX.Y.Z.md; --publish tags vX.Y.Z and creates the GitHub release."""
+    from release import gitflow, notes
+
     cfg, flow, files = _git_context(dry_run, last_good)
     v = _version(version)
     out = gitflow.notes_flow(flow, v, files, publish=publish, draft=draft, show=say)
@@ -565,6 +567,9 @@ def ci_read_task(
     dry_run=False,
 ):
     """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json and the CI health page."""
+    from release import ci_health, ci_health_page, ci_read, ci_report
+    from release.github_types import RateLimitWait, RepoRef
+
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
     root = Path(out_root).resolve() if out_root else cfg.release_logs
     specs = list(catalogue.load(cfg).specs.values())
@@ -640,6 +645,8 @@ def ci_read_task(
 @release_task
 def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
     """Render the Models CI health page (model × run grid, one HTML file) from an all-results JSON, offline."""
+    from release import ci_health, ci_health_page
+
     cfg = load_config()
     source = Path(all_results)
     good = Path(last_good) if last_good else ci_health_page.sibling_last_good(source)

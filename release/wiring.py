@@ -15,16 +15,16 @@ from release.build.recipes import Recipe, make_recipe
 from release.build.tt_metal import CommitResolver
 from release.config import CI_TOKEN_VARIABLES, PROJECT_TOKEN_VARIABLES, Config, Token
 from release.git import Git
-from release.gitflow import Flow
-from release.github import GitHubClient, TokenRole
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `inv` starts without the docker SDK, GitHub and the git flow
     from release.docker_engine import DockerEngine
+    from release.gitflow import Flow
+    from release.github import GitHubClient, TokenRole
 
 
 def keychain(cfg: Config) -> Keychain:
@@ -66,6 +66,8 @@ def git_client(cfg: Config) -> Git:
 def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> Flow:
     """Everything the git tasks need: the git client, GitHub when a token is set (the project's token for this
     repository, the CI token to look up a Models CI run), and the branch names."""
+    from release.gitflow import Flow
+
     return Flow(
         git=git_client(cfg),
         github=project_github_client(cfg) if cfg.project_token is not None else None,
@@ -125,6 +127,8 @@ def ci_github_client(
     secondary limits). Both wait within one WaitBudget (120 s per wait, 15 min per run), beyond which the client
     raises RateLimitExceeded. With `cache_root`, JSON answers are cached there by ETag.
     """
+    from release.github import TokenRole
+
     cache = FileResponseCache(cache_root / HTTP_CACHE_DIR, read_only=read_only_cache) if cache_root else None
     return _github_client(
         cfg,
@@ -137,6 +141,8 @@ def ci_github_client(
 
 def project_github_client(cfg: Config, *, on_event: Callable[[object], None] | None = None) -> GitHubClient:
     """The client that writes this repository (pull requests, releases, refs) with GITHUB_TOKEN, else GH_PAT."""
+    from release.github import TokenRole
+
     return _github_client(
         cfg,
         token=cfg.project_token,
@@ -156,6 +162,8 @@ def _github_client(
     pool_size: int = 16,
     backoff_factor: float = 0.5,
 ) -> GitHubClient:
+    from release.github import GitHubClient
+
     def on_wait(seconds: float) -> None:
         if on_event is not None:
             on_event(RateLimitWait(seconds=seconds, reason="retry-after", path=""))
