@@ -46,15 +46,15 @@ def registry_client(cfg: Config, *, concurrency: int = 8) -> RegistryClient:
     """One pooled client for every registry. Streaming uploads use a session that retries connection errors
     only (a body already sent cannot be replayed); everything else retries 429/5xx with Retry-After.
 
-    Requests in flight: `concurrency` destinations, twice as many reads, twice as many blob and child-manifest
-    requests; the pool keeps a connection for each."""
-    pool = max(32, concurrency * 5)
+    Requests in flight: `concurrency` destinations (manifest PUTs), twice as many reads, twice as many blob
+    requests and as many child-manifest requests; the pool keeps a connection for each."""
+    pool = max(16, concurrency * 6)
     upload_retry = Retry(total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False)
     return RegistryClient(
         make_session(pool_size=pool),
         keychain(cfg),
         upload_session=make_session(pool_size=pool, retry=upload_retry),
-        blob_workers=max(2, 4 * concurrency),
+        blob_workers=max(2, 2 * concurrency),
     )
 
 
