@@ -94,6 +94,15 @@ class CiCache:
         fsio.write_if_changed(self.run_dir(run) / "run_ci_metadata.json", fsio.dump_json(meta))
         fsio.write_if_changed(self._state(run, "run.json"), fsio.dump_json(run.to_json()))
 
+    def run_ids(self) -> set[int]:
+        """The ids of the runs that have a folder in the cache."""
+        ids = set()
+        for path in self.root.glob("On_nightly_*_*"):
+            tail = path.name.rsplit("_", 1)[-1]
+            if tail.isascii() and tail.isdigit():
+                ids.add(int(tail))
+        return ids
+
     def cached_runs(self) -> list[WorkflowRun]:
         runs = []
         for path in sorted(self.root.glob("On_nightly_*/.cache/run.json")):
@@ -109,14 +118,14 @@ class CiCache:
             data = json.loads(self._state(run, f"{kind}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("run") != _run_stamp(run):
+        if not isinstance(data, dict) or data.get("run") != run_stamp(run):
             return None
         items = data.get("items")
         return items if isinstance(items, list) else None
 
     def save_listing(self, run: WorkflowRun, kind: str, items: list[dict[str, Any]]) -> None:
         if run.completed:
-            fsio.write_json(self._state(run, f"{kind}.json"), {"run": _run_stamp(run), "items": items})
+            fsio.write_json(self._state(run, f"{kind}.json"), {"run": run_stamp(run), "items": items})
 
     def save_jobs_metadata(self, run: WorkflowRun, jobs: Sequence[Job]) -> None:
         rows = [
@@ -213,7 +222,20 @@ class CiCache:
         with fsio.scratch_file(self.run_dir(run), prefix=temp_prefix(artifact.id)) as scratch:
             yield scratch
 
+    def artifact_key(self, run: WorkflowRun, artifact: Artifact, files: Sequence[str]) -> dict[str, Any] | None:
+        """What a parse of the cached artifact is valid for (release.ci_index): the identity of its marker and of
+        the `files` the parse read; None when the marker is missing."""
+        marker = file_identity(self._marker(run, artifact))
+        if marker is None:
+            return None
+        folder = self.artifact_dir(run, artifact)
+        return {"marker": marker, "files": {rel: file_identity(folder / rel) for rel in sorted(files)}}
+
     # job logs
+    def log_key(self, run: WorkflowRun, job: Job) -> list[int] | None:
+        """What a parse of the cached log is valid for: the identity of the file (None when it is missing)."""
+        return file_identity(self.log_path(run, job))
+
     def log_path(self, run: WorkflowRun, job: Job) -> Path:
         return self.run_dir(run) / "logs" / f"{sanitize(job.name)}_{job.id}.txt"
 
@@ -276,6 +298,15 @@ class FolderFiles(Mapping[str, bytes]):
         return len(self.digests)
 
 
+def file_identity(path: Path) -> list[int] | None:
+    """[inode, size, mtime in ns] of a file (a file replaced or changed gets another), or None when it is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -310,5 +341,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run_stamp(run: WorkflowRun) -> dict[str, Any]:
+def run_stamp(run: WorkflowRun) -> dict[str, Any]:
+    """What identifies a run's state: its listings are reused only while it stays the same (and completed)."""
     return {"id": run.id, "attempt": run.run_attempt, "updated_at": run.updated_at, "status": run.status}

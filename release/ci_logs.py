@@ -1,4 +1,5 @@
-"""Pure parsing of a GitHub Actions job log → JobLogInfo (runner, Inputs image, tt-smi block; §3.8).
+"""Pure parsing of a GitHub Actions job log → JobLogInfo (runner, Inputs image, tt-smi block, §3.8; and the
+tt-inference-server commit the job checked out).
 
 Job logs are outside data: the parse is one forward scan, linear in the log's size, over a bounded window (the
 first LOG_HEAD_BYTES and the last LOG_TAIL_BYTES), with JSON blocks capped at MAX_JSON_BLOCK characters and
@@ -13,6 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 MiB = 1 << 20
+# Bump when what parse_job_log produces changes: ci.read's index (release.ci_index) is keyed on it.
+PARSER_REVISION = 2
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The commit an `actions/checkout` step of the project checked out, and the log line that says so."""
+
+    commit: str  # the full SHA when the log prints it, else the prefix of `HEAD is now at`
+    line_number: int  # 1-based, in the parsed window of the log
+    line: str
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,7 @@ class JobLogInfo:
     tt_smi: dict[str, Any] | None = None
     firmware_bundle: str | None = None
     kmd_version: str | None = None
+    checkout: Checkout | None = None  # of the project (tenstorrent/tt-inference-server)
 
 
 # Job logs are parsed from a window: the first LOG_HEAD_BYTES and the last LOG_TAIL_BYTES. The runner name and
@@ -33,11 +46,19 @@ MAX_JSON_BLOCK = 1 * MiB
 LOG_CUT = b"\n[release kit: the middle of this log is not parsed]\n"
 TT_SMI = "tt-smi-metal -s"
 RUNNER = "Runner name:"
+SYNCING = "Syncing repository:"
+HEAD_IS_NOW_AT = "HEAD is now at "
+GIT_LOG_SHA = "log -1 --format="  # `[command]/usr/bin/git log -1 --format='%H'`: the next line is the full SHA
+NEXT_STEP = "##[group]Run "
+PROJECT_REPO = "tenstorrent/tt-inference-server"
+MAX_SHOWN_LINE = 200
 
 # Linear-time patterns: a CSI sequence's parameters cannot contain ESC, and an OSC string stops at BEL, ESC or a
 # newline, so no two match attempts scan the same characters.
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b\n]*(?:\x07|\x1b\\))")
 _TIMESTAMP = re.compile(r"\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")  # after a newline: a fast literal start
+_SHORT_SHA = re.compile(r"[0-9a-fA-F]{7,40}(?![0-9A-Za-z])")
+_FULL_SHA = re.compile(r"['\"]?([0-9a-fA-F]{40})['\"]?")
 
 
 def log_window(data: bytes, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES) -> bytes:
@@ -53,13 +74,20 @@ def log_lines(text: str) -> list[str]:
 
 
 def parse_job_log(
-    data: bytes, *, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES, max_block: int = MAX_JSON_BLOCK
+    data: bytes,
+    *,
+    head: int = LOG_HEAD_BYTES,
+    tail: int = LOG_TAIL_BYTES,
+    max_block: int = MAX_JSON_BLOCK,
+    project: str = PROJECT_REPO,
 ) -> JobLogInfo:
-    """Runner name, the Inputs group's image and the first tt-smi JSON block, in one forward scan of the log's
-    window (linear in its size; see LOG_HEAD_BYTES)."""
+    """Runner name, the Inputs group's image, the first tt-smi JSON block and the commit of `project`'s checkout,
+    in one forward scan of the log's window (linear in its size; see LOG_HEAD_BYTES)."""
     scan = _LogScan(max_block)
-    for line in log_lines(log_window(data, head, tail).decode("utf-8", errors="replace")):
-        if scan.feed(line):
+    checkout = _CheckoutScan(project)
+    for number, line in enumerate(log_lines(log_window(data, head, tail).decode("utf-8", errors="replace")), 1):
+        found = scan.feed(line)
+        if checkout.feed(line, number) and found:
             break
     tt_smi = scan.tt_smi
     firmware = kmd = None
@@ -74,7 +102,12 @@ def parse_job_log(
             kmd = host["Driver"].removeprefix("TT-KMD ").strip()
         tt_smi = {k: v for k, v in tt_smi.items() if k != "device_info"}
     return JobLogInfo(
-        runner_name=scan.runner, docker_image=scan.image, tt_smi=tt_smi, firmware_bundle=firmware, kmd_version=kmd
+        runner_name=scan.runner,
+        docker_image=scan.image,
+        tt_smi=tt_smi,
+        firmware_bundle=firmware,
+        kmd_version=kmd,
+        checkout=checkout.result,
     )
 
 
@@ -154,3 +187,57 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+class _CheckoutScan:
+    """The commit of the project's `actions/checkout` step (a job may check out several repositories: tt-shield,
+    tt-metal...; only the section after `Syncing repository: <project>` counts, up to the next `Syncing
+    repository:` line or the next step). In it, `HEAD is now at <sha> <subject>` gives a prefix, and the line after
+    `[command]/usr/bin/git log -1 --format=%H` (newer checkouts) the full SHA, which wins. The first section
+    that gives a commit is kept."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project.strip().lower()
+        self.state = "idle"  # idle | section | sha-next | done
+        self.result: Checkout | None = None
+
+    def feed(self, line: str, number: int) -> bool:
+        """Take one line; True once the commit is known for good."""
+        if self.state == "done":
+            return True
+        if SYNCING in line:
+            self._sync(line)
+        elif self.state == "sha-next":
+            m = _FULL_SHA.fullmatch(line.strip())
+            if m:
+                self._found(m[1].lower(), number, line)
+                self.state = "done"
+            else:
+                self.state = "section"
+        elif self.state == "section":
+            self._in_section(line, number)
+        return self.state == "done"
+
+    def _sync(self, line: str) -> None:
+        repo = line.split(SYNCING, 1)[1].strip().lower()
+        if self.result is not None:
+            self.state = "done"  # the project's section ended with a prefix only
+        else:
+            self.state = "section" if repo == self.project else "idle"
+
+    def _in_section(self, line: str, number: int) -> None:
+        text = line.strip()
+        if text.startswith(NEXT_STEP):
+            self.state = "done" if self.result is not None else "idle"
+        elif text.startswith(HEAD_IS_NOW_AT) and self.result is None:
+            m = _SHORT_SHA.match(text, len(HEAD_IS_NOW_AT))
+            if m:
+                self._found(m[0].lower(), number, line)
+        elif text.startswith("[command]") and GIT_LOG_SHA in text and "git" in text:
+            self.state = "sha-next"
+
+    def _found(self, commit: str, number: int, line: str) -> None:
+        text = line.strip()
+        if len(text) > MAX_SHOWN_LINE:
+            text = text[:MAX_SHOWN_LINE] + "…"
+        self.result = Checkout(commit, number, text)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from release.ci_hardware import model_name_from_id
 from release.ci_logs import JobLogInfo
 from release.ci_parse import ArtifactParse
 from release.github_types import RepoRef, WorkflowRun
@@ -13,11 +14,16 @@ from release.github_types import RepoRef, WorkflowRun
 
 @dataclass(frozen=True)
 class ModelRef:
-    """What ci.read needs from a catalogue spec."""
+    """What ci.read needs from a catalogue spec (`model_name` defaults to the one spelled by the model_id)."""
 
     model_id: str
     device: str
     impl_name: str
+    model_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.model_name:
+            object.__setattr__(self, "model_name", model_name_from_id(self.model_id, self.impl_name, self.device))
 
 
 @dataclass(frozen=True)

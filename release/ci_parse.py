@@ -7,7 +7,7 @@ Rules (the product's definition, pinned by tests/test_ci_parse.py):
 - `perf_status` is the first of target, complete, functional whose ttft/tput_user/tput checks in
   `benchmarks_summary[0].target_checks[level]` are all present and none is 3; else `experimental`.
   Reports whose target_checks have no `tput_user_check` at all (media/CNN/audio) are flagged `perf_unknown`.
-- Commits come from the image tag: `<ver>-<40 hex>-<7 hex>-<digits>` or `<ver>-<40 hex>`.
+- Commits come from the image tag (release.imagetags, the kit's one parser of tags).
 
 No I/O here: callers hand in bytes and strings.
 """
@@ -23,12 +23,16 @@ import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+from release import ci_hardware, imagetags
 
 FAIL = 3
 PERF_LEVELS = ("target", "complete", "functional")
 PERF_CHECKS = ("ttft_check", "tput_user_check", "tput_check")
-ARTIFACT_PREFIX = "workflow_logs_"
+ARTIFACT_PREFIX = ci_hardware.ARTIFACT_PREFIX
+# Bump when what parse_artifact / match_job produce changes: ci.read's index (release.ci_index) is keyed on it.
+PARSER_REVISION = 2
 
 
 # --------------------------------------------------------------------------------------------- zip files
@@ -287,31 +291,12 @@ def accuracy_status(report: Mapping[str, Any]) -> bool:
     return evals_completed(report) and all(e.get("accuracy_check") != FAIL for e in evals)
 
 
-_TAG_FULL = re.compile(r"^[0-9.]+-([0-9a-fA-F]{40})-([0-9a-fA-F]{7})-\d+$")
-_TAG_METAL = re.compile(r"^[0-9.]+-([0-9a-fA-F]{40})$")
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference (`host:port/repo:tag@digest` → `tag`), or None."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
+def _has_vllm(spec: Mapping[str, Any]) -> bool | None:
+    """Whether the spec's image carries a vLLM commit, when the spec says (its `vllm_commit`); else None."""
+    if "vllm_commit" not in spec:
         return None
-    return last.rsplit(":", 1)[1] or None
-
-
-def image_commits(image: str | None) -> tuple[str | None, str | None]:
-    """(tt-metal commit, vLLM commit) from a CI image tag; (None, None) for other shapes."""
-    tag = image_tag(image) if image else None
-    if tag is None:
-        return None, None
-    m = _TAG_FULL.match(tag)
-    if m:
-        return m[1], m[2]
-    m = _TAG_METAL.match(tag)
-    if m:
-        return m[1], None
-    return None, None
+    value = spec["vllm_commit"]
+    return isinstance(value, str) and bool(value)
 
 
 def _pick_last(names: list[str]) -> str | None:
@@ -356,7 +341,7 @@ def parse_artifact(dir_name: str, files: Mapping[str, bytes]) -> ArtifactParse:
     cli_args = spec.get("cli_args") if isinstance(spec.get("cli_args"), dict) else {}
     docker_image = cli_args.get("override_docker_image") or spec.get("docker_image")
     docker_image = docker_image if isinstance(docker_image, str) else None
-    tt_metal, vllm = image_commits(docker_image)
+    tt_metal, vllm = imagetags.image_commits(docker_image, has_vllm=_has_vllm(spec))
     bench_done = benchmarks_completed(report)
     accuracy = accuracy_status(report)
     summary = {
@@ -459,18 +444,44 @@ class JobLike(Protocol):
     def completed_at(self) -> str | None: ...
 
 
-def match_job(artifact_name: str, jobs: Sequence[JobLike]) -> tuple[JobLike, JobKey] | None:
-    """The job that produced an artifact: its (workflow_type, model_name, hardware_name) spell the artifact name.
+J = TypeVar("J", bound=JobLike)
 
-    Exact spelling first; otherwise `-` and `_` count as equal. Several matches (re-runs): the one completed last.
+
+class JobMatcher(Generic[J]):
+    """Finds the job that produced an artifact among one run's jobs (job names parsed once).
+
+    Its (workflow_type, model_name, hardware_name) spell the artifact name: exactly first; otherwise `-` and
+    `_` count as equal; otherwise the hardware names may differ when they stand for one device
+    (release.ci_hardware: `tg` and `galaxy`). Several matches (re-runs): the one completed last.
     """
-    keyed = [(job, key) for job in jobs if (key := parse_job_name(job.name)) is not None]
-    exact = [(j, k) for j, k in keyed if k.artifact_name == artifact_name]
-    wanted = _loose(artifact_name)
-    found = exact or [(j, k) for j, k in keyed if _loose(k.artifact_name) == wanted]
-    if not found:
-        return None
-    return max(found, key=lambda jk: (jk[0].completed_at or "", jk[0].id))
+
+    def __init__(self, jobs: Sequence[J]) -> None:
+        self._keyed = [(job, key) for job in jobs if (key := parse_job_name(job.name)) is not None]
+        self._exact: dict[str, list[tuple[J, JobKey]]] = {}
+        self._loose: dict[str, list[tuple[J, JobKey]]] = {}
+        for job, key in self._keyed:
+            self._exact.setdefault(key.artifact_name, []).append((job, key))
+            self._loose.setdefault(_loose(key.artifact_name), []).append((job, key))
+
+    def match(self, artifact_name: str) -> tuple[J, JobKey] | None:
+        found = self._exact.get(artifact_name) or self._loose.get(_loose(artifact_name)) or self._by_device(artifact_name)
+        if not found:
+            return None
+        return max(found, key=lambda jk: (jk[0].completed_at or "", jk[0].id))
+
+    def _by_device(self, artifact_name: str) -> list[tuple[J, JobKey]]:
+        wanted = _loose(artifact_name)
+        found = []
+        for job, key in self._keyed:
+            stem = _loose(f"{ARTIFACT_PREFIX}{key.workflow_type}_{key.model_name}_")
+            if wanted.startswith(stem) and ci_hardware.same_device(wanted[len(stem) :], key.hardware_name):
+                found.append((job, key))
+        return found
+
+
+def match_job(artifact_name: str, jobs: Sequence[J]) -> tuple[J, JobKey] | None:
+    """The job that produced an artifact (see JobMatcher; build one matcher per run for many artifacts)."""
+    return JobMatcher(jobs).match(artifact_name)
 
 
 def _loose(name: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from release.ci_logs import JobLogInfo
 from release.ci_model import CiEntry, CiReadResult, Progress, ReadPlan
 from release.github_types import RateLimitWait, WorkflowRun
 
@@ -65,9 +66,18 @@ def _entry_doc(result: CiReadResult, entry: CiEntry, run: WorkflowRun) -> dict[s
             "kmd_version": info.kmd_version if info else None,
             "ci_log_tt_smi_output": info.tt_smi if info else None,
             "runner_name": job.get("runner_name") or (info.runner_name if info else None),
+            "tt_inference_server_checkout": _checkout_doc(info),
         },
         "workflow_logs": workflow_logs,
     }
+
+
+def _checkout_doc(info: JobLogInfo | None) -> dict[str, Any] | None:
+    """Where the job log says which tt-inference-server commit the job checked out."""
+    c = info.checkout if info is not None else None
+    if c is None:
+        return None
+    return {"commit": c.commit, "line_number": c.line_number, "line": c.line}
 
 
 def all_results(result: CiReadResult) -> dict[str, list[dict[str, Any]]]:
@@ -117,8 +127,14 @@ def last_good(result: CiReadResult) -> dict[str, dict[str, Any]]:
             "ci_job_completed_at": job.get("completed_at"),
             "firmware_bundle": info.firmware_bundle if info else None,
             "driver_version": info.kmd_version if info else None,
+            "tt_inference_server_commit": info.checkout.commit if info and info.checkout else None,
         }
     return out
+
+
+def _checkout_commit(result: CiReadResult, entry: CiEntry) -> str | None:
+    info = result.logs.get(entry.job_id) if entry.job_id is not None else None
+    return info.checkout.commit if info is not None and info.checkout is not None else None
 
 
 def summary(result: CiReadResult) -> dict[str, Any]:
@@ -160,6 +176,7 @@ def summary(result: CiReadResult) -> dict[str, Any]:
                 "tt_metal_commit": s.get("tt_metal_commit"),
                 "vllm_commit": s.get("vllm_commit"),
                 "commits_known": s.get("tt_metal_commit") is not None,
+                "tt_inference_server_commit": _checkout_commit(result, entry),
             }
         )
     failing_after = []
@@ -216,12 +233,13 @@ def summary_table(data: dict[str, Any]) -> str:
             "perf unknown" if g["perf_unknown"] else g["perf_status"],
             (g["tt_metal_commit"] or "unknown")[:12],
             g["vllm_commit"] or "-",
+            (g.get("tt_inference_server_commit") or "unknown")[:12],
         )
         for g in data["last_good"]
     ]
     parts.append(f"Models with a last good run: {data['models_with_last_good']} of {data['models_total']}")
     if rows:
-        parts.append(tabulate(rows, headers=["model_id", "run", "perf", "tt-metal", "vLLM"]))
+        parts.append(tabulate(rows, headers=["model_id", "run", "perf", "tt-metal", "vLLM", "tt-inference-server"]))
     if data["without_last_good"]:
         parts.append(f"Models without a last good run ({len(data['without_last_good'])}):")
         parts.append("\n".join(f"  {m}" for m in data["without_last_good"]))

@@ -82,6 +82,28 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def write_json_if_changed(path: Path, data: Any) -> bool:
+    """`write_json` unless the file already holds the same JSON document (same keys in the same order, same
+    values); return True when the file was written. Compared without rendering: the indented rendering is pure
+    Python and slow for documents of megabytes."""
+    path = Path(path)
+    try:
+        old = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        old = _ABSENT
+    if old is not _ABSENT and _compact(old) == _compact(data):
+        return False
+    write_json(path, data)
+    return True
+
+
+_ABSENT = object()
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+
+
 def read_bytes(path: Path, *, what: str = "file") -> bytes:
     """A file's bytes; a missing file, a folder or an unreadable file is an InputError naming it."""
     path = Path(path)

@@ -22,6 +22,7 @@ OPTIONAL_FIELDS: dict[str, type] = {  # null or this type
     "device": str,
     "firmware_bundle": str,
     "driver_version": str,
+    "tt_inference_server_commit": str,
 }
 
 
@@ -42,6 +43,7 @@ class LastGoodRecord:
     accuracy_status: Any = None
     firmware_bundle: str | None = None
     driver_version: str | None = None
+    tt_inference_server_commit: str | None = None  # what the job's checkout step printed (full SHA or prefix)
 
 
 def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = None) -> dict[str, LastGoodRecord | None]:
@@ -91,5 +93,6 @@ def parse_last_good(data: Any, *, source: str, known: Iterable[str] | None = Non
             accuracy_status=raw.get("accuracy_status"),
             firmware_bundle=raw.get("firmware_bundle"),
             driver_version=raw.get("driver_version"),
+            tt_inference_server_commit=raw.get("tt_inference_server_commit"),
         )
     return out

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from release import ci_logs, ci_parse, last_good
+from release import ci_hardware, ci_logs, ci_parse, last_good
 from release.ci_logs import JobLogInfo
 from release.ci_model import CiEntry, ModelRef
 from release.ci_parse import ArtifactParse, UnsafeArchive
 from release.github_types import Job
 from release.sim.history import SimModel, make_job_log, make_report
+from workflows.model_spec import DEVICE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 TM = "ef93cf18b3aee66cc9ec703423de0ad3c6fde844"
@@ -119,23 +120,6 @@ def test_pass_rule(r, bench, evals_done, accuracy):
     assert ci_parse.accuracy_status(r) is accuracy
 
 
-@pytest.mark.parametrize(
-    ("image", "expected"),
-    [
-        (f"ghcr.io/tenstorrent/tt-shield/vllm-x:0.0.5-{TM}-1d799da-52729064622", (TM, "1d799da")),
-        (f"ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-{TM}", (TM, None)),
-        (f"localhost:5000/tt-shield/vllm-x:0.0.5-{TM}-1d799da-5272", (TM, "1d799da")),
-        (f"ghcr.io/x/y:0.0.5-{TM}-1d799da-52@sha256:{'a' * 64}", (TM, "1d799da")),
-        ("ghcr.io/tenstorrent/tt-inference-server/vllm-x:0.5.0-ae65ee5-35f023f", (None, None)),
-        ("ghcr.io/x/y:0.5.0-v0.61.1-rc1-5cbc982", (None, None)),
-        (f"ghcr.io/x/y:0.0.5-{TM}-1d799da8-52", (None, None)),  # 8-char vLLM SHA: not the CI shape
-        ("localhost:5000/x/y", (None, None)),
-        ("", (None, None)),
-        (None, (None, None)),
-    ],
-)
-def test_image_commits(image, expected):
-    assert ci_parse.image_commits(image) == expected
 
 
 # ----------------------------------------------------------------------------------------------- jobs
@@ -181,6 +165,69 @@ def test_match_job_uses_names_with_underscores_and_picks_the_last_completed():
     loose = ci_parse.match_job("workflow_logs_release_Qwen2.5_Coder_7B_galaxy", jobs)
     assert loose is not None and loose[0].id == 4
     assert ci_parse.match_job("workflow_logs_release_Other_n150", jobs) is None
+
+
+def test_match_job_by_device_when_the_hardware_names_differ():
+    jobs = [
+        job(1, "r / test (release, Qwen3-32B, galaxy, galaxy)"),
+        job(2, "r / test (release, Qwen3-32B, galaxy-t3k, galaxy)"),
+        job(3, "r / test (release, Llama-3.1-70B, llmbox, t3k)"),
+    ]
+    assert ci_parse.match_job("workflow_logs_release_Qwen3-32B_tg", jobs)[0].id == 1
+    assert ci_parse.match_job("workflow_logs_release_Qwen3-32B_galaxy_t3k", jobs)[0].id == 2
+    assert ci_parse.match_job("workflow_logs_release_Llama-3.1-70B_t3k", jobs)[0].id == 3
+    assert ci_parse.match_job("workflow_logs_release_Llama-3.1-70B_n300", jobs) is None
+    assert ci_parse.match_job("workflow_logs_evals_Qwen3-32B_tg", jobs) is None  # another workflow type
+
+
+@pytest.mark.parametrize(
+    ("name", "devices"),
+    [
+        ("n150", {"N150"}),
+        ("tg", {"GALAXY"}),
+        ("TG", {"GALAXY"}),
+        ("galaxy", {"GALAXY"}),
+        ("galaxy-t3k", {"GALAXY_T3K"}),
+        ("galaxy_t3k", {"GALAXY_T3K"}),
+        ("llmbox", {"T3K"}),
+        ("t3k", {"T3K"}),
+        ("p150x4", {"P150X4"}),
+        ("", set()),
+    ],
+)
+def test_hardware_names(name, devices):
+    assert ci_hardware.devices_for(name) & {*DEVICE_TYPES} == devices
+    for device in devices:
+        assert ci_hardware.loose(name) in ci_hardware.hardware_names_for(device)
+
+
+def test_artifact_candidates_cover_every_impl_and_hardware_name():
+    models = [
+        ModelRef("id_qwen3-32b-galaxy_Qwen3-32B_galaxy", "GALAXY", "qwen3-32b-galaxy", "Qwen3-32B"),
+        ModelRef("id_tt-transformers_Qwen3-32B_galaxy", "GALAXY", "tt-transformers", "Qwen3-32B"),
+        ModelRef("id_tt-transformers_Qwen3-32B_t3k", "T3K", "tt-transformers", "Qwen3-32B"),
+        ModelRef("id_tt-transformers_Qwen2.5_Coder-7B_galaxy_t3k", "GALAXY_T3K", "tt-transformers"),
+    ]
+    cands = ci_hardware.ArtifactCandidates(models)
+    galaxy = {models[0].model_id, models[1].model_id}
+    assert cands("workflow_logs_release_Qwen3-32B_tg") == galaxy
+    assert cands("workflow_logs_release_Qwen3-32B_galaxy") == galaxy
+    assert cands("workflow_logs_evals_qwen3_32b_TG") == galaxy
+    assert cands("workflow_logs_release_Qwen3-32B_llmbox") == {models[2].model_id}
+    assert cands("workflow_logs_release_Qwen3-32B_n150") == set()  # no such catalogue model
+    assert cands("workflow_logs_release_Qwen3-32B_mystery-box") == {m.model_id for m in models[:3]}  # any device
+    assert cands("workflow_logs_release_Qwen2.5_Coder-7B_galaxy-t3k") == {models[3].model_id}
+    assert cands("workflow_logs_release_Unknown_tg") == set()
+    assert cands("perf-data_001") == set()
+    assert models[3].model_name == "Qwen2.5_Coder-7B"  # spelled by the model_id when not given
+
+
+def test_early_stop_needs_every_model_an_artifact_may_carry():
+    seen, cands = {"a"}, frozenset({"a", "b"})
+    assert not ci_hardware.all_resolved(seen, cands, {"a"})
+    assert ci_hardware.all_resolved(seen, cands, {"a", "b"})
+    assert not ci_hardware.all_resolved(set(), cands, {"a", "b"})  # a name never seen is read
+    assert ci_hardware.all_resolved({"x"}, frozenset(), {"x"})  # not a catalogue model: what it carried counts
 
 
 # ----------------------------------------------------------------------------------------------- zips
@@ -300,7 +347,7 @@ def test_media_report_is_passing_with_perf_unknown():
     assert p.summary["is_passing"] and p.summary["perf_status"] == "experimental" and p.summary["perf_unknown"]
 
 
-def test_override_image_wins_and_short_tags_give_no_commits():
+def test_override_image_wins_and_released_tags_give_their_commits():
     spec = {
         "model_id": MODEL.model_id,
         "docker_image": CI_IMAGE,
@@ -308,7 +355,13 @@ def test_override_image_wins_and_short_tags_give_no_commits():
     }
     p = ci_parse.parse_artifact("a", artifact_files(spec=spec))
     assert p.summary is not None and p.summary["docker_image"].endswith("0.5.0-ae65ee5-35f023f")
-    assert (p.summary["tt_metal_commit"], p.summary["vllm_commit"]) == (None, None)
+    assert (p.summary["tt_metal_commit"], p.summary["vllm_commit"]) == ("ae65ee5", "35f023f")
+    media = ci_parse.parse_artifact("a", artifact_files(spec={**spec, "vllm_commit": None}))
+    assert media.summary is not None and media.summary["vllm_commit"] is None  # the spec says: no vLLM part
+    tag = {**spec, "cli_args": {"override_docker_image": "x/y:0.0.5-v0.61.1-rc1-abc1234-123"}}
+    hyphenated = ci_parse.parse_artifact("a", artifact_files(spec=tag))
+    assert hyphenated.summary is not None
+    assert (hyphenated.summary["tt_metal_commit"], hyphenated.summary["vllm_commit"]) == ("v0.61.1-rc1", "abc1234")
 
 
 def test_newest_spec_and_report_by_name_and_never_another_models_report():

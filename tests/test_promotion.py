@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from release import imagetags, promotion, promotion_report, promotion_run
+from release import promotion, promotion_report, promotion_run
 from release.config import Config
 from release.errors import InputError, TagConflict
 from release.imageref import ImageRef
@@ -28,37 +28,6 @@ DEV_REPO = "tenstorrent/tt-inference-server/vllm-tt-metal-src-dev-ubuntu-22.04-a
 MEDIA = "tenstorrent/tt-media-inference-server:0.5.0-e95ffa59adbe39237525161272141cbbb603c686"
 TM_A = "aaaaaaa" + "0" * 33
 D = {n: "sha256:" + f"{n:x}" * 64 for n in range(1, 10)}
-
-# ------------------------------------------------------------------------------------------ tag parsing
-
-
-@pytest.mark.parametrize(
-    ("tag", "has_vllm", "expected"),
-    [
-        (f"0.0.5-{TM_A}-1d799da-52729064622", True, ("0.0.5", TM_A, "1d799da", "52729064622")),
-        ("0.5.0-ae65ee5-35f023f", True, ("0.5.0", "ae65ee5", "35f023f", None)),
-        ("0.5.0-v0.61.1-rc1-5cbc982", True, ("0.5.0", "v0.61.1-rc1", "5cbc982", None)),
-        ("0.0.5-v0.62.0-rc33-5cbc982-123456", True, ("0.0.5", "v0.62.0-rc33", "5cbc982", "123456")),
-        ("0.5.0-ae65ee5-35f023fa", True, ("0.5.0", "ae65ee5", "35f023fa", None)),
-        ("0.4.0-e95ffa59adbe39237525161272141cbbb603c686", False,
-         ("0.4.0", "e95ffa59adbe39237525161272141cbbb603c686", None, None)),
-        (f"0.0.5-{TM_A}-52729064622", False, ("0.0.5", TM_A, None, "52729064622")),
-        ("latest", True, None),
-        ("0.5.0-ae65ee5", True, None),
-    ],
-)  # fmt: skip
-def test_parse_commit_tag(tag: str, has_vllm: bool, expected: tuple | None) -> None:
-    got = imagetags.parse_commit_tag(tag, has_vllm=has_vllm)
-    assert (None if got is None else (got.version, got.tt_metal, got.vllm, got.suffix)) == expected
-
-
-def test_same_commit() -> None:
-    assert imagetags.same_commit("ae65ee5", "ae65ee5c0ffee" + "0" * 27)
-    assert imagetags.same_commit("AE65EE5c", "ae65ee5")
-    assert not imagetags.same_commit("ae65ee5", "ae65ee6")
-    assert imagetags.same_commit("v0.61.1-rc1", "v0.61.1-rc1")
-    assert not imagetags.same_commit("v0.61.1", "v0.61.1-rc1")
-
 
 # ----------------------------------------------------------------------------------------- pure planning
 

@@ -6,15 +6,22 @@ Used by the fake GitHub server (`release.sim.github_server`) for tests and bench
 What it holds (all derived from a seed, so two calls with the same arguments give byte-identical data):
 runs newest first with varied status/conclusion/branch/event (an in-progress and a queued run at the top, a
 cancelled run, a workflow_dispatch run on another branch, a push on main), per-run test jobs in the four
-job-name patterns plus build and filler jobs, ANSI-coloured timestamped logs with tt-smi JSON, one
+job-name patterns plus build and filler jobs, ANSI-coloured timestamped logs with tt-smi JSON and the
+`actions/checkout` steps of tt-shield, tt-inference-server and tt-metal (older and newer checkout output), one
 `workflow_logs_*` artifact per model and run with a run spec and a report in many variants (target / complete /
 functional / experimental, failing or missing evals, empty benchmarks, media reports without
 `tput_user_check`, override images, malformed JSON, a zip-slip zip), filler artifacts, and expired artifacts
-in the oldest runs.
+in the oldest runs. Optionally: the CI's own hardware names (`tg`, `llmbox`, `galaxy-t3k`) in job and artifact
+names, models sharing one artifact name (two impls of one weight on one device: each run tests one of them),
+and passing jobs that concluded `failure`.
+
+`SimHistory.expected_last_good` says, from what was generated, which run holds each model's last good entry:
+the truth a reader of the history must find.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -41,6 +48,13 @@ def sha(text: str, n: int = 40) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:n]
 
 
+# The names Models CI gives some machines in job and artifact names (the other devices go by `device.lower()`).
+CI_HARDWARE_NAMES: dict[str, str] = {"GALAXY": "tg", "GALAXY_T3K": "galaxy-t3k", "T3K": "llmbox"}
+PASSING_OUTCOMES = frozenset({"target", "complete", "functional", "experimental", "na_accuracy", "no_benchmarks_key"})
+UNREADABLE_QUIRKS = frozenset({"zip_slip", "malformed_report", "malformed_spec"})
+PROJECT = "tenstorrent/tt-inference-server"
+
+
 @dataclass(frozen=True)
 class SimModel:
     model_id: str
@@ -49,10 +63,11 @@ class SimModel:
     device: str  # DeviceTypes name, e.g. "N150"
     engine: str = "vLLM"  # vLLM | media | forge
     image: str | None = None  # the image CI runs it with, when fixed (an explicit catalogue image)
+    ci_hardware: str | None = None  # the CI's name for the machine, when not `device.lower()`
 
     @property
     def hardware_name(self) -> str:
-        return self.device.lower()
+        return self.ci_hardware or self.device.lower()
 
     @property
     def artifact_name(self) -> str:
@@ -119,6 +134,9 @@ class SimArtifact:
     with_digest: bool
     _content: Callable[[], bytes] = field(repr=False)
     listed_size: int | None = None  # what the listing says instead of the real size (a lying listing)
+    model_id: str | None = None  # the model whose report it carries (None: a filler)
+    passes: bool = False  # generated with a passing, readable report
+    job_id: int | None = None  # the job that produced it
 
     @property
     def content(self) -> bytes:
@@ -149,6 +167,7 @@ class SimRun:
     jobs: list[SimJob] = field(default_factory=list)
     artifacts: list[SimArtifact] = field(default_factory=list)
     images: set[str] = field(default_factory=set)  # CI images named by this run's artifacts and logs
+    project_commit: str = ""  # the tt-inference-server commit its jobs checked out
 
 
 @dataclass
@@ -181,6 +200,18 @@ class SimHistory:
                 if art.id == artifact_id:
                     return run, art
         return None
+
+    def expected_last_good(self, max_runs: int) -> dict[str, tuple[int, int]]:
+        """{model_id: (run number, artifact id)} of the newest passing, readable, unexpired artifact of each model
+        among the newest `max_runs` completed runs: what was generated, computed without the kit."""
+        completed = [r for r in self.runs if r.status == "completed"]
+        chosen = sorted(completed, key=lambda r: r.run_number, reverse=True)[:max_runs]
+        found: dict[str, tuple[int, int]] = {}
+        for run in chosen:
+            for art in run.artifacts:
+                if art.model_id and art.passes and not art.expired and art.model_id not in found:
+                    found[art.model_id] = (run.run_number, art.id)
+        return found
 
 
 # ------------------------------------------------------------------------------------------------ outcomes
@@ -285,8 +316,65 @@ def _ansi(text: str, colour: int = 36) -> str:
     return f"\x1b[{colour};1m{text}\x1b[0m"
 
 
-def make_job_log(*, runner: str, image: str | None, fw: str, kmd: str, variant: str, t: datetime) -> bytes:
-    """A GitHub job log: timestamped, ANSI-coloured, with an Inputs group and a tt-smi JSON block."""
+@dataclass(frozen=True)
+class SimCheckout:
+    """An `actions/checkout` step: `newer` prints the full SHA after `git log -1 --format=%H` (checkout v4 on a
+    branch); older output only says `HEAD is now at <sha7> <subject>` (a detached checkout of the SHA)."""
+
+    repo: str
+    sha: str
+    newer: bool = True
+    subject: str = "Nightly"
+
+
+def checkout_lines(c: SimCheckout) -> list[str]:
+    """The log lines of one checkout step, as GitHub prints them."""
+    lines = [
+        "##[group]Run actions/checkout@v4",
+        "with:",
+        f"  repository: {c.repo}",
+        "  token: ***",
+        "##[endgroup]",
+        f"Syncing repository: {c.repo}",
+        "##[group]Getting Git version info",
+        "[command]/usr/bin/git version",
+        "git version 2.43.0",
+        "##[endgroup]",
+        "##[group]Fetching the repository",
+        f"[command]/usr/bin/git -c protocol.version=2 fetch --no-tags --prune --depth=1 origin {c.sha}",
+        f" * [new ref]         {c.sha} -> origin/dev",
+        "##[endgroup]",
+        "##[group]Checking out the ref",
+    ]
+    if c.newer:
+        lines += [
+            "[command]/usr/bin/git checkout --progress --force -B dev refs/remotes/origin/dev",
+            "Switched to a new branch 'dev'",
+            "##[endgroup]",
+            "[command]/usr/bin/git log -1 --format=%H",
+            c.sha,
+        ]
+    else:
+        lines += [
+            f"[command]/usr/bin/git checkout --progress --force {c.sha}",
+            f"Note: switching to '{c.sha}'.",
+            f"HEAD is now at {c.sha[:7]} {c.subject}",
+            "##[endgroup]",
+        ]
+    return lines
+
+
+def make_job_log(
+    *,
+    runner: str,
+    image: str | None,
+    fw: str,
+    kmd: str,
+    variant: str,
+    t: datetime,
+    checkouts: Sequence[SimCheckout] = (),
+) -> bytes:
+    """A GitHub job log: timestamped, ANSI-coloured, with checkout steps, an Inputs group and a tt-smi JSON block."""
     tt_smi = {
         "time": iso(t),
         "host_info": {"OS": "Linux", "Distro": "Ubuntu 22.04.5 LTS", "Driver": f"TT-KMD {kmd}"},
@@ -296,9 +384,10 @@ def make_job_log(*, runner: str, image: str | None, fw: str, kmd: str, variant: 
         "Current runner version: '2.321.0'",
         f"Runner name: '{runner}'",
         "Runner group name: 'Default'",
-        "##[group] Inputs",
-        "  model: x",
     ]
+    for c in checkouts:
+        body += checkout_lines(c)
+    body += ["##[group] Inputs", "  model: x"]
     if image:
         body.append(f"  image: {image}")
     body += ["##[endgroup]", _ansi("Run ./run.py --workflow release"), "Starting server..."]
@@ -344,6 +433,10 @@ def generate_history(
     tt_metal_commits: Sequence[str] = (),
     head_shas: Sequence[str] = (),
     image_per_impl: bool = False,
+    project_commits: Sequence[str] = (),
+    hardware_names: Mapping[str, str] | None = None,
+    shared_names: bool = False,
+    failed_conclusions: bool = False,
 ) -> SimHistory:
     """`runs` runs of the nightly workflow, newest first (see the module docstring).
 
@@ -356,15 +449,22 @@ def generate_history(
     With `image_per_impl`, each impl (in order of first appearance) has its own CI image per run, with its own
     commits (the n-th impl is n commit groups ahead), as when Models CI tests impls on different commits;
     otherwise every vLLM model of a run shares one CI image.
+    Every test job checks out tt-shield (the run's head), tt-inference-server (`project_commits[idx]`, wrapping,
+    else made up; give commits of the project's origin when the git flow must branch from them) and tt-metal.
+    `hardware_names` ({device: CI name}, e.g. CI_HARDWARE_NAMES) names machines as the CI does. Models that share
+    an artifact name (two impls of one weight on one device) are all kept with `shared_names` (each run tests
+    one of them, chosen by the seed), else only the first. With `failed_conclusions`, some passing jobs
+    conclude `failure` (a flaky teardown; their reports decide).
     """
-    models = list(models if models is not None else default_models())
-    seen: set[str] = set()
-    unique = []
+    models = [
+        dataclasses.replace(m, ci_hardware=(hardware_names or {}).get(m.device, m.ci_hardware))
+        for m in (models if models is not None else default_models())
+    ]
+    groups: dict[str, list[SimModel]] = {}
     for m in models:  # one artifact name per run: GitHub refuses duplicates
-        if m.artifact_name not in seen:
-            seen.add(m.artifact_name)
-            unique.append(m)
-    models = unique
+        group = groups.setdefault(m.artifact_name, [])
+        if shared_names or not group:
+            group.append(m)
     streams: dict[str, int] = {}
     for m in models:
         streams.setdefault(m.impl_name, len(streams) if image_per_impl else 0)
@@ -374,7 +474,7 @@ def generate_history(
         offset = runs - 1 - idx  # 0 = newest
         out.append(
             _make_run(
-                models,
+                list(groups.values()),
                 idx=idx,
                 offset=offset,
                 seed=seed,
@@ -390,6 +490,8 @@ def generate_history(
                 tt_metal_commits=tt_metal_commits,
                 streams=streams,
                 head_sha=head_shas[idx % len(head_shas)] if head_shas else None,
+                project_commit=project_commits[idx % len(project_commits)] if project_commits else None,
+                failed_conclusions=failed_conclusions,
             )
         )
     out.reverse()
@@ -409,7 +511,7 @@ def generate_history(
 
 
 def _make_run(
-    models: list[SimModel],
+    groups: list[list[SimModel]],
     *,
     idx: int,
     offset: int,
@@ -426,6 +528,8 @@ def _make_run(
     tt_metal_commits: Sequence[str] = (),
     streams: Mapping[str, int] | None = None,
     head_sha: str | None = None,
+    project_commit: str | None = None,
+    failed_conclusions: bool = False,
 ) -> SimRun:
     created = BASE_TIME + timedelta(days=idx)
     status, branch, event = "completed", "dev", "schedule"
@@ -453,6 +557,7 @@ def _make_run(
         head_sha=head_sha or sha(f"{seed}:{idx}:head"),
         created_at=iso(created),
         updated_at=iso(created + timedelta(hours=8) if status == "completed" else created),
+        project_commit=project_commit or sha(f"{seed}:{idx}:tt-inference-server"),
     )
     if status == "queued":
         return run
@@ -473,8 +578,17 @@ def _make_run(
 
     _, _, ci_image = commits(0)
     t0 = created + timedelta(hours=1)
+    shield = SimCheckout(f"{owner}/{repo}", run.head_sha, subject="Nightly workflow")
+    project = SimCheckout(PROJECT, run.project_commit, subject=f"Nightly {number}")
     build_log = functools.partial(
-        make_job_log, runner="builder-03", image=ci_image, fw="0", kmd="0", variant="none", t=t0
+        make_job_log,
+        runner="builder-03",
+        image=ci_image,
+        fw="0",
+        kmd="0",
+        variant="none",
+        t=t0,
+        checkouts=(shield, project),
     )
     run.jobs.append(
         SimJob(
@@ -506,7 +620,8 @@ def _make_run(
             )
         )
     in_progress = status == "in_progress"
-    for pos, model in enumerate(models):
+    for pos, group in enumerate(groups):
+        model = group[0] if len(group) == 1 else random.Random(f"{seed}:{idx}:{group[0].artifact_name}").choice(group)
         rng = random.Random(f"{seed}:{idx}:{model.model_id}")
         outcome = _outcome(rng, outcomes)
         quirk = _quirk(special, offset, pos)
@@ -523,13 +638,22 @@ def _make_run(
         tm, _, model_ci_image = commits((streams or {}).get(model.impl_name, 0))
         image = model.image or (f"{MEDIA_IMAGE}:0.4.0-{tm}" if model.engine == "media" else model_ci_image)
         run.images.add(image)
-        log = functools.partial(make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start)
+        # older checkout output in some jobs; tt-metal checked out last (its section must not be taken)
+        checkouts = (
+            dataclasses.replace(shield, newer=pos % 3 != 0),
+            dataclasses.replace(project, newer=pos % 3 != 1),
+            SimCheckout("tenstorrent/tt-metal", tm if len(tm) == 40 else sha(tm), newer=pos % 2 == 0),
+        )
+        log = functools.partial(
+            make_job_log, runner=runner, image=image, fw=fw, kmd=kmd, variant=variant, t=start, checkouts=checkouts
+        )
+        flaky = failed_conclusions and passing and rng.random() < 0.2
         run.jobs.append(
             SimJob(
                 job_id,
                 _job_name(model, pos),
                 "completed",
-                "success" if passing else "failure",
+                "success" if passing and not flaky else "failure",
                 iso(start),
                 iso(start),
                 iso(done),
@@ -552,6 +676,9 @@ def _make_run(
                 expired,
                 idx % 3 != 0,
                 content,
+                model_id=model.model_id,
+                passes=outcome in PASSING_OUTCOMES and quirk not in UNREADABLE_QUIRKS,
+                job_id=job_id,
             )
         )
     for k in range(fillers):
