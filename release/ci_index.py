@@ -195,7 +195,8 @@ class CiIndex:
     # writing
     def merged(self, keep: Callable[[str], bool]) -> dict[str, Any]:
         """Old runs (kept while `keep(run_id)`) with what this read learned on top: a run whose stamp changed
-        starts afresh, entries and logs of an unchanged run are added to the old ones."""
+        starts afresh, entries and logs of an unchanged run are added to the old ones. Runs, entries and logs
+        come in the order of their ids, so the same knowledge gives the same file."""
         runs: dict[str, Any] = {}
         for rid, rec in self._old.items():
             if isinstance(rec, Mapping) and keep(rid):
@@ -207,9 +208,10 @@ class CiIndex:
             merged = {**old, **{k: v for k, v in new.items() if k not in ("entries", "logs")}}
             for part in ("entries", "logs"):
                 before = old.get(part)
-                merged[part] = {**(before if isinstance(before, Mapping) else {}), **new[part]}
+                items = {**(before if isinstance(before, Mapping) else {}), **new[part]}
+                merged[part] = {k: items[k] for k in sorted(items, key=_id_order)}
             runs[rid] = merged
-        return runs
+        return {rid: runs[rid] for rid in sorted(runs, key=_id_order)}
 
     def save(self, path: Path, keep: Callable[[str], bool]) -> bool:
         """Write the index (atomically) with the runs `keep` accepts, unless it holds nothing new; True when
@@ -287,6 +289,10 @@ def log_info_from_json(d: Any) -> JobLogInfo | None:
             return None
         checkout = Checkout(raw[0], raw[1], raw[2])
     return JobLogInfo(texts[0], texts[1], d.get("tt_smi"), texts[2], texts[3], checkout)
+
+
+def _id_order(key: str) -> tuple[int, str]:
+    return (len(key), key)  # numeric order for ids (decimal strings), any other key after its peers
 
 
 def _is_int(value: Any) -> bool:

@@ -170,13 +170,11 @@ def test_artifacts_and_logs_gone_since_listed(github_factory, models, tmp_path):
     assert good["ci_job_id"] == job.id and good["firmware_bundle"] is None
 
 
-def test_an_artifact_name_shared_by_two_impls_is_read_until_both_are_known(github_factory, tmp_path):
-    a = SimModel(
-        "id_tt-transformers_Llama-3.3-70B-Instruct_galaxy", "tt-transformers", "Llama-3.3-70B-Instruct", "GALAXY"
-    )
-    b = SimModel(
-        "id_llama3-70b-galaxy_Llama-3.3-70B-Instruct_galaxy", "llama3-70b-galaxy", "Llama-3.3-70B-Instruct", "GALAXY"
-    )
+@pytest.mark.parametrize("hardware", ["galaxy", "tg"])  # the CI's own name for the machine, or the device's
+def test_an_artifact_name_shared_by_two_impls_is_read_until_both_are_known(github_factory, tmp_path, hardware):
+    name = "Llama-3.3-70B-Instruct"
+    a = SimModel(f"id_tt-transformers_{name}_galaxy", "tt-transformers", name, "GALAXY", ci_hardware=hardware)
+    b = SimModel(f"id_llama3-70b-galaxy_{name}_galaxy", "llama3-70b-galaxy", name, "GALAXY", ci_hardware=hardware)
     hist = generate_history([a], runs=4, special_runs=False, expired_runs=0)
     for idx, run in enumerate(reversed(hist.runs)):  # oldest first: b, b, a, a — every entry passes
         model = b if idx < 2 else a
@@ -192,7 +190,7 @@ def test_an_artifact_name_shared_by_two_impls_is_read_until_both_are_known(githu
             created=created,
         )
     srv = github_factory(hist)
-    refs = [ModelRef(a.model_id, "GALAXY", a.impl_name), ModelRef(b.model_id, "GALAXY", b.impl_name)]
+    refs = [ModelRef(a.model_id, "GALAXY", a.impl_name, name), ModelRef(b.model_id, "GALAXY", b.impl_name, name)]
     result, _, _ = read(srv, tmp_path, refs, max_runs=4)
     chosen = result.last_good
     assert chosen[a.model_id] is not None and chosen[a.model_id].run_number == 103
