@@ -9,6 +9,7 @@ import pytest
 
 from release import ci_logs
 from release.ci_logs import JobLogInfo
+from release.sim.history import SimCheckout, checkout_lines
 from release.sim.hostile import hostile_log
 
 TS = "2025-10-01T03:00:00.1234567Z "
@@ -119,3 +120,71 @@ def test_only_the_window_is_parsed():
 def test_crlf_and_bad_bytes():
     data = b"2025-10-01T03:00:00Z Runner name: r9\r\n\xff\xfe\r\n"
     assert ci_logs.parse_job_log(data).runner_name == "r9"
+
+
+# ----------------------------------------------------------------------------- the project's checkout commit
+
+SHA = "4b1f8c3d2e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"
+SHIELD = "9" * 40
+
+
+def checkout(repo: str, sha: str, *, newer: bool, subject: str = "Fix sampler") -> list[str]:
+    return checkout_lines(SimCheckout(repo, sha, newer=newer, subject=subject))
+
+
+@pytest.mark.parametrize("newer", [True, False])
+def test_checkout_commit_of_the_project_among_several_checkouts(newer):
+    lines = [
+        *checkout("tenstorrent/tt-shield", SHIELD, newer=True),
+        *checkout("tenstorrent/tt-inference-server", SHA, newer=newer),
+        *checkout("tenstorrent/tt-metal", "8" * 40, newer=not newer),
+        "Run ./run.py",
+    ]
+    found = ci_logs.parse_job_log(log(*lines)).checkout
+    assert found is not None
+    assert found.commit == (SHA if newer else SHA[:7])  # the full SHA when the log prints it, else the prefix
+    assert lines[found.line_number - 1].strip() == found.line
+    assert found.line == (SHA if newer else f"HEAD is now at {SHA[:7]} Fix sampler")
+
+
+@pytest.mark.parametrize(
+    ("lines", "commit"),
+    [
+        # both: the full SHA after `git log -1 --format=%H` wins over the earlier prefix, quoted or not
+        (["Syncing repository: tenstorrent/tt-inference-server", f"HEAD is now at {SHA[:7]} x",
+          "[command]/usr/bin/git log -1 --format='%H'", f"'{SHA}'"], SHA),
+        (["Syncing repository: TensTorrent/TT-Inference-Server", "[command]/usr/bin/git log -1 --format=%H",
+          SHA.upper()], SHA),
+        # the line after the command is not a SHA: the prefix stays
+        (["Syncing repository: tenstorrent/tt-inference-server", f"HEAD is now at {SHA[:9]} y",
+          "[command]/usr/bin/git log -1 --format=%H", "fatal: no commits", "Syncing repository: a/b",
+          "HEAD is now at 1234567 other"], SHA[:9]),
+        # only other repositories
+        (["Syncing repository: tenstorrent/tt-shield", f"HEAD is now at {SHA[:7]} x",
+          "[command]/usr/bin/git log -1 --format=%H", SHA], None),
+        # a later step's `HEAD is now at` (a script's own git checkout) is not the checkout's
+        (["Syncing repository: tenstorrent/tt-inference-server", "##[endgroup]", "##[group]Run ./build.sh",
+          "HEAD is now at 1234567 not this"], None),
+        (["HEAD is now at 1234567 before any sync"], None),
+        # a project section without a commit, then the project again
+        (["Syncing repository: tenstorrent/tt-inference-server", "Syncing repository: tenstorrent/tt-metal",
+          "HEAD is now at 1234567 metal", "Syncing repository: tenstorrent/tt-inference-server",
+          f"HEAD is now at {SHA[:7]} ours"], SHA[:7]),
+        (["Syncing repository: tenstorrent/tt-inference-server", "HEAD is now at xyz1234 not hex"], None),
+    ],
+)  # fmt: skip
+def test_checkout_commit_rules(lines, commit):
+    found = ci_logs.parse_job_log(log(*lines)).checkout
+    assert (found.commit if found else None) == commit
+
+
+def test_checkout_of_another_project_and_in_a_hostile_log():
+    lines = [*checkout("acme/server", SHA, newer=True)]
+    assert ci_logs.parse_job_log(log(*lines), project="acme/server").checkout.commit == SHA
+    assert ci_logs.parse_job_log(log(*lines)).checkout is None
+    # a sync line repeated a million times: still one linear pass
+    hostile = log("Syncing repository: tenstorrent/tt-inference-server") * 200_000 + log(*checkout(
+        "tenstorrent/tt-inference-server", SHA, newer=False))  # fmt: skip
+    start = time.perf_counter()
+    assert ci_logs.parse_job_log(hostile).checkout.commit == SHA[:7]
+    assert time.perf_counter() - start < 3.0

@@ -9,6 +9,9 @@ another exception. Cases are small, each bounded in time (hypothesis deadline) a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import re
 import io
 import json
 import tempfile
@@ -23,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from release import ci_logs, ci_parse, fsio
+from release import ci_cache, ci_index, ci_logs, ci_parse, fsio
 from release.ci_cache import CiCache
 from release.ci_logs import JobLogInfo
 from release.ci_parse import ArchiveLimits, ArtifactParse
@@ -220,6 +223,12 @@ log_pieces = st.sampled_from(
         " " * 50,
         "\r",
         "[[[[",
+        "Syncing repository: tenstorrent/tt-inference-server",
+        "Syncing repository: tenstorrent/tt-metal",
+        "HEAD is now at 4b1f8c3 subject",
+        "[command]/usr/bin/git log -1 --format=%H",
+        "4b1f8c3d2e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c",
+        "##[group]Run ",
     ]
 )
 log_lines = st.lists(st.lists(log_pieces | st.text(max_size=10), max_size=4).map("".join), max_size=60)
@@ -232,6 +241,8 @@ def test_job_logs_parse_to_info(lines, sep, noise):
     info = ci_logs.parse_job_log(data, head=1500, tail=500, max_block=400)
     assert isinstance(info, JobLogInfo)
     assert info.tt_smi is None or isinstance(info.tt_smi, dict)
+    if info.checkout is not None:
+        assert re.fullmatch(r"[0-9a-f]{7,40}", info.checkout.commit) and info.checkout.line_number >= 1
 
 
 @settings(FUZZ, max_examples=10)
@@ -245,7 +256,10 @@ def test_job_log_memory_is_bounded(lines):
 
 record_like = st.fixed_dictionaries(
     {f: json_values | st.text(max_size=8) for f in REQUIRED_FIELDS},
-    optional={f: json_values for f in ("ci_run_id", "ci_job_id", "device", "ci_run_url", "firmware_bundle")},
+    optional={
+        f: json_values
+        for f in ("ci_run_id", "ci_job_id", "device", "ci_run_url", "firmware_bundle", "tt_inference_server_commit")
+    },
 )
 
 
@@ -354,3 +368,45 @@ def test_cache_files_read_back_or_count_as_missing(marker, listing):
         assert isinstance(outcome(lambda: cache.load_artifact(RUN, art)), (Mapping, str, type(None)))
         assert isinstance(outcome(lambda: cache.load_listing(RUN, "artifacts")), (list, type(None)))
         assert isinstance(outcome(lambda: cache.cached_runs()), list)
+
+
+# ------------------------------------------------------------------------------------------------ ci.read's index
+
+SIG = ci_index.signature("tenstorrent/tt-inference-server")
+index_runs = st.dictionaries(
+    st.sampled_from(["1", "x", ""]),
+    json_values
+    | st.fixed_dictionaries(
+        {"stamp": st.just(ci_cache.run_stamp(RUN)) | json_values},
+        optional={
+            "artifacts": json_values | st.lists(st.lists(json_values | st.just(5), max_size=4), max_size=3),
+            "build_runner": json_values,
+            "entries": json_values | st.dictionaries(st.just("5"), json_values, max_size=1),
+            "logs": json_values | st.dictionaries(st.just("9"), json_values, max_size=1),
+        },
+    ),
+    max_size=2,
+)
+
+
+def index_bytes(runs: Any, *, sig: Any = SIG) -> bytes:
+    body = json.dumps(runs).encode() + b"\n"
+    return json.dumps({"signature": sig, "checksum": hashlib.sha256(body).hexdigest()}).encode() + b"\n" + body
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300) | index_runs.map(index_bytes) | json_values.map(index_bytes))
+def test_index_files_give_results_or_nothing(raw):
+    """Whatever the index holds, lookups give a value or None, and saving it again works."""
+    run = dataclasses.replace(RUN, id=1)
+    art = Artifact(5, "workflow_logs_x", 10, False, None, "u", None, None)
+    index = ci_index.CiIndex.from_bytes(raw, sig=SIG)
+    listed = index.artifacts(run)
+    assert listed is None or all(isinstance(a, Artifact) for a in listed)
+    assert isinstance(index.build_runner(run), tuple)
+    entry = index.entry(run, art, lambda files: None)
+    assert entry is None or isinstance(entry[0], ArtifactParse)
+    assert index.log_info(run, 9, [1, 2, 3]) is None or isinstance(index.log_info(run, 9, [1, 2, 3]), JobLogInfo)
+    with tempfile.TemporaryDirectory() as tmp:
+        index.record_build_runner(run, "r")
+        index.save(Path(tmp) / "index.json", keep=lambda rid: True)
