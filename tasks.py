@@ -408,7 +408,8 @@ def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
     name="prerelease",
     help={
         "version": "the release being made, X.Y.Z; the branch is pre-release-vX.Y.Z",
-        "from": "commit to branch from (default: head of the newest Models CI run in the last-good file)",
+        "from": "commit to branch from (default: the tt-inference-server commit the newest Models CI run in the "
+        "last-good file tested, as its job log shows)",
         "last_good": "last-good JSON for the default --from (default: newest release_logs/models_ci_last_good_*)",
         "dry_run": "fetch and print the plan; change nothing",
     },
@@ -417,12 +418,9 @@ def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
 def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
     """Create pre-release-vX.Y.Z from the commit that passed Models CI, check it out and push it."""
     from release import gitflow
-    from release.github_types import RepoRef
 
-    cfg, flow, files = _git_context(dry_run, last_good)
-    out = gitflow.prerelease_flow(
-        flow, _version(version), files, source=from_, ci_repo=RepoRef(cfg.ci_owner, cfg.ci_repo), show=say
-    )
+    _, flow, files = _git_context(dry_run, last_good)
+    out = gitflow.prerelease_flow(flow, _version(version), files, source=from_, show=say)
     _git_done(out, dry_run)
 
 
@@ -698,7 +696,8 @@ def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments:
     help={
         "increment": "VERSION increment: major|minor|patch (patch: only server code changed)",
         "max_runs": "Models CI runs to read (default 90)",
-        "from": "commit to cut the pre-release branch from (default: head of the newest CI run with a last good)",
+        "from": "commit to cut the pre-release branch from (default: the tt-inference-server commit the newest CI run "
+        "with a last good tested)",
         "branch": "only CI runs on this branch (e.g. dev)",
         "event": "only CI runs of this event (e.g. schedule)",
         "keep_existing": "images.promote's decision on conflicts: keep the destination tags that hold another "

@@ -217,10 +217,7 @@ def git_prerelease_step(run: Run, opts: PrereleaseOptions) -> Step:
 
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
         flow = run.clients.flow(dry_run=dry_run)
-        ci_repo = RepoRef(run.cfg.ci_owner, run.cfg.ci_repo)
-        out = gitflow.prerelease_flow(
-            flow, run.version, _files(run, ctx), source=opts.source, ci_repo=ci_repo, show=ctx.on_event
-        )
+        out = gitflow.prerelease_flow(flow, run.version, _files(run, ctx), source=opts.source, show=ctx.on_event)
         if dry_run:
             return StepOutcome(f"would create {branch}: " + "; ".join(s.describe() for s in out.plan.actions))
         sha = run.clients.git.rev_parse(f"refs/heads/{branch}") or ""

@@ -373,6 +373,7 @@ def simulated_ci(cat: Catalogue, project: ProjectRepo, workspace: Path, opts: De
         seed=opts.seed,
         tt_metal_commits=tt_metal.commits[-groups:],
         head_shas=(project.head,),
+        project_commits=(project.head,),
         image_per_impl=True,
     )
     return tt_metal, history

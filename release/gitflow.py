@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import fsio, notes, record, release_inputs
+from release import branch_point, fsio, notes, record, release_inputs
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
 from release.version import Version
@@ -520,8 +520,16 @@ def _branch_steps(repo: RepoFacts, b: BranchFacts, *, start_label: str, checkout
     return steps
 
 
-def plan_prerelease(version: Version, repo: RepoFacts, branch: BranchFacts, *, source_label: str) -> GitPlan:
-    """pre-release-vX.Y.Z from the commit that passed Models CI, checked out and pushed."""
+def plan_prerelease(
+    version: Version,
+    repo: RepoFacts,
+    branch: BranchFacts,
+    *,
+    source_label: str,
+    source_facts: tuple[tuple[str, str], ...] = (),
+) -> GitPlan:
+    """pre-release-vX.Y.Z from the commit that passed Models CI, checked out and pushed; `source_facts` say where
+    that commit came from."""
     _require_remote(repo)
     _require_clean(repo)
     steps = _branch_steps(repo, branch, start_label=source_label)
@@ -530,6 +538,7 @@ def plan_prerelease(version: Version, repo: RepoFacts, branch: BranchFacts, *, s
         facts=(
             ("branch", branch.name),
             ("from", f"{branch.start[:12]} ({source_label})"),
+            *source_facts,
             ("remote", repo.remote),
         ),
         steps=tuple(steps),
@@ -912,20 +921,22 @@ def prerelease_flow(
     files: ReleaseFiles,
     *,
     source: str | None,
-    ci_repo: RepoRef,
     show: Callable[[str], None],
 ) -> FlowOutcome:
-    """`inv git.prerelease`: `source` is the --from commit; None takes the head of the newest last-good CI run."""
+    """`inv git.prerelease`: `source` is the --from commit; None takes the tt-inference-server commit that the
+    newest Models CI run among the last-good records tested (release.branch_point)."""
+    point = None
     if source:
-        ref, label = source, f"--from {source}"
+        label, facts = f"--from {source}", ()
     else:
-        ref, label = ci_source(files, flow.ci_github, ci_repo)
+        point = branch_point.choose(files.last_good_data(), files.all_results_data(), source=str(files.release_logs))
+        label, facts = point.label, point.facts()
 
     def make() -> GitPlan:
         repo = _observe(flow)
-        sha = resolve_commit(flow.git, ref, what=label)
+        sha = branch_point.resolve(flow.git, point) if point else resolve_commit(flow.git, str(source), what=label)
         b = observe_branch(flow.git, repo, prerelease_branch(version), sha)
-        return plan_prerelease(version, repo, b, source_label=label)
+        return plan_prerelease(version, repo, b, source_label=label, source_facts=facts)
 
     return converge(flow, make, show=show)
 
@@ -1099,7 +1110,12 @@ class ReleaseFiles:
         return path.with_name(name) if path is not None and name and path.with_name(name).is_file() else None
 
     def all_results_data(self) -> dict[str, Any] | None:
-        path = self.all_results or release_inputs.newest_ci_file(self.release_logs, "all_results")
+        """The all-results file given, else the one written with the last-good file, else the newest."""
+        sibling = None
+        if self.last_good is not None:
+            candidate = self.last_good.with_name(self.last_good.name.replace("_last_good_", "_all_results_", 1))
+            sibling = candidate if candidate != self.last_good and candidate.exists() else None
+        path = self.all_results or sibling or release_inputs.newest_ci_file(self.release_logs, "all_results")
         return release_inputs.read_mapping(path, "all CI results")
 
     def json_text(self, git: GitClient, rev: str | None, path: Path) -> Any | None:
@@ -1120,31 +1136,6 @@ def waivers_for(files: ReleaseFiles, git: GitClient, rev: str | None) -> list[no
     if results is None or not isinstance(specs, dict):
         return None
     return notes.find_waivers(results, specs)
-
-
-def ci_source(files: ReleaseFiles, github: GitHubClient | None, ci: RepoRef) -> tuple[str, str]:
-    """The default `--from`: head_sha of the newest Models CI run that supplied a last-good record."""
-    last_good = files.last_good_data()
-    if last_good is None:
-        raise InputError(
-            f"no models_ci_last_good_*.json in {files.release_logs}: run `inv ci.read`, or pass --from SHA"
-        )
-    run = notes.newest_run(last_good)
-    if run is None or run.run_id == notes.UNKNOWN:
-        raise InputError("no model has a last good Models CI run in the last-good file: pass --from SHA")
-    label = f"head of Models CI run {run.run_number}"
-    for entries in (files.all_results_data() or {}).values():
-        for entry in entries if isinstance(entries, list) else []:
-            meta = entry.get("ci_metadata") if isinstance(entry, dict) else None
-            if isinstance(meta, dict) and str(meta.get("run_id")) == run.run_id and meta.get("head_sha"):
-                return str(meta["head_sha"]), label
-    if not run.run_id.isdigit():
-        raise InputError(f"the last-good file names Models CI run id {run.run_id!r}, not a number: pass --from SHA")
-    if github is None:
-        raise ConfigError(
-            f"finding the commit of Models CI run {run.run_id} needs the GitHub API: set GH_PAT, or pass --from SHA"
-        )
-    return str(github.get_run(ci, int(run.run_id)).head_sha), label
 
 
 def pr_flow(

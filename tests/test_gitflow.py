@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ from release.git import Git
 from release.github_types import RepoRef
 from release.version import Version
 from tests.conftest import REPO_ROOT
+from release.sim.history import generate_history
 from tests.services.git_world import GitWorld, git_env, sh
+from tests.services.github_server import TOKEN, small_models
 
 V = Version(0, 6, 0)
 
@@ -50,7 +53,6 @@ def prerelease(world: GitWorld, source: str | None, *, show=None, **kw: object) 
         V,
         files(world),
         source=source,
-        ci_repo=RepoRef("tenstorrent", "tt-shield"),
         show=show or (lambda _: None),
     )
 
@@ -312,19 +314,114 @@ def test_tasks_print_the_plan_and_fail_in_one_line(git_world: GitWorld) -> None:
     assert bad.returncode == 2 and "--version: '0.6' is not a MAJOR.MINOR.PATCH version" in bad.stderr
 
 
-def test_default_from_is_the_head_of_the_newest_last_good_run(git_world: GitWorld) -> None:
+def record(run: int, job: int, commit: str | None) -> dict:
+    rec = {"ci_run_id": 1000 + run, "ci_run_number": run, "ci_job_id": job, "docker_image": "i", "perf_status": "x"}
+    return {**rec, "tt_inference_server_commit": commit} if commit is not None else rec
+
+
+def write_ci_files(world: GitWorld, last_good: dict, all_results: dict | None = None, span: str = "5_to_7") -> None:
+    logs = world.work / "release_logs"
+    logs.mkdir(exist_ok=True)
+    (logs / f"models_ci_last_good_{span}.json").write_text(json.dumps(last_good))
+    if all_results is not None:
+        (logs / f"models_ci_all_results_{span}.json").write_text(json.dumps(all_results))
+
+
+def test_default_from_is_the_commit_the_newest_last_good_run_tested(git_world: GitWorld) -> None:
     source = sh(git_world.work, "rev-parse", "HEAD~2")
-    logs = git_world.work / "release_logs"
-    logs.mkdir()
-    record = {"ci_run_id": 111, "ci_run_number": 7, "ci_run_url": "https://github.com/o/r/actions/runs/111"}
-    (logs / "models_ci_last_good_5_to_7.json").write_text(json.dumps({"m1": record, "m2": {}}))
-    with pytest.raises(ConfigError, match="needs the GitHub API: set GH_PAT, or pass --from SHA"):
+    other = sh(git_world.work, "rev-parse", "HEAD~1")
+    line = f"HEAD is now at {source[:7]} dev work 0"
+    checkout = {"commit": source[:7], "line_number": 41, "line": line}
+    entry = {"ci_metadata": {"run_id": 1007, "ci_job_metadata": {"job_id": 71}}, "ci_logs": {
+        "tt_inference_server_checkout": checkout}}  # fmt: skip
+    write_ci_files(
+        git_world,
+        {"m1": record(7, 71, source[:7]), "m2": record(5, 51, other), "m3": record(6, 61, None), "m4": {}},
+        {"m1": [entry]},
+    )
+    shown: list[str] = []
+    out = prerelease(git_world, None, show=shown.append)
+    facts = dict(out.plan.facts)
+    assert facts["from"] == f"{source[:12]} (tt-inference-server commit tested by Models CI run 7, job 71)"
+    assert facts["log line"] == f"41: {line}"
+    assert [v for k, v in out.plan.facts if k == "other commit"] == [
+        f"m2: {other[:12]} (run 5)",
+        "m3: unknown (no checkout in the job log) (run 6)",
+    ]
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == source  # the prefix, expanded
+    assert "log line" in shown[0] and "other commit" in shown[0]
+
+
+@pytest.mark.parametrize(
+    ("last_good", "message"),
+    [
+        ({"m1": record(7, 71, "deadbee"), "m2": record(5, 51, None)},
+         r"Models CI run 7, job 71 is deadbee, which is not a commit of this repository .* Pass --from SHA"),
+        ({"m1": record(7, 71, None), "m2": record(5, 51, "deadbee")},
+         r"Models CI run 7 \(job 71, m1\): its job log shows no tt-inference-server checkout .* pass --from SHA"),
+        ({"m1": record(7, 71, "1111111"), "m2": record(7, 72, "2222222")},
+         r"the jobs of Models CI run 7 checked out different .*job 71 \(m1\): 1111111; job 72 \(m2\): 2222222"),
+        ({"m1": {}}, "no model has a last good Models CI run"),
+    ],
+)  # fmt: skip
+def test_default_from_refuses_what_it_cannot_resolve(git_world: GitWorld, last_good: dict, message: str) -> None:
+    write_ci_files(git_world, last_good)
+    with pytest.raises(InputError, match=message):
         prerelease(git_world, None)
-    entry = {"ci_metadata": {"run_id": 111, "run_number": 7, "head_sha": source}}
-    (logs / "models_ci_all_results_5_to_7.json").write_text(json.dumps({"m1": [entry]}))
-    out = prerelease(git_world, None)
-    assert ("from", f"{source[:12]} (head of Models CI run 7)") in out.plan.facts
-    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == source
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") is None
+
+
+def test_an_unresolvable_default_is_exit_2_in_one_line(git_world: GitWorld) -> None:
+    write_ci_files(git_world, {"m1": record(7, 71, "deadbee")})
+    done = inv(git_world, "git.prerelease", "--version", "0.6.0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: tt-inference-server commit tested by Models CI run 7, job 71") and "--from" in last
+
+
+def test_an_ambiguous_prefix_is_refused(git_world: GitWorld) -> None:
+    """Commits are made until two share their first four hex digits (git's shortest abbreviation)."""
+    tree = sh(git_world.work, "rev-parse", "HEAD^{tree}")
+    by_prefix: dict[str, str] = {}
+    prefix = None
+    for n in range(5000):
+        sha = sh(git_world.work, "commit-tree", tree, "-m", f"filler {n}")
+        if sha[:4] in by_prefix:
+            prefix = sha[:4]
+            break
+        by_prefix[sha[:4]] = sha
+    assert prefix is not None
+    write_ci_files(git_world, {"m1": record(7, 71, prefix)})
+    with pytest.raises(InputError, match=rf"run 7, job 71 is {prefix}, a prefix of 2 commits here .* --from"):
+        prerelease(git_world, None)
+
+
+def test_prerelease_after_ci_read_branches_from_the_commit_ci_tested(git_world: GitWorld, github_factory) -> None:
+    """`inv ci.read`, then `inv git.prerelease --version X` with no --from: the branch starts at the
+    tt-inference-server commit that the newest last-good run checked out (read from its job logs)."""
+    commits = [sh(git_world.work, "rev-parse", f"HEAD~{n}") for n in (2, 1, 0)]
+    hist = generate_history(small_models()[:4], runs=5, seed=4, special_runs=False, expired_runs=0,
+                            project_commits=commits)  # fmt: skip
+    server = github_factory(hist)
+    truth = hist.expected_last_good(4)
+    newest = max(run for run, _ in truth.values())
+    expected = next(r.project_commit for r in hist.runs if r.run_number == newest)
+    (git_world.work / "workflows").mkdir()
+    shutil.copy(REPO_ROOT / "workflows" / "model_specs.toml", git_world.work / "workflows" / "model_specs.toml")
+    env = {**git_env(), "RELEASE_REPO_ROOT": str(git_world.work), "GITHUB_API_URL": server.api_url, "GH_PAT": TOKEN}
+
+    def task(*args: str, token: bool = True) -> subprocess.CompletedProcess[str]:
+        run_env = env if token else {k: v for k, v in env.items() if k != "GH_PAT"}
+        return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args], cwd=git_world.work,
+                              env=run_env, capture_output=True, text=True, check=False)  # fmt: skip
+
+    read = task("ci.read", "--max-runs", "4")
+    assert read.returncode == 0, read.stderr
+    done = task("git.prerelease", "--version", "0.6.0", token=False)  # no GitHub needed
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert f"{expected[:12]} (tt-inference-server commit tested by Models CI run {newest}, job " in done.stdout
+    assert "log line" in done.stdout
+    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == expected
 
 
 def test_branch_guard(git_world: GitWorld) -> None:

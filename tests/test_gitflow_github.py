@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from release import gitflow, notes
-from release.errors import GitStateError, InputError
+from release.errors import GitStateError
 from release.git import Git
-from release.github_types import RepoRef
 from release.version import Version
 from tests.services.git_world import GitWorld, git_env, sh
 from tests.services.github_project import GitHubProject
@@ -46,8 +45,7 @@ def quiet(_: str) -> None:
 def prerelease_with_outputs(world: GitWorld, gh: GitHubProject) -> None:
     """pre-release branch, then what the kit's steps commit on it, plus one manual change."""
     source = sh(world.work, "rev-parse", "HEAD")
-    ci = RepoRef("tenstorrent", "tt-shield")
-    gitflow.prerelease_flow(flow(world, gh), V, files(world), source=source, ci_repo=ci, show=quiet)
+    gitflow.prerelease_flow(flow(world, gh), V, files(world), source=source, show=quiet)
     logs = world.work / "release_logs"
     logs.mkdir(exist_ok=True)
     for name in ("release_models_diff.md", "dev_artifacts_summary.md"):
@@ -59,7 +57,7 @@ def prerelease_with_outputs(world: GitWorld, gh: GitHubProject) -> None:
     world.commit(world.work, "Hand-tune Qwen3-32B max_context", {"workflows/tweak.txt": "32k\n"})
     for name in ("models_ci_last_good_230_to_236.json", "models_ci_all_results_230_to_236.json"):
         shutil.copy(DATA / name, logs / name)  # not committed: ignored by git in the real repository
-    gitflow.prerelease_flow(flow(world, gh), V, files(world), source=source, ci_repo=ci, show=quiet)
+    gitflow.prerelease_flow(flow(world, gh), V, files(world), source=source, show=quiet)
 
 
 def pr(world: GitWorld, gh: GitHubProject, kind: str = "prerelease", **kw: object) -> gitflow.FlowOutcome:
@@ -85,7 +83,7 @@ def test_pr_is_opened_once_and_updated_on_rerun(git_world: GitWorld, github_proj
     assert pr(git_world, gh).plan.converged  # same body: nothing to do
     git_world.commit(git_world.work, "Another manual change")
     gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=sh(git_world.work, "rev-parse", "HEAD~3"),
-                            ci_repo=RepoRef("tenstorrent", "tt-shield"), show=quiet)  # fmt: skip
+                            show=quiet)  # fmt: skip
     again = pr(git_world, gh)
     assert [type(s).__name__ for s in again.plan.actions] == ["UpdatePull"]
     assert len(gh.project.pulls) == 1 and "Another manual change" in gh.project.pulls[1].body
@@ -204,27 +202,6 @@ def test_pr_task_through_the_cli(git_world: GitWorld, github_project: GitHubProj
     assert pulls and set(pulls) == {f"Bearer {TOKEN}"}
     both = inv("git.pr", "--prerelease", "--rc", "--version", "0.6.0")
     assert both.returncode == 2 and "exactly one of --prerelease" in both.stderr
-
-
-def test_default_from_asks_github_for_the_runs_head(git_world: GitWorld, github_project: GitHubProject) -> None:
-    gh = github_project
-    run = gh.server.history.runs[0]
-    logs = git_world.work / "release_logs"
-    logs.mkdir()
-    record = {"ci_run_id": run.id, "ci_run_number": run.run_number, "ci_run_url": "https://example/run"}
-    (logs / "models_ci_last_good_1_to_9.json").write_text(json.dumps({"m": record}))
-    ci = RepoRef(gh.server.history.owner, gh.server.history.repo)
-    # the simulated tt-shield run tested a commit this repository does not have: refused, with advice
-    with pytest.raises(InputError, match="head of Models CI run .* is not a commit of this repository"):
-        gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
-    run.head_sha = sh(git_world.work, "rev-parse", "HEAD~1")
-    out = gitflow.prerelease_flow(flow(git_world, gh), V, files(git_world), source=None, ci_repo=ci, show=quiet)
-    assert ("from", f"{run.head_sha[:12]} (head of Models CI run {run.run_number})") in out.plan.facts
-    assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == run.head_sha
-    # the Models CI run was read with GH_PAT (the read token), not with this repository's GITHUB_TOKEN
-    from tests.services.github_project import CI_TOKEN
-
-    assert set(gh.server.authorizations(f"/repos/{ci.owner}/{ci.name}/")) == {f"Bearer {CI_TOKEN}"}
 
 
 def test_rc_after_github_deleted_the_merged_branch(git_world: GitWorld, github_project: GitHubProject) -> None:
