@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from release import catalogue, fsio, images_copy, promotion, promotion_report, promotion_run, wiring
 from release.cli import (
     BuildDisplay,
     CopyProgress,
@@ -31,13 +30,15 @@ from release.cli import (
     whole_number,
     write_step_summary,
 )
-from release.config import Config
 from release.errors import ConfigError, InputError, PartialFailure
-from release.fsio import dump_json
-from release.version import Version
 
 if TYPE_CHECKING:
-    from release import gitflow
+    from release import gitflow, promotion
+    from release.config import Config
+    from release.version import Version
+
+# Modules are imported inside the tasks that use them, so that `inv --list` and `inv TASK --help` load neither
+# requests, docker, Jinja2 nor the git flow (tests/test_foundation.py checks it).
 
 route_parse_errors()
 
@@ -75,7 +76,7 @@ def spec_update_task(
     diff_out=None,
 ):
     """Apply last good CI results to the catalogue; regenerate model_specs_output.json and the README table."""
-    from release import spec_report, spec_update
+    from release import catalogue, spec_report, spec_update, wiring
 
     cfg = load_config(output_json_path=output_json, readme_path=readme)
     if output_only:
@@ -128,7 +129,7 @@ def spec_update_task(
 @release_task(read_only=True)
 def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
     """Check that every image the catalogue (or a release record) points at exists, with its digest."""
-    from release import audit
+    from release import audit, catalogue, fsio, wiring
 
     cfg = load_config()
     if record:
@@ -183,6 +184,8 @@ def images_promote(
     json=False,
 ):
     """Copy Models CI images to their dev/release names, registry to registry; bump VERSION last."""
+    from release import promotion, promotion_report, promotion_run, wiring
+
     if dev == release:
         raise ConfigError("give exactly one of --dev or --release")
     if int(concurrency) < 1:
@@ -232,6 +235,9 @@ def images_promote(
 
 
 def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
+    from release import promotion_report
+    from release.fsio import dump_json
+
     return dump_json(promotion_report.summary_json(result)), promotion_report.summary_markdown(result)
 
 
@@ -267,6 +273,8 @@ def images_copy_task(
     json=False,
 ):
     """Copy one image (or index) registry to registry, mount first, digest verified; or a list of pairs."""
+    from release import fsio, images_copy, promotion, promotion_report, promotion_run, wiring
+    from release.fsio import dump_json
     from release.imageref import ImageRef
 
     cfg = load_config(release_logs=output_dir)
@@ -379,6 +387,8 @@ def images_build_task(
 
 
 def _version(version: str | None) -> Version:
+    from release.version import Version
+
     if not version:
         raise ConfigError("--version X.Y.Z is required (the release being made, e.g. 0.6.0)")
     return Version.parse(version, source="--version")
@@ -386,7 +396,7 @@ def _version(version: str | None) -> Version:
 
 def _git_context(dry_run: bool, last_good: str | None) -> tuple[Config, gitflow.Flow, gitflow.ReleaseFiles]:
     """Settings, the git flow's clients and where the earlier steps' outputs are."""
-    from release import gitflow
+    from release import gitflow, wiring
 
     cfg = load_config()
     flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
@@ -434,7 +444,7 @@ def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
 @release_task
 def git_rc(c, version=None, dry_run=False):
     """Create rc-vX.Y.Z from pre-release-vX.Y.Z once its PR was merged into dev with a merge commit."""
-    from release import gitflow
+    from release import gitflow, wiring
 
     cfg = load_config()
     out = gitflow.rc_flow(wiring.git_flow(cfg, dry_run=dry_run, on_event=progress), _version(version), show=say)
@@ -454,7 +464,7 @@ def git_rc(c, version=None, dry_run=False):
 @release_task
 def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False):
     """Start a hot-fix branch from the RC branch, or (--apply) put a fix merged into dev onto the RC branch."""
-    from release import gitflow
+    from release import gitflow, wiring
 
     cfg = load_config()
     flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
@@ -565,7 +575,7 @@ def ci_read_task(
     dry_run=False,
 ):
     """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json and the CI health page."""
-    from release import ci_health, ci_health_page, ci_read, ci_report
+    from release import catalogue, ci_health, ci_health_page, ci_read, ci_report, wiring
     from release.github_types import RateLimitWait, RepoRef
 
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
@@ -643,7 +653,7 @@ def ci_read_task(
 @release_task
 def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
     """Render the Models CI health page (model × run grid, one HTML file) from an all-results JSON, offline."""
-    from release import ci_health, ci_health_page
+    from release import catalogue, ci_health, ci_health_page
 
     cfg = load_config()
     source = Path(all_results)
@@ -708,8 +718,8 @@ def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments:
 @release_task
 def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, keep_existing=False, dry_run=False):
     """The pre-release in one command: CI → branch → catalogue → dev images → builds → commit → PR to dev."""
-    from release import composite, pipeline
-    from release.version import INCREMENTS
+    from release import catalogue, composite, pipeline
+    from release.version import INCREMENTS, Version
 
     if increment not in INCREMENTS:
         raise ConfigError("--increment must be one of major, minor, patch")
@@ -743,7 +753,8 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
 @release_task
 def release(c, version=None, last_good=None, keep_existing=False, dry_run=False):
     """The release in one command: rc branch → release images → builds → diff vs main → PR to main → record → notes."""
-    from release import composite, pipeline
+    from release import catalogue, composite, pipeline
+    from release.version import Version
 
     cfg = load_config()
     v = Version.parse(version, source="--version") if version else catalogue.read_version(cfg.version_file)

@@ -109,9 +109,7 @@ def choose(last_good: Mapping[str, Any] | None, all_results: Mapping[str, Any] |
             f"the jobs of Models CI run {newest} checked out different tt-inference-server commits ({listed}); "
             "pass --from SHA"
         )
-    others = tuple(
-        w for w in witnesses if w.commit is None or not same_commit(chosen.commit or "", w.commit)
-    )
+    others = tuple(w for w in witnesses if w.commit is None or not same_commit(chosen.commit or "", w.commit))
     assert chosen.commit is not None
     return BranchPoint(chosen.commit, chosen, _log_line(all_results, chosen), others)
 
@@ -126,8 +124,11 @@ def _log_line(all_results: Mapping[str, Any] | None, w: Witness) -> tuple[int, s
             continue
         logs = entry.get("ci_logs")
         found = logs.get("tt_inference_server_checkout") if isinstance(logs, Mapping) else None
-        if isinstance(found, Mapping) and isinstance(found.get("line_number"), int) and isinstance(found.get("line"), str):
-            return found["line_number"], found["line"]
+        if not isinstance(found, Mapping):
+            continue
+        number, line = found.get("line_number"), found.get("line")
+        if isinstance(number, int) and isinstance(line, str):
+            return number, line
     return None
 
 

@@ -31,7 +31,6 @@ from release import __version__, ci_logs, ci_parse, fsio
 from release.ci_cache import run_stamp
 from release.ci_logs import Checkout, JobLogInfo
 from release.ci_parse import ArtifactParse
-from release.errors import GitHubError
 from release.github_types import Artifact, WorkflowRun
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ class CiIndex:
         header, problem = _load(header_line)
         if problem is None and (not isinstance(header, dict) or header.get("signature") != sig):
             problem = "written by another kit, parser or project"
-        if problem is None and header.get("checksum") != hashlib.sha256(body).hexdigest():  # type: ignore[union-attr]
+        if problem is None and header.get("checksum") != hashlib.sha256(body).hexdigest():
             problem = "its checksum does not match its content"
         runs, problem = (None, problem) if problem is not None else _load(body)
         if problem is not None or not isinstance(runs, dict):

@@ -464,7 +464,9 @@ class JobMatcher(Generic[J]):
             self._loose.setdefault(_loose(key.artifact_name), []).append((job, key))
 
     def match(self, artifact_name: str) -> tuple[J, JobKey] | None:
-        found = self._exact.get(artifact_name) or self._loose.get(_loose(artifact_name)) or self._by_device(artifact_name)
+        found = (
+            self._exact.get(artifact_name) or self._loose.get(_loose(artifact_name)) or self._by_device(artifact_name)
+        )
         if not found:
             return None
         return max(found, key=lambda jk: (jk[0].completed_at or "", jk[0].id))

@@ -217,8 +217,9 @@ class RunReader:
         jobs_future: Future[list[Job] | None] | None = None
         if misses or not runner_known:
             jobs_future = pool.submit(self.jobs, run)
-        parsed = {a.id: (None, None) for a in todo if indexed[a.id] is None}
-        parsed.update(zip([a.id for a in misses], pool.map(lambda a: self._artifact(run, a, total), misses)))
+        parsed: dict[int, tuple[ArtifactParse | None, Any]] = {a.id: (None, None) for a in todo if not indexed[a.id]}
+        results = pool.map(lambda a: self._artifact(run, a, total), misses)
+        parsed.update(zip([a.id for a in misses], results, strict=True))
         jobs = jobs_future.result() if jobs_future is not None else None
         matcher = ci_parse.JobMatcher(jobs or [])
         if jobs is not None:
@@ -233,10 +234,11 @@ class RunReader:
                 result, job_meta, key = hit
                 self._tick("artifacts", total, art.name)
             else:
-                result, key = parsed[art.id]
-                if result is None:
+                got, key = parsed[art.id]
+                if got is None:
                     out.skipped.append(SkippedArtifact(run.run_number, art.name, "not-cached"))
                     continue
+                result = got
                 if result.reason == EXPIRED:
                     out.skipped.append(SkippedArtifact(run.run_number, art.name, "expired"))
                     continue

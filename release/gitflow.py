@@ -926,8 +926,9 @@ def prerelease_flow(
     """`inv git.prerelease`: `source` is the --from commit; None takes the tt-inference-server commit that the
     newest Models CI run among the last-good records tested (release.branch_point)."""
     point = None
+    facts: tuple[tuple[str, str], ...] = ()
     if source:
-        label, facts = f"--from {source}", ()
+        label = f"--from {source}"
     else:
         point = branch_point.choose(files.last_good_data(), files.all_results_data(), source=str(files.release_logs))
         label, facts = point.label, point.facts()

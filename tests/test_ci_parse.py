@@ -36,6 +36,8 @@ IO_MODULES = {"requests", "urllib3", "docker", "subprocess", "release.github", "
         "release.ci_model",
         "release.github_types",
         "release.sim.history",
+        "release.imagetags",
+        "release.ci_hardware",
     ],
 )
 def test_pure_modules_import_no_io(module):
@@ -118,8 +120,6 @@ def test_pass_rule(r, bench, evals_done, accuracy):
     assert ci_parse.benchmarks_completed(r) is bench
     assert ci_parse.evals_completed(r) is evals_done
     assert ci_parse.accuracy_status(r) is accuracy
-
-
 
 
 # ----------------------------------------------------------------------------------------------- jobs

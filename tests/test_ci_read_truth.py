@@ -88,7 +88,9 @@ def check_the_history_is_hard(hist: SimHistory, truth: dict[str, tuple[int, int]
     assert late_artifact and late_job and flaky
 
 
-@pytest.mark.parametrize("runs", [pytest.param(10, id="10-runs"), pytest.param(40, id="40-runs", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "runs", [pytest.param(10, id="10-runs"), pytest.param(40, id="40-runs", marks=pytest.mark.slow)]
+)
 def test_every_model_gets_the_true_last_good_cold_warm_and_under_faults(
     github_factory, catalogue_sim_models, models, tmp_path, runs
 ):

@@ -14,9 +14,9 @@ from release import gitflow
 from release.errors import ConfigError, GitError, GitStateError, InputError
 from release.git import Git
 from release.github_types import RepoRef
+from release.sim.history import generate_history
 from release.version import Version
 from tests.conftest import REPO_ROOT
-from release.sim.history import generate_history
 from tests.services.git_world import GitWorld, git_env, sh
 from tests.services.github_server import TOKEN, small_models
 

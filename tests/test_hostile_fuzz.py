@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import re
 import io
 import json
+import re
 import tempfile
 import tracemalloc
 import warnings
