@@ -36,8 +36,8 @@ from release.ci_health import (
     build_grid,
     safe_url,
 )
-from release.ci_parse import image_tag
 from release.ci_results_file import RunInfo, read_all_results, read_json_bounded
+from release.imagetags import image_tag
 from release.last_good_file import parse_last_good
 from release.release_inputs import ci_span, health_page_name
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from release import gitflow
-from release.errors import ConfigError, GitError, GitStateError, InputError
+from release.errors import GitError, GitStateError, InputError
 from release.git import Git
 from release.github_types import RepoRef
 from release.sim.history import generate_history
