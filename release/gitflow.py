@@ -878,7 +878,6 @@ class Flow:
     project: RepoRef
     dry_run: bool
     on_event: Callable[[str], None] = lambda _: None
-    ci_github: GitHubClient | None = None  # reads Models CI (GH_PAT, else GITHUB_TOKEN)
 
     def need_github(self, why: str) -> GitHubClient:
         if self.github is None:  # a missing token is a configuration error (exit 2)

@@ -64,14 +64,13 @@ def git_client(cfg: Config) -> Git:
 
 
 def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> Flow:
-    """Everything the git tasks need: the git client, GitHub when a token is set (the project's token for this
-    repository, the CI token to look up a Models CI run), and the branch names."""
+    """Everything the git tasks need: the git client, GitHub when the project's token is set, and the branch
+    names. (The default pre-release commit comes from the last-good records: no Models CI request.)"""
     from release.gitflow import Flow
 
     return Flow(
         git=git_client(cfg),
         github=project_github_client(cfg) if cfg.project_token is not None else None,
-        ci_github=ci_github_client(cfg) if cfg.ci_token is not None else None,
         remote=cfg.git_remote,
         dev=cfg.dev_branch,
         main=cfg.main_branch,

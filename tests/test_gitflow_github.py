@@ -25,7 +25,6 @@ def flow(world: GitWorld, gh: GitHubProject, *, dry_run: bool = False) -> gitflo
     return gitflow.Flow(
         git=Git(world.work, environ=git_env()),
         github=gh.client,
-        ci_github=gh.ci_client,
         remote="origin",
         dev="dev",
         main="main",
