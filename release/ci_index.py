@@ -173,7 +173,13 @@ class CiIndex:
             if before != value:
                 self._dirty = True
 
-    def record_artifacts(self, run: WorkflowRun, artifacts: list[Artifact]) -> None:
+    def record_artifacts(self, run: WorkflowRun, artifacts: list[Artifact] | None) -> None:
+        """The run's listing (None: the one the index holds, unchanged)."""
+        if artifacts is None:
+            old = self._run(run)
+            if old is not None and isinstance(old.get("artifacts"), list):
+                self._put(run, "artifacts", old["artifacts"])
+            return
         rows = [[a.id, a.name, a.expired] for a in artifacts if a.name.startswith(ci_parse.ARTIFACT_PREFIX)]
         self._put(run, "artifacts", rows)
 

@@ -113,23 +113,32 @@ class RunReader:
         self._done = 0
         self.missing_logs: list[int] = []
 
-    def _tick(self, stage: str, total: int, detail: str = "") -> None:
+    def _tick(self, stage: str, total: int, detail: str = "", count: int = 1) -> None:
         with self._lock:
-            self._done += 1
+            self._done += count
             done = self._done
         self.emit(Progress(stage, done, total, detail))
 
     # listings
     def artifact_listings(self, pool: ThreadPoolExecutor, runs: Sequence[WorkflowRun]) -> dict[int, list[Artifact]]:
+        """Every run's artifacts: from the index when it has the run (no thread needed), else in the pool."""
         self._done = 0
-        futures = {run.id: pool.submit(self._artifacts, run, len(runs)) for run in runs}
-        return {run_id: f.result() for run_id, f in futures.items()}
+        out: dict[int, list[Artifact]] = {}
+        futures = {}
+        for run in runs:
+            items = self.index.artifacts(run)
+            if items is None:
+                futures[run.id] = pool.submit(self._artifacts, run, len(runs))
+            else:
+                self.index.record_artifacts(run, None)
+                out[run.id] = items
+                self._tick("listings", len(runs), f"run {run.run_number}")
+        out.update({run_id: f.result() for run_id, f in futures.items()})
+        return {run.id: out[run.id] for run in runs}
 
     def _artifacts(self, run: WorkflowRun, total: int) -> list[Artifact]:
         try:
-            items = self.index.artifacts(run)
-            if items is None:
-                items = _from_listing(self.cache.load_listing(run, "artifacts"), Artifact.from_api)
+            items = _from_listing(self.cache.load_listing(run, "artifacts"), Artifact.from_api)
             if items is None:
                 if not self.s.download:
                     return []
@@ -182,19 +191,20 @@ class RunReader:
         self._done = 0
         for run in runs:
             todo: list[Artifact] = []
+            skipped = len(out.skipped)
             for art in sorted(listings[run.id], key=lambda a: (a.name, a.id)):
                 if not art.name.startswith(ci_parse.ARTIFACT_PREFIX):
                     continue
                 if art.expired:
                     out.skipped.append(SkippedArtifact(run.run_number, art.name, "expired"))
-                    self._tick("artifacts", todo_total)
                 elif not self.s.full_history and ci_hardware.all_resolved(
                     carried.get(art.name, set()), candidates(art.name), resolved
                 ):
                     out.skipped.append(SkippedArtifact(run.run_number, art.name, "known-good"))
-                    self._tick("artifacts", todo_total)
                 else:
                     todo.append(art)
+            if len(out.skipped) > skipped:
+                self._tick("artifacts", todo_total, f"run {run.run_number}", count=len(out.skipped) - skipped)
             if not todo:
                 continue
             run_entries = self._read_run(pool, run, todo, todo_total, out)

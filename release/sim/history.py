@@ -106,6 +106,21 @@ def default_models() -> list[SimModel]:
     return [SimModel(f"id_{impl}_{name}_{dev.lower()}", impl, name, dev, eng) for impl, name, dev, eng in rows]
 
 
+def widened(models: Sequence[SimModel], count: int) -> list[SimModel]:
+    """`count` models: `models`, then copies of them under new weight names (`<name>-x2`, `-x3`...), as a
+    catalogue grows (225 specs at HEAD of the original project, against 131 at the anchor)."""
+    out = list(models)
+    copy = 2
+    while len(out) < count and models:
+        for m in models:
+            if len(out) >= count:
+                break
+            name = f"{m.model_name}-x{copy}"
+            out.append(dataclasses.replace(m, model_id=f"id_{m.impl_name}_{name}_{m.device.lower()}", model_name=name))
+        copy += 1
+    return out
+
+
 @dataclass
 class SimJob:
     id: int
