@@ -29,13 +29,13 @@ from pathlib import Path
 import requests
 
 from release import catalogue, ci_read
+from release.ci_model import ModelRef
 from release.config import Secret
 from release.github import GitHubClient
 from release.github_types import RepoRef
 from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.sim.github_server import GitHubServer
-from release.ci_model import ModelRef
 from release.sim.history import CI_HARDWARE_NAMES, SimModel, generate_history, widened
 from tests.bench.__main__ import Row
 
