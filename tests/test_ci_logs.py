@@ -9,8 +9,8 @@ import pytest
 
 from release import ci_logs
 from release.ci_logs import JobLogInfo
-from release.sim.history import SimCheckout, checkout_lines
 from release.sim.hostile import hostile_log
+from release.sim.joblogs import SimCheckout, checkout_lines
 
 TS = "2025-10-01T03:00:00.1234567Z "
 GOOD = {"host_info": {"Driver": "TT-KMD 2.4.1"}, "device_info": [{"firmwares": {"fw_bundle_version": "18.1"}}]}

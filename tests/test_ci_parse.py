@@ -18,7 +18,9 @@ from release.ci_logs import JobLogInfo
 from release.ci_model import CiEntry, ModelRef
 from release.ci_parse import ArtifactParse, UnsafeArchive
 from release.github_types import Job
-from release.sim.history import SimModel, make_job_log, make_report
+from release.sim.history import SimModel
+from release.sim.joblogs import make_job_log
+from release.sim.reports import make_report
 from workflows.model_spec import DEVICE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,8 @@ from release.github import GitHubClient
 from release.github_types import RepoRef
 from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
-from release.sim.history import CI_IMAGE, SimModel, _artifact_zip, generate_history
+from release.sim.history import SimModel, generate_history
+from release.sim.reports import CI_IMAGE, _artifact_zip
 from tests.services.github_server import TOKEN, small_models
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,28 +24,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import io
-import json
 import random
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-CI_IMAGE = "ghcr.io/tenstorrent/tt-shield/vllm-tt-metal-src-dev-ubuntu-22.04-amd64"
+from release.sim.joblogs import SimCheckout, iso, make_job_log
+from release.sim.reports import CI_IMAGE, OUTCOMES, _artifact_zip, _outcome, _quirk, _zip, sha
+
 MEDIA_IMAGE = "ghcr.io/tenstorrent/tt-media-inference-server"
-RELEASED_IMAGE = "ghcr.io/tenstorrent/tt-inference-server/vllm-tt-metal-src-release-ubuntu-22.04-amd64"
 BASE_TIME = datetime(2025, 10, 1, 2, 0, 5, tzinfo=timezone.utc)
-ZIP_TIME = (2025, 10, 1, 0, 0, 0)
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sha(text: str, n: int = 40) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:n]
 
 
 # The names Models CI gives some machines in job and artifact names (the other devices go by `device.lower()`).
@@ -227,198 +216,6 @@ class SimHistory:
                 if art.model_id and art.passes and not art.expired and art.model_id not in found:
                     found[art.model_id] = (run.run_number, art.id)
         return found
-
-
-# ------------------------------------------------------------------------------------------------ outcomes
-
-OUTCOMES: tuple[tuple[str, int], ...] = (
-    ("target", 30),
-    ("complete", 14),
-    ("functional", 14),
-    ("experimental", 8),
-    ("fail_accuracy", 12),
-    ("no_evals", 4),
-    ("no_bench", 4),
-    ("na_accuracy", 4),
-    ("no_benchmarks_key", 4),
-    ("not_run", 3),
-)
-
-
-def _outcome(rng: random.Random, outcomes: Sequence[tuple[str, int]] = OUTCOMES) -> str:
-    names = [n for n, _ in outcomes]
-    weights = [w for _, w in outcomes]
-    return rng.choices(names, weights)[0]
-
-
-def _target_checks(level: str, media: bool) -> dict[str, Any]:
-    """target_checks where `level` and the levels below it pass (3 = FAIL for the ones above)."""
-    order = ["functional", "complete", "target"]
-    passing = set(order[: order.index(level) + 1]) if level in order else set()
-    out: dict[str, Any] = {}
-    for name in order:
-        value = 2 if name in passing else 3
-        checks: dict[str, Any] = {"ttft_check": value, "tput_check": value, "ttft": 120.5, "ttft_ratio": 0.9}
-        if not media:
-            checks["tput_user_check"] = value
-        out[name] = checks
-    return out
-
-
-def make_report(model: SimModel, outcome: str) -> dict[str, Any]:
-    media = model.engine == "media"
-    level = outcome if outcome in ("target", "complete", "functional") else "none"
-    summary = [
-        {
-            "isl": 128,
-            "osl": 128,
-            "max_concurrency": 1,
-            "model": model.model_name,
-            "device": model.hardware_name,
-            "ttft": 120.5,
-            "tput_user": 20.1,
-            "tput": 20.1,
-            "target_checks": _target_checks(level, media),
-        }
-    ]
-    if outcome == "no_bench":
-        summary = []
-    accuracy = {"fail_accuracy": 3, "na_accuracy": 1}.get(outcome, 2)
-    evals = [
-        {
-            "model": model.model_name,
-            "device": model.hardware_name,
-            "task_name": task,
-            "accuracy_check": accuracy,
-            "score": 71.2,
-            "ratio_to_reference": 0.98,
-            "gpu_reference_score": 72.0,
-            "published_score": 72.5,
-        }
-        for task in ("mmlu", "gsm8k")
-    ]
-    if outcome == "no_evals":
-        evals = []
-    report: dict[str, Any] = {
-        "metadata": {
-            "report_id": f"{model.model_id}_report",
-            "model_name": model.model_name,
-            "model_id": model.model_id,
-            "model_impl": model.impl_name,
-            "inference_engine": model.engine,
-            "device": model.hardware_name,
-        },
-        "benchmarks_summary": summary,
-        "evals": evals,
-        "benchmarks": [{"isl": 128, "osl": 128, "rows": list(range(5))}],
-    }
-    if outcome == "no_benchmarks_key":
-        del report["benchmarks"]
-    return report
-
-
-def _zip(files: dict[str, bytes], *, evil: bool = False) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), data)
-        if evil:
-            zf.writestr(zipfile.ZipInfo("../../outside.txt", ZIP_TIME), b"zip-slip")
-    return buf.getvalue()
-
-
-def _ansi(text: str, colour: int = 36) -> str:
-    return f"\x1b[{colour};1m{text}\x1b[0m"
-
-
-@dataclass(frozen=True)
-class SimCheckout:
-    """An `actions/checkout` step: `newer` prints the full SHA after `git log -1 --format=%H` (checkout v4 on a
-    branch); older output only says `HEAD is now at <sha7> <subject>` (a detached checkout of the SHA)."""
-
-    repo: str
-    sha: str
-    newer: bool = True
-    subject: str = "Nightly"
-
-
-def checkout_lines(c: SimCheckout) -> list[str]:
-    """The log lines of one checkout step, as GitHub prints them."""
-    lines = [
-        "##[group]Run actions/checkout@v4",
-        "with:",
-        f"  repository: {c.repo}",
-        "  token: ***",
-        "##[endgroup]",
-        f"Syncing repository: {c.repo}",
-        "##[group]Getting Git version info",
-        "[command]/usr/bin/git version",
-        "git version 2.43.0",
-        "##[endgroup]",
-        "##[group]Fetching the repository",
-        f"[command]/usr/bin/git -c protocol.version=2 fetch --no-tags --prune --depth=1 origin {c.sha}",
-        f" * [new ref]         {c.sha} -> origin/dev",
-        "##[endgroup]",
-        "##[group]Checking out the ref",
-    ]
-    if c.newer:
-        lines += [
-            "[command]/usr/bin/git checkout --progress --force -B dev refs/remotes/origin/dev",
-            "Switched to a new branch 'dev'",
-            "##[endgroup]",
-            "[command]/usr/bin/git log -1 --format=%H",
-            c.sha,
-        ]
-    else:
-        lines += [
-            f"[command]/usr/bin/git checkout --progress --force {c.sha}",
-            f"Note: switching to '{c.sha}'.",
-            f"HEAD is now at {c.sha[:7]} {c.subject}",
-            "##[endgroup]",
-        ]
-    return lines
-
-
-def make_job_log(
-    *,
-    runner: str,
-    image: str | None,
-    fw: str,
-    kmd: str,
-    variant: str,
-    t: datetime,
-    checkouts: Sequence[SimCheckout] = (),
-) -> bytes:
-    """A GitHub job log: timestamped, ANSI-coloured, with checkout steps, an Inputs group and a tt-smi JSON block."""
-    tt_smi = {
-        "time": iso(t),
-        "host_info": {"OS": "Linux", "Distro": "Ubuntu 22.04.5 LTS", "Driver": f"TT-KMD {kmd}"},
-        "device_info": [{"board_info": {"board_type": "n150 L"}, "firmwares": {"fw_bundle_version": fw}}],
-    }
-    body = [
-        "Current runner version: '2.321.0'",
-        f"Runner name: '{runner}'",
-        "Runner group name: 'Default'",
-    ]
-    for c in checkouts:
-        body += checkout_lines(c)
-    body += ["##[group] Inputs", "  model: x"]
-    if image:
-        body.append(f"  image: {image}")
-    body += ["##[endgroup]", _ansi("Run ./run.py --workflow release"), "Starting server..."]
-    block = json.dumps(tt_smi, indent=2).splitlines()
-    if variant == "malformed_then_good":
-        body += [_ansi("+ tt-smi-metal -s"), "{", '  "host_info": {"Driver": ', "}", "tt-smi failed, retrying"]
-        body += [_ansi("+ tt-smi-metal -s"), *block]
-    elif variant == "two_blocks":
-        body += [_ansi("+ tt-smi-metal -s"), *block, _ansi("+ tt-smi-metal -s")]
-        other = dict(tt_smi, host_info={"OS": "Linux", "Driver": "TT-KMD 0.0.1"})
-        body += json.dumps(other, indent=2).splitlines()
-    elif variant != "none":
-        body += [_ansi("+ tt-smi-metal -s"), *block]
-    body += [_ansi("Evals done", 32), "Post job cleanup."]
-    lines = [f"{iso(t + timedelta(seconds=i))[:-1]}.{i % 10}000000Z {line}" for i, line in enumerate(body)]
-    return ("\n".join(lines) + "\n").encode()
 
 
 def _job_name(model: SimModel, pattern: int) -> str:
@@ -704,53 +501,3 @@ def _make_run(
             )
         )
     return run
-
-
-def _quirk(special: bool, offset: int, pos: int) -> str | None:
-    """Fixed oddities at known places, so that small test histories hit each of them."""
-    if not special:
-        return None
-    return {
-        (2, 1): "override_short_tag",
-        (2, 0): "two_specs",
-        (3, 2): "zip_slip",
-        (3, 3): "malformed_report",
-        (5, 4): "malformed_spec",
-        (2, 3): "override_ci_tag",
-    }.get((offset, pos))
-
-
-def _artifact_zip(
-    *, model: SimModel, outcome: str, quirk: str | None, image: str, idx: int, created: datetime
-) -> bytes:
-    ts = (created + timedelta(hours=2)).strftime("%Y-%m-%d_%H-%M-%S")
-    run_label = f"{ts}_{model.model_id}_release_{sha(model.model_id, 8)}"
-    spec: dict[str, Any] = {
-        "model_id": model.model_id,
-        "model_name": model.model_name,
-        "impl": model.impl_name,
-        "device_type": model.device,
-        "inference_engine": model.engine,
-        "docker_image": image,
-        "cli_args": {"override_docker_image": None},
-    }
-    if quirk == "override_short_tag":
-        spec["cli_args"]["override_docker_image"] = f"{RELEASED_IMAGE}:0.5.0-ae65ee5-35f023f"
-    if quirk == "override_ci_tag":
-        spec["cli_args"]["override_docker_image"] = f"{CI_IMAGE}:0.0.6-{sha('override')}-{sha('ov', 7)}-1234"
-    files: dict[str, bytes] = {
-        f"run_specs/tt_model_spec_{run_label}.json": json.dumps(spec, indent=2).encode(),
-        f"reports_output/release/data/report_data_{model.model_id}_{ts}.json": json.dumps(
-            make_report(model, outcome), indent=2
-        ).encode(),
-        f"reports_output/release/data/report_data_id_other-model_n150_{ts}.json": b'{"evals": []}',
-        "logs/run.log": f"run {idx} of {model.model_id}\n".encode(),
-    }
-    if quirk == "two_specs":
-        older = dict(spec, model_id="id_stale_spec_n150")
-        files[f"run_specs/tt_model_spec_2000-01-01_00-00-00_{model.model_id}.json"] = json.dumps(older).encode()
-    if quirk == "malformed_report":
-        files[f"reports_output/release/data/report_data_{model.model_id}_{ts}.json"] = b'{"evals": [ truncated'
-    if quirk == "malformed_spec":
-        files[f"run_specs/tt_model_spec_{run_label}.json"] = b"{not json"
-    return _zip(files, evil=quirk == "zip_slip")
