@@ -389,6 +389,7 @@ def commit_step(run: Run, *, branch: str, step_label: str, summary_prefix: str) 
             cfg.readme_path,
             cfg.version_file,
             cfg.release_logs / "release_models_diff.md",
+            cfg.release_logs / "release_models_diff.json",
             cfg.release_logs / f"{summary_prefix}_artifacts_summary.md",
             cfg.release_logs / f"{summary_prefix}_artifacts_summary.json",
         ]

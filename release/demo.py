@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from release import catalogue, ci_read, ci_report, release_inputs, spec_update, wiring
+from release import catalogue, ci_read, ci_report, release_inputs, spec_plan, spec_update, wiring
 from release.config import ENV_VARIABLES, SECRET_VARIABLES, Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
@@ -183,7 +183,7 @@ def _spec_images(raw: bytes, seen: dict[str, None]) -> None:
 
 def preview_spec_update(
     cat: Catalogue, *, api_url: str, token: Secret, runs: int, clone: Path, scratch: Path
-) -> spec_update.SpecUpdatePlan:
+) -> spec_plan.SpecUpdatePlan:
     """What `spec.update` will do to the catalogue: the kit's own CI reading and catalogue planning, run against
     the simulator in a scratch folder (nothing in the clone is touched)."""
     cfg = Config.from_env({"GITHUB_API_URL": api_url, "GH_PAT": token.reveal()}, repo_root=clone)
@@ -197,7 +197,7 @@ def preview_spec_update(
     return spec_update.plan_spec_update(cat, records)
 
 
-def template_commits(plan: spec_update.SpecUpdatePlan) -> Counter[tuple[str, str]]:
+def template_commits(plan: spec_plan.SpecUpdatePlan) -> Counter[tuple[str, str]]:
     """(tt-metal, vLLM) → how many vLLM templates (default images) will carry those commits."""
     return Counter((u.tt_metal_after, u.vllm_after) for u in plan.updates if u.explicit_image is None and u.vllm_after)
 
@@ -209,7 +209,7 @@ def commits_to_build(pairs: Counter[tuple[str, str]], tt_metal_commits: Sequence
     return min(buildable, key=lambda kv: (kv[1], kv[0]))[0] if buildable else None
 
 
-def unprovided_images(cat: Catalogue, plan: spec_update.SpecUpdatePlan) -> list[str]:
+def unprovided_images(cat: Catalogue, plan: spec_plan.SpecUpdatePlan) -> list[str]:
     """The dev and release images (at `cat`'s VERSION) of the templates no simulated CI run passed: only a build
     can provide them."""
     updated = {u.template_index for u in plan.updates}
@@ -293,7 +293,7 @@ class SeedPlan:
 def plan_seeding(
     history: SimHistory,
     cat: Catalogue,
-    plan: spec_update.SpecUpdatePlan,
+    plan: spec_plan.SpecUpdatePlan,
     *,
     tt_metal_commits: Sequence[str],
     can_build: bool,

@@ -141,14 +141,17 @@ def decode(data: bytes, *, source: str, what: str = "file") -> str:
 
 def read_json(path: Path, *, what: str = "file") -> Any:
     """Read JSON; a missing, unreadable or malformed file is an InputError naming the file."""
-    path = Path(path)
-    text = read_text(path, what=what)
+    return parse_json(read_text(path, what=what), source=str(path))
+
+
+def parse_json(text: str, *, source: str) -> Any:
+    """JSON text (a file's, or a file's as committed); malformed JSON is an InputError naming `source`."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise InputError(f"{source}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to be what the kit wrote") from None
+        raise InputError(f"{source}: JSON nested too deeply to be what the kit wrote") from None
 
 
 @contextmanager

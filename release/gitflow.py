@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import branch_point, fsio, notes, record, release_inputs
+from release import branch_point, fsio, models_diff, notes, record, release_inputs
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
+from release.models_diff import ModelsDiff
 from release.version import Version
 
 # A plan line longer than this puts its `# why` comment on the next line (a normal terminal's width).
@@ -1099,6 +1100,12 @@ class ReleaseFiles:
                 return committed
         return release_inputs.read_text(path)
 
+    def read_models_diff(self, git: GitClient, rev: str | None) -> ModelsDiff | None:
+        """The typed models diff `inv spec.update` wrote (release_models_diff.json), as committed at `rev`."""
+        path = self.release_logs / "release_models_diff.json"
+        data = self.json_text(git, rev, path)
+        return models_diff.parse(data, source=str(path)) if data is not None else None
+
     def last_good_data(self) -> dict[str, Any] | None:
         path = self.last_good or release_inputs.newest_ci_file(self.release_logs, "last_good")
         return release_inputs.read_mapping(path, "last-good records")
@@ -1119,15 +1126,8 @@ class ReleaseFiles:
         return release_inputs.read_mapping(path, "all CI results")
 
     def json_text(self, git: GitClient, rev: str | None, path: Path) -> Any | None:
-        import json
-
         text = self.text(git, rev, path)
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        return fsio.parse_json(text, source=str(path)) if text is not None else None
 
 
 def waivers_for(files: ReleaseFiles, git: GitClient, rev: str | None) -> list[notes.Waiver] | None:
@@ -1160,7 +1160,7 @@ def pr_flow(
                 version=str(version),
                 head=head,
                 base=base,
-                models_diff_md=files.text(flow.git, head_sha, files.release_logs / "release_models_diff.md"),
+                models_diff=files.read_models_diff(flow.git, head_sha),
                 artifacts_summary_md=files.text(flow.git, head_sha, files.release_logs / summary),
                 artifacts_summary_name=summary,
                 manual_changes=notes.manual_changes(flow.git.commits("--reverse", f"{dev_sha}..{head_sha}")),
@@ -1215,7 +1215,7 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
     merged = _rc_merge(flow, repo, version)
     rec = read_record(files, version)
     last_good = files.last_good_data()
-    diff = release_inputs.read_text(files.release_logs / "release_models_diff.md")
+    diff = files.read_models_diff(flow.git, None)
     fw, kmd = notes.hardware_versions(last_good or {})
     images: list[notes.ReleasedImage] | None
     if rec is not None:
@@ -1241,7 +1241,7 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
         ci_runs=ci_runs,
         firmware=fw,
         kmd=kmd,
-        changes=notes.parse_models_diff(diff) if diff is not None else None,
+        changes=diff.rows if diff is not None else None,
         waivers=waivers_for(files, flow.git, None),
         images=images,
     )

@@ -1,6 +1,6 @@
 """Pure: pull-request bodies and release notes (markdown) from the release's files, already read.
 
-Inputs are plain values (the text of `release_models_diff.md`, the parsed `*_artifacts_summary.json`, the
+Inputs are plain values (the typed models diff, the parsed `*_artifacts_summary.json`, the
 last-good and all-results records, the commits of a branch); nothing here reads a file or talks to a server.
 Missing data renders as UNKNOWN (or a line saying which file is missing) instead of failing: notes are
 reviewed by a person, who can fill a gap, while a crash helps nobody.
@@ -12,6 +12,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from release import models_diff
+from release.markdown import code, table
+from release.models_diff import DiffRow, ModelsDiff
 
 UNKNOWN = "UNKNOWN"
 
@@ -28,8 +32,6 @@ PLACEHOLDER = (
     "`inv git.notes --publish` refuses while they are here. -->\n"
     "_TODO: summarise the new vLLM features of this release._"
 )
-
-STATUS_ORDER = ("EXPERIMENTAL", "FUNCTIONAL", "COMPLETE", "TOP_PERF")
 
 
 def kit_commit_message(step: str, subject: str, files: Sequence[str] = ()) -> str:
@@ -51,7 +53,7 @@ def kit_commit_subject(kind: str, version: str, files: Sequence[str]) -> str:
         parts.append("VERSION")
     if any(n.endswith("_artifacts_summary.json") or n.endswith("_artifacts_summary.md") for n in names):
         parts.append("images")
-    if "release_models_diff.md" in names:
+    if any(n in ("release_models_diff.md", "release_models_diff.json") for n in names):
         parts.append("models diff")
     what = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else (parts[0] if parts else "release files")
     return f"{'Pre-release' if kind == 'prerelease' else 'Release'} {version}: {what}"
@@ -96,36 +98,6 @@ class Waiver:
 
 
 @dataclass(frozen=True)
-class ModelChange:
-    impl: str
-    model_arch: str
-    weights: str
-    devices: str
-    tt_metal: str
-    vllm: str
-    status: str
-    ci_link: str
-
-    @property
-    def is_new(self) -> bool:
-        return self.status.strip().startswith("New:")
-
-    @property
-    def status_changed(self) -> bool:
-        return "→" in self.status or self.is_new
-
-    @property
-    def direction(self) -> str:
-        """'up', 'down', 'new' or '' from a `OLD → NEW` status cell."""
-        if self.is_new:
-            return "new"
-        m = re.search(r"([A-Z_]+)\s*→\s*([A-Z_]+)", self.status)
-        if not m or m[1] not in STATUS_ORDER or m[2] not in STATUS_ORDER:
-            return ""
-        return "up" if STATUS_ORDER.index(m[2]) > STATUS_ORDER.index(m[1]) else "down"
-
-
-@dataclass(frozen=True)
 class ReleasedImage:
     image: str
     digest: str
@@ -139,7 +111,7 @@ class PrBodyInput:
     version: str
     head: str
     base: str
-    models_diff_md: str | None
+    models_diff: ModelsDiff | None  # None: release_models_diff.json missing
     artifacts_summary_md: str | None
     artifacts_summary_name: str
     manual_changes: Sequence[ManualChange]
@@ -156,7 +128,7 @@ class NotesInput:
     ci_runs: Sequence[CiRunRef]
     firmware: Mapping[str, int]  # version → models whose last good job ran it (hardware_versions)
     kmd: Mapping[str, int]
-    changes: Sequence[ModelChange] | None  # None: release_models_diff.md missing
+    changes: Sequence[DiffRow] | None  # None: release_models_diff.json missing
     waivers: Sequence[Waiver] | None
     images: Sequence[ReleasedImage] | None  # None: release_artifacts_summary.json missing
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -267,35 +239,6 @@ def find_waivers(all_results: Mapping[str, Any], specs: Mapping[str, Any]) -> li
     return sorted(waivers, key=lambda w: w.model_id)
 
 
-def parse_models_diff(md: str) -> list[ModelChange]:
-    """Rows of the first table in release_models_diff.md that has a 'Status Change' column."""
-    lines = md.splitlines()
-    for i, line in enumerate(lines):
-        header = _cells(line)
-        if not header or not any(h.lower() == "status change" for h in header):
-            continue
-        col = {h.lower(): n for n, h in enumerate(header)}
-        rows: list[ModelChange] = []
-        for row_line in lines[i + 2 :]:
-            if not row_line.lstrip().startswith("|"):
-                break
-            cells = _cells(row_line)
-            rows.append(
-                ModelChange(
-                    impl=_cell(cells, col, "impl"),
-                    model_arch=_cell(cells, col, "model arch"),
-                    weights=_cell(cells, col, "weights"),
-                    devices=_cell(cells, col, "devices"),
-                    tt_metal=_cell(cells, col, "tt-metal commit change"),
-                    vllm=_cell(cells, col, "vllm commit change") if "vllm commit change" in col else "",
-                    status=_cell(cells, col, "status change"),
-                    ci_link=_cell(cells, col, "ci job link"),
-                )
-            )
-        return rows
-    return []
-
-
 def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
     """Images of a `*_artifacts_summary.json`, with digests where the summary has them (else UNKNOWN)."""
     # digests: `images: {dst: {digest: ...}}` (inv images.promote), or a flat `digests: {dst: digest}`
@@ -386,7 +329,8 @@ def render_pr_body(inp: PrBodyInput) -> str:
     if inp.ci_health_page:
         out += [_health_page_line(inp.ci_health_page), ""]
     out += ["## Model spec changes", ""]
-    out += [_embed(inp.models_diff_md, "release_logs/release_models_diff.md", "inv spec.update"), ""]
+    diff_md = models_diff.render(inp.models_diff) if inp.models_diff is not None else None
+    out += [_embed(diff_md, "release_logs/release_models_diff.json", "inv spec.update"), ""]
     out += ["## Docker image artifacts", ""]
     out += [
         _embed(inp.artifacts_summary_md, f"release_logs/{inp.artifacts_summary_name}", "inv images.promote"),
@@ -416,8 +360,7 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
         ("KMD", compact_versions(inp.kmd)),
         *inp.extra.items(),
     ]
-    out = [f"# tt-inference-server v{inp.version}", "", "| | |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in header]
+    out = [f"# tt-inference-server v{inp.version}", "", *table(("", ""), header)]
     out += [
         "",
         "## New vLLM features",
@@ -430,19 +373,16 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
 
     out += ["## Model support changes", ""]
     if inp.changes is None:
-        out += [f"{UNKNOWN}: release_logs/release_models_diff.md was not found (run `inv spec.update`)."]
+        out += [f"{UNKNOWN}: release_logs/release_models_diff.json was not found (run `inv spec.update`)."]
     elif not inp.changes:
         out += ["No model spec changes in this release."]
     else:
-        out += [
-            "| Model | Weights | Devices | tt-metal | vLLM | Status | CI |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for c in inp.changes:
-            out.append(
-                f"| {c.model_arch} | {c.weights} | {c.devices} | {c.tt_metal} | {c.vllm or '—'} | {c.status} "
-                f"| {c.ci_link} |"
-            )
+        rows = [
+            (code(c.model_arch), c.weights_cell(), c.devices_cell(), c.tt_metal_cell(), c.vllm_cell(), c.status_cell(),
+             c.ci_cell())
+            for c in inp.changes
+        ]  # fmt: skip
+        out += table(("Model", "Weights", "Devices", "tt-metal", "vLLM", "Status", "CI"), rows)
     out += ["", "## Status and performance changes", ""]
     if inp.changes is None:
         out += [UNKNOWN]
@@ -452,7 +392,7 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
             out += ["No status changes."]
         for c in moved:
             arrow = {"up": "⬆️ ", "down": "⬇️ ", "new": "🆕 "}.get(c.direction, "")
-            out.append(f"- {arrow}{c.model_arch} on {c.devices}: {c.status} ({c.ci_link})")
+            out.append(f"- {arrow}{code(c.model_arch)} on {c.devices_cell()}: {c.status_cell()} ({c.ci_cell()})")
     out += ["", "## Model waivers", ""]
     out += _waiver_lines(inp.waivers)
     out += ["", "## Release images", ""]
@@ -461,11 +401,12 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
     elif not inp.images:
         out += ["No images in this release."]
     else:
-        out += ["| Image | Digest | Source | State |", "|---|---|---|---|"]
-        for img in sorted(inp.images, key=_kind_order):
-            digest = f"`{img.digest}`" if img.digest != UNKNOWN else UNKNOWN
-            source = _link(img.source) if img.source != "—" else "—"
-            out.append(f"| {_link(img.image)} | {digest} | {source} | {img.kind} |")
+        images = [
+            (_link(img.image), code(img.digest) if img.digest != UNKNOWN else UNKNOWN,
+             _link(img.source) if img.source != "—" else "—", img.kind)
+            for img in sorted(inp.images, key=_kind_order)
+        ]  # fmt: skip
+        out += table(("Image", "Digest", "Source", "State"), images)
         kinds = list(dict.fromkeys(i.kind for i in sorted(inp.images, key=_kind_order)))
         counts = ", ".join(f"{sum(i.kind == k for i in inp.images)} {k}" for k in kinds)
         out += ["", f"**Total:** {len(inp.images)} ({counts})"]
@@ -502,11 +443,9 @@ def _waiver_lines(waivers: Sequence[Waiver] | None) -> list[str]:
     lines = [
         "Default-impl models whose last Models CI result regressed. They ship with this release under a waiver:",
         "",
-        "| Model | Device | Last CI result | Job |",
-        "|---|---|---|---|",
     ]
-    lines += [f"| `{w.model_id}` | {w.device} | {w.reason} | {w.link} |" for w in waivers]
-    return lines
+    rows = [(code(w.model_id), w.device, w.reason, w.link) for w in waivers]
+    return lines + table(("Model", "Device", "Last CI result", "Job"), rows)
 
 
 def _embed(md: str | None, name: str, producer: str) -> str:
@@ -521,18 +460,6 @@ def _embed(md: str | None, name: str, producer: str) -> str:
         m = re.match(r"^(#{1,4}) ", line)
         out.append("#" + line if m else line)
     return "\n".join(out).strip("\n") or "(empty)"
-
-
-def _cells(line: str) -> list[str]:
-    s = line.strip()
-    if not (s.startswith("|") and s.endswith("|")) or set(s) <= set("|-: "):
-        return []
-    return [c.strip() for c in s[1:-1].split("|")]
-
-
-def _cell(cells: list[str], col: Mapping[str, int], name: str) -> str:
-    n = col.get(name)
-    return cells[n] if n is not None and n < len(cells) else UNKNOWN
 
 
 def _health_page_line(name: str) -> str:
@@ -551,7 +478,7 @@ def _run_link(r: CiRunRef) -> str:
 def _link(image: str) -> str:
     if image.startswith(("ghcr.io/", "docker.io/")):
         return f"[{image}](https://{image})"
-    return f"`{image}`"
+    return code(image)
 
 
 def _passing(entry: Mapping[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from release import fsio, runlock
 from release.errors import ConfigError, InputError, ReleaseError
+from release.markdown import table
 from release.redact import redact_text
 
 STATE_SCHEMA = 1
@@ -292,16 +293,10 @@ def report_table(reports: Sequence[StepReport], *, width: int | None = None) -> 
     return table + "\n\nlinks:\n" + "\n".join(f"  {name.ljust(name_width)}  {link}" for name, link in links)
 
 
-def _cell(text: str) -> str:
-    """Text for a markdown table cell: a `|` would end the cell."""
-    return text.replace("|", "\\|")
-
-
 def report_markdown(title: str, reports: Sequence[StepReport]) -> str:
     """The same table for $GITHUB_STEP_SUMMARY."""
-    lines = [f"## {title}", "", "| Step | Status | Result | Duration | Links |", "|---|---|---|---|---|"]
-    for r in reports:
-        duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else ""
-        links = "<br>".join(r.links)
-        lines.append(f"| {r.name} | {r.status} | {_cell(r.result)} | {duration} | {links} |")
-    return "\n".join(lines) + "\n"
+    rows = [
+        (r.name, r.status, r.result, f"{r.duration_s:.1f}s" if r.duration_s is not None else "", "<br>".join(r.links))
+        for r in reports
+    ]
+    return "\n".join([f"## {title}", "", *table(("Step", "Status", "Result", "Duration", "Links"), rows)]) + "\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from release.errors import InputError
+from release.markdown import table
 from workflows.model_spec import DEVICE_TYPES, STATUS_LABELS, Catalogue, ModelSpecTemplate, default_image
 
-README_HEADER = "| Model Weights | Hardware | Status | tt-metal commit | vLLM commit | Docker Image |"
-README_SEPARATOR = "|---------------|----------|--------|-----------------|-------------|--------------|"
+README_COLUMNS = ("Model Weights", "Hardware", "Status", "tt-metal commit", "vLLM commit", "Docker Image")
+README_HEADER, README_SEPARATOR = table(README_COLUMNS, (), wide_rule=True)
 VLLM_REPO_URL = "https://github.com/tenstorrent/vllm"
 _WORMHOLE = "https://tenstorrent.com/hardware/wormhole"
 _BLACKHOLE = "https://tenstorrent.com/hardware/blackhole"
@@ -40,7 +41,7 @@ def template_image(template: ModelSpecTemplate, version: str) -> str:
     return template.docker_image or default_image(version, template.tt_metal_commit, template.vllm_commit)
 
 
-def readme_row(template: ModelSpecTemplate, version: str) -> str | None:
+def readme_row(template: ModelSpecTemplate, version: str) -> tuple[str, ...] | None:
     hardware = hardware_cell(template)
     if not hardware:  # no default-impl device: the README lists default impls only
         return None
@@ -54,12 +55,12 @@ def readme_row(template: ModelSpecTemplate, version: str) -> str | None:
     image = template_image(template, version)
     tag = image.rsplit(":", 1)[-1]
     status = STATUS_LABELS[template.status]
-    return f"| {weights} | {hardware} | {status} | {metal} | {vllm} | [{tag}](https://{image}) |"
+    return (weights, hardware, status, metal, vllm, f"[{tag}](https://{image})")
 
 
 def readme_table(catalogue: Catalogue) -> str:
     rows = [readme_row(t, catalogue.version) for t in catalogue.templates]
-    return "\n".join([README_HEADER, README_SEPARATOR, *(r for r in rows if r is not None)]) + "\n"
+    return "\n".join(table(README_COLUMNS, [r for r in rows if r is not None], wide_rule=True)) + "\n"
 
 
 def replace_readme_table(readme: str, table: str, *, source: str = "README.md") -> str:

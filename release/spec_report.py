@@ -1,32 +1,13 @@
-"""Pure renderers for `inv spec.update`: the plan table, the disagreement warnings, release_models_diff.md."""
+"""Pure renderers for `inv spec.update`: the plan table, the disagreement warnings, and the typed models diff
+(release/models_diff.py renders it as release_models_diff.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from tabulate import tabulate
 
+from release.models_diff import DiffRow, Disagreement, Downgrade, HeldBack, ModelsDiff, Rejected
+from release.spec_plan import SpecUpdatePlan, TemplateUpdate
 from workflows.model_spec import Catalogue, ModelSpecTemplate, weight_basename
-
-if TYPE_CHECKING:
-    from release.spec_update import SpecUpdatePlan, TemplateUpdate
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    impl_id: str
-    weights: tuple[str, ...]
-    devices: tuple[str, ...]
-    tt_metal_before: str | None
-    tt_metal_after: str | None
-    vllm_before: str | None
-    vllm_after: str | None
-    status_before: str | None
-    status_after: str | None
-    run_number: int | None = None
-    job_url: str | None = None
 
 
 def rows_from_plan(plan: SpecUpdatePlan) -> list[DiffRow]:
@@ -36,8 +17,8 @@ def rows_from_plan(plan: SpecUpdatePlan) -> list[DiffRow]:
 def _row(u: TemplateUpdate) -> DiffRow:
     rec = u.source.record
     return DiffRow(
-        u.impl_id, u.weights, u.devices, u.tt_metal_before, u.tt_metal_after, u.vllm_before, u.vllm_after,
-        u.status_before, u.status_after if u.status_after != u.status_before else None,
+        u.impl_id, weight_basename(u.weights[0]), u.weights, u.devices, u.tt_metal_before, u.tt_metal_after,
+        u.vllm_before, u.vllm_after, u.status_before, u.status_after if u.status_after != u.status_before else None,
         rec.ci_run_number, rec.ci_job_url,
     )  # fmt: skip
 
@@ -71,6 +52,7 @@ def rows_against(old: Catalogue, new: Catalogue, plan: SpecUpdatePlan) -> list[D
         rows.append(
             DiffRow(
                 t.impl.impl_id,
+                weight_basename(t.weights[0]),
                 t.weights,
                 tuple(d.device for d in t.devices),
                 before.tt_metal_commit if before else None,
@@ -86,94 +68,27 @@ def rows_against(old: Catalogue, new: Catalogue, plan: SpecUpdatePlan) -> list[D
     return rows
 
 
-def _commit_change(before: str | None, after: str | None) -> str:
-    if after and before and before != after:
-        return f"`{before}` → `{after}`"
-    if after and before == after:
-        return f"`{after}`"
-    if after:
-        return f"New: `{after}`"
-    return "N/A"
-
-
-def _status_change(before: str | None, after: str | None) -> str:
-    if after and before and before != after:
-        return f"{before} → {after}"
-    if after and before == after:
-        return f"{after} (no change)"
-    if after:
-        return f"New: {after}"
-    return "No change"
-
-
-def _ci_link(run_number: int | None, url: str | None) -> str:
-    if url and run_number is not None:
-        return f"[Run {run_number}]({url})"
-    if url:
-        return f"[View Job]({url})"
-    return "N/A"
-
-
-def render_diff(rows: Sequence[DiffRow], plan: SpecUpdatePlan, *, against: str | None = None) -> str:
-    """release_models_diff.md: the §4.6 table plus vLLM, downgrades, needs-attention and disagreements."""
-    lines = ["# Model Spec Release Updates", ""]
-    if against:
-        lines += [f"This document shows model specification updates against `{against}`.", ""]
-    else:
-        lines += ["This document shows model specification updates.", ""]
-    if not rows:
-        lines.append("No updates were made.")
-    else:
-        lines.append(
-            "| Impl | Model Arch | Weights | Devices | TT-Metal Commit Change | vLLM Commit Change | Status Change "
-            "| CI Job Link |"
-        )
-        lines.append("|------|------------|---------|---------|------------------------|--------------------|"
-                     "---------------|-------------|")  # fmt: skip
-        for r in rows:
-            weights = "<br>".join(f"`{w}`" for w in r.weights)
-            lines.append(
-                f"| `{r.impl_id}` | `{weight_basename(r.weights[0])}` | {weights} | {', '.join(r.devices)} "
-                f"| {_commit_change(r.tt_metal_before, r.tt_metal_after)} "
-                f"| {_commit_change(r.vllm_before, r.vllm_after)} "
-                f"| {_status_change(r.status_before, r.status_after)} | {_ci_link(r.run_number, r.job_url)} |"
-            )
-    downgrades = [u for u in plan.updates if u.proposed_status]
-    if downgrades:
-        lines += ["", "## Proposed status downgrades (not applied)", ""]
-        lines.append("Run `inv spec.update ... --allow-downgrade` to apply them after review.")
-        lines.append("")
-        for u in downgrades:
-            rec = u.source.record
-            lines.append(
-                f"- {u.label}: {u.status_before} → {u.proposed_status} (perf_status `{rec.perf_status}` of "
-                f"`{u.source.model_id}`, {_ci_link(rec.ci_run_number, rec.ci_job_url or rec.ci_run_url)})"
-            )
-    attention = [u for u in plan.updates if u.commits_held_back]
-    if attention or plan.rejected:
-        lines += ["", "## Needs attention", ""]
-        for u in attention:
-            lines.append(
-                f"- {u.label}: CI passed with tt-metal `{u.ci_tt_metal}`, but the template's explicit docker_image "
-                f"`{u.explicit_image}` carries `{u.tt_metal_before}`; its commits were not changed. Publish an image "
-                "for the new commit, then update docker_image and tt_metal_commit together"
-            )
-        for rejected in plan.rejected:
-            lines.append(f"- {rejected.template_label}: `{rejected.model_id}` not applied: {rejected.reason}")
-    disagreeing = [u for u in plan.updates if u.disagreements]
-    if disagreeing:
-        lines += ["", "## CI commit disagreements", ""]
-        lines.append("| Template | model_id | tt-metal | vLLM | CI run |")
-        lines.append("|----------|----------|----------|------|--------|")
-        for u in disagreeing:
-            for c in u.disagreements:
-                rec = c.record
-                chosen = " (chosen)" if c == u.source else ""
-                lines.append(
-                    f"| {u.label} | `{c.model_id}`{chosen} | `{(rec.tt_metal_commit or '')[:7]}` "
-                    f"| `{(rec.vllm_commit or '')[:7]}` | {_ci_link(rec.ci_run_number, rec.ci_job_url)} |"
-                )
-    return "\n".join(lines) + "\n"
+def models_diff(rows: list[DiffRow], plan: SpecUpdatePlan, *, against: str | None = None) -> ModelsDiff:
+    """The typed models diff: `rows`, and the plan's downgrades, held-back commits, rejections and disagreements."""
+    downgrades = tuple(
+        Downgrade(u.label, u.status_before, u.proposed_status, u.source.record.perf_status, u.source.model_id,
+                  u.source.record.ci_run_number, u.source.record.ci_job_url or u.source.record.ci_run_url)
+        for u in plan.updates
+        if u.proposed_status
+    )  # fmt: skip
+    held = tuple(
+        HeldBack(u.label, u.ci_tt_metal, u.explicit_image or "", u.tt_metal_before)
+        for u in plan.updates
+        if u.commits_held_back
+    )
+    disagreements = tuple(
+        Disagreement(u.label, c.model_id, c == u.source, c.record.tt_metal_commit, c.record.vllm_commit,
+                     c.record.ci_run_number, c.record.ci_job_url)
+        for u in plan.updates
+        for c in u.disagreements
+    )  # fmt: skip
+    rejected = tuple(Rejected(r.template_label, r.model_id, r.reason) for r in plan.rejected)
+    return ModelsDiff(tuple(rows), against, downgrades, held, rejected, disagreements)
 
 
 def plan_table(plan: SpecUpdatePlan) -> str:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import catalogue as kit_catalogue
-from release import fsio, spec_edit, spec_outputs, spec_report
+from release import fsio, models_diff, spec_edit, spec_outputs, spec_report
 from release.config import Config
 from release.errors import ConfigError, InputError
 from release.imageref import ImageRef
 from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import LastGoodRecord, parse_last_good
-from release.spec_edit import FieldChange
+from release.models_diff import ModelsDiff
+from release.spec_plan import Candidate, Rejected, SpecUpdatePlan, TemplateUpdate
 from workflows.model_spec import STATUSES, Catalogue
 
 
@@ -84,86 +85,6 @@ STATUS_FROM_PERF = {
     "complete": "COMPLETE",
     "target": "TOP_PERF",
 }
-
-
-@dataclass(frozen=True)
-class Candidate:
-    model_id: str
-    weight: str
-    device: str
-    record: LastGoodRecord
-
-
-@dataclass(frozen=True)
-class Rejected:
-    template_label: str
-    model_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class TemplateUpdate:
-    template_index: int
-    label: str
-    impl_id: str
-    weights: tuple[str, ...]
-    devices: tuple[str, ...]
-    source: Candidate
-    tt_metal_before: str
-    tt_metal_after: str
-    vllm_before: str | None
-    vllm_after: str | None
-    status_before: str
-    status_after: str
-    proposed_status: str | None  # a downgrade that was not applied
-    explicit_image: str | None
-    ci_tt_metal: str
-    ci_vllm: str | None
-    disagreements: tuple[Candidate, ...]
-
-    @property
-    def commits_held_back(self) -> bool:
-        """An explicit-image template whose CI run used other commits than its image (not written)."""
-        return self.explicit_image is not None and (self.ci_tt_metal, self.ci_vllm) != (
-            self.tt_metal_before,
-            self.vllm_before,
-        )
-
-    @property
-    def changed(self) -> bool:
-        return (self.tt_metal_before, self.vllm_before, self.status_before) != (
-            self.tt_metal_after,
-            self.vllm_after,
-            self.status_after,
-        )
-
-    @property
-    def commits_changed(self) -> bool:
-        return (self.tt_metal_before, self.vllm_before) != (self.tt_metal_after, self.vllm_after)
-
-    def field_changes(self) -> list[FieldChange]:
-        out = []
-        if self.tt_metal_after != self.tt_metal_before:
-            out.append(FieldChange(self.template_index, "tt_metal_commit", self.tt_metal_after))
-        if self.vllm_after is not None and self.vllm_after != self.vllm_before:
-            out.append(FieldChange(self.template_index, "vllm_commit", self.vllm_after))
-        if self.status_after != self.status_before:
-            out.append(FieldChange(self.template_index, "status", self.status_after))
-        return out
-
-
-@dataclass(frozen=True)
-class SpecUpdatePlan:
-    updates: tuple[TemplateUpdate, ...]
-    rejected: tuple[Rejected, ...]
-    allow_downgrade: bool
-
-    @property
-    def changed(self) -> tuple[TemplateUpdate, ...]:
-        return tuple(u for u in self.updates if u.changed)
-
-    def field_changes(self) -> list[FieldChange]:
-        return [fc for u in self.updates for fc in u.field_changes()]
 
 
 def plan_spec_update(
@@ -272,26 +193,33 @@ def prepare_update(
     diff_out: Path,
     against: tuple[str, Catalogue] | None = None,
 ) -> UpdateFiles:
-    """New TOML text, regenerated outputs and the diff markdown; only files whose content changes."""
+    """New TOML text, regenerated outputs and the models diff (markdown and JSON); only files whose content
+    changes."""
     new_text = spec_edit.apply_changes(catalogue_text, plan.field_changes())
     new_cat = kit_catalogue.load_path(cfg.catalogue_path, version=version, text=new_text)
     changes: list[FileChange] = []
     if new_text != catalogue_text:
         changes.append(FileChange(cfg.catalogue_path, catalogue_text, new_text))
     changes.extend(plan_outputs_for(cfg, new_cat))
+    diff: ModelsDiff | None = None
     if against is not None:
         ref, old_cat = against
-        rows = spec_report.rows_against(old_cat, new_cat, plan)
-        diff = spec_report.render_diff(rows, plan, against=ref)
+        diff = spec_report.models_diff(spec_report.rows_against(old_cat, new_cat, plan), plan, against=ref)
     elif plan.changed:
-        diff = spec_report.render_diff(spec_report.rows_from_plan(plan), plan)
-    else:
-        diff = None  # nothing to report: a second run leaves the previous diff alone
+        diff = spec_report.models_diff(spec_report.rows_from_plan(plan), plan)
+    # nothing to report: a second run leaves the previous diff alone
     if diff is not None:
-        old_diff = _read(diff_out)
-        if diff != old_diff:
-            changes.append(FileChange(diff_out, old_diff, diff))
+        texts = {diff_out: models_diff.render(diff), diff_json_path(diff_out): fsio.dump_json(diff.to_json())}
+        for path, text in texts.items():
+            old = _read(path)
+            if text != old:
+                changes.append(FileChange(path, old, text))
     return UpdateFiles(plan, new_cat, tuple(changes))
+
+
+def diff_json_path(diff_out: Path) -> Path:
+    """The typed models diff beside its markdown: release_models_diff.md → release_models_diff.json."""
+    return diff_out.with_suffix(".json")
 
 
 def update_from_last_good(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from release import gitflow, notes
+from release import gitflow, models_diff, notes
 from release.errors import GitStateError
 from release.git import Git
 from release.version import Version
@@ -47,11 +47,13 @@ def prerelease_with_outputs(world: GitWorld, gh: GitHubProject) -> None:
     gitflow.prerelease_flow(flow(world, gh), V, files(world), source=source, show=quiet)
     logs = world.work / "release_logs"
     logs.mkdir(exist_ok=True)
-    for name in ("release_models_diff.md", "dev_artifacts_summary.md"):
+    for name in ("release_models_diff.json", "dev_artifacts_summary.md"):
         shutil.copy(DATA / name, logs / name)
+    diff = models_diff.parse(json.loads((DATA / "release_models_diff.json").read_text()), source="test data")
+    (logs / "release_models_diff.md").write_text(models_diff.render(diff))
     shutil.copy(DATA / "model_specs_output.json", world.work / "model_specs_output.json")
-    sh(world.work, "add", "-f", "release_logs/release_models_diff.md", "release_logs/dev_artifacts_summary.md",
-       "model_specs_output.json")  # fmt: skip
+    sh(world.work, "add", "-f", "release_logs/release_models_diff.md", "release_logs/release_models_diff.json",
+       "release_logs/dev_artifacts_summary.md", "model_specs_output.json")  # fmt: skip
     sh(world.work, "commit", "-q", "-m", notes.kit_commit_message("spec.update", "Update model specs"))
     world.commit(world.work, "Hand-tune Qwen3-32B max_context", {"workflows/tweak.txt": "32k\n"})
     for name in ("models_ci_last_good_230_to_236.json", "models_ci_all_results_230_to_236.json"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from release import notes
+from release import models_diff, notes
 from release.git import Commit
 
 DATA = Path(__file__).parent / "data" / "gitflow"
@@ -17,6 +17,10 @@ DATA = Path(__file__).parent / "data" / "gitflow"
 
 def load(name: str) -> dict:
     return json.loads((DATA / name).read_text())
+
+
+def diff() -> models_diff.ModelsDiff:
+    return models_diff.parse(load("release_models_diff.json"), source="release_models_diff.json")
 
 
 def commit(sha: str, subject: str, message: str = "", parents: tuple[str, ...] = ("p",)) -> Commit:
@@ -96,7 +100,7 @@ def pr_input(kind: str) -> notes.PrBodyInput:
         version="0.6.0",
         head="pre-release-v0.6.0" if kind == "prerelease" else "rc-v0.6.0",
         base="dev" if kind == "prerelease" else "main",
-        models_diff_md=(DATA / "release_models_diff.md").read_text(),
+        models_diff=diff(),
         artifacts_summary_md=(DATA / "dev_artifacts_summary.md").read_text() if kind == "prerelease" else None,
         artifacts_summary_name=summary,
         manual_changes=notes.manual_changes(COMMITS),
@@ -125,7 +129,7 @@ def notes_input(**over: object) -> notes.NotesInput:
         ci_runs=notes.ci_runs_used(lg),
         firmware=fw,
         kmd=kmd,
-        changes=notes.parse_models_diff((DATA / "release_models_diff.md").read_text()),
+        changes=diff().rows,
         waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
         images=notes.released_images(load("release_artifacts_summary.json")),
     )
@@ -158,17 +162,14 @@ def test_human_section_survives_a_re_render() -> None:
     assert "markers" in (notes.unfinished("# notes without markers") or "")
 
 
-def test_parse_models_diff_tolerates_columns() -> None:
-    rows = notes.parse_models_diff((DATA / "release_models_diff.md").read_text())
-    assert [(r.model_arch, r.direction) for r in rows] == [
-        ("`Llama-3.1-8B`", "up"),
-        ("`Qwen3-32B`", "down"),
-        ("`whisper-large-v3`", "new"),
+def test_models_diff_rows_say_which_way_the_status_moved() -> None:
+    assert [(r.model_arch, r.direction) for r in diff().rows] == [
+        ("Llama-3.1-8B", "up"),
+        ("Qwen3-32B", "down"),
+        ("whisper-large-v3", "new"),
     ]
-    old_format = "| Impl | Model Arch | Weights | Devices | TT-Metal Commit Change | Status Change | CI Job Link |\n|-|-|-|-|-|-|-|\n| `a` | `b` | `c` | N150 | `1` | No change | N/A |\n"
-    [row] = notes.parse_models_diff(old_format)
-    assert row.vllm == "" and row.status == "No change" and not row.status_changed
-    assert notes.parse_models_diff("# Model Spec Release Updates\n\nNo updates were made.\n") == []
+    same = models_diff.DiffRow("a", "b", ("c",), ("N150",), "1", "1", None, None, "COMPLETE", None)
+    assert same.status_cell() == "No change" and not same.status_changed and same.direction == ""
 
 
 @pytest.mark.parametrize("module", ["release.notes", "release.record"])

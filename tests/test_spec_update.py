@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from release import catalogue as kit_catalogue
-from release import spec_update
+from release import models_diff, spec_update
 from release.config import Config
 from release.errors import InputError
 from release.last_good_file import parse_last_good
@@ -65,7 +65,12 @@ def test_mini_catalogue_update_golden(tmp_path, golden):
     toml_diff = line_diff(before, after)
     golden.check("spec_update/mini_toml.diff", toml_diff)
     golden.check("spec_update/mini_README.md", cfg.readme_path.read_text())
-    golden.check("spec_update/mini_release_models_diff.md", (cfg.release_logs / "release_models_diff.md").read_text())
+    diff_md = (cfg.release_logs / "release_models_diff.md").read_text()
+    golden.check("spec_update/mini_release_models_diff.md", diff_md)
+    diff_json = (cfg.release_logs / "release_models_diff.json").read_text()
+    golden.check("spec_update/mini_release_models_diff.json", diff_json)
+    # the JSON is the value the markdown was rendered from: read back, it renders the same text
+    assert models_diff.render(models_diff.parse(json.loads(diff_json), source="x")) == diff_md
     golden.check("spec_update/mini_model_specs_output.json", cfg.output_json_path.read_text())
 
     by_index = {u.template_index: u for u in files.plan.updates}
