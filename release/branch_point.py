@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from release.errors import InputError
 from release.imagetags import same_commit
+from release.last_good_file import LastGoodRecords
 
-KEY = "tt_inference_server_commit"
 MIN_PREFIX = 4  # git's shortest abbreviation
 
 
@@ -60,31 +60,16 @@ class BranchPoint:
         return tuple(out)
 
 
-def _witnesses(last_good: Mapping[str, Any]) -> list[Witness]:
-    out = []
-    for model_id, rec in last_good.items():
-        if not isinstance(rec, Mapping) or not rec:
-            continue
-        number = rec.get("ci_run_number")
-        if isinstance(number, str) and number.isascii() and number.isdigit():
-            number = int(number)
-        if not isinstance(number, int) or isinstance(number, bool):
-            continue
-        job = rec.get("ci_job_id")
-        commit = rec.get(KEY)
-        out.append(
-            Witness(
-                str(model_id),
-                number,
-                str(rec.get("ci_run_id") or "unknown"),
-                job if isinstance(job, int) and not isinstance(job, bool) else None,
-                commit if isinstance(commit, str) and commit else None,
-            )
-        )
-    return out
+def _witnesses(last_good: LastGoodRecords) -> list[Witness]:
+    return [
+        Witness(model_id, rec.ci_run_number, str(rec.ci_run_id or "unknown"), rec.ci_job_id,
+                rec.tt_inference_server_commit or None)
+        for model_id, rec in last_good.items()
+        if rec is not None
+    ]  # fmt: skip
 
 
-def choose(last_good: Mapping[str, Any] | None, all_results: Mapping[str, Any] | None, *, source: str) -> BranchPoint:
+def choose(last_good: LastGoodRecords | None, all_results: Mapping[str, Any] | None, *, source: str) -> BranchPoint:
     """The commit of the newest run among the last-good records (pure; InputError when there is none)."""
     if last_good is None:
         raise InputError(f"no models_ci_last_good_*.json in {source}: run `inv ci.read`, or pass --from SHA")

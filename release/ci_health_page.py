@@ -36,12 +36,11 @@ from release.ci_health import (
     build_grid,
     safe_url,
 )
-from release.ci_results_file import RunInfo, read_all_results, read_json_bounded
+from release.ci_results_file import RunInfo, read_all_results
 from release.imagetags import image_tag
-from release.last_good_file import parse_last_good
+from release.last_good_file import read_last_good
 from release.release_inputs import ci_span, health_page_name
 
-LAST_GOOD_MAX_BYTES = 64 << 20  # one record per catalogue model: a few hundred KB in practice
 SHOWN = 160  # longest CI string shown in the page (job names, images, reasons); the rest is cut with "…"
 STATUS_SHORT = {"EXPERIMENTAL": "EXP", "FUNCTIONAL": "FUNC", "COMPLETE": "COMPL", "TOP_PERF": "TOP"}
 
@@ -83,10 +82,7 @@ def write_page(
     """Read the all-results file (and the last-good file when given), render the page, write it atomically
     (`dry_run`: render only)."""
     results = read_all_results(Path(all_results))
-    records = None
-    if last_good is not None:
-        data = read_json_bounded(Path(last_good), LAST_GOOD_MAX_BYTES)
-        records = parse_last_good(data, source=str(last_good))
+    records = read_last_good(Path(last_good)) if last_good is not None else None
     grid = build_grid(
         replace(results, source=Path(all_results).name),  # the page never shows a machine's full path
         rows,

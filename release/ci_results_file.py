@@ -133,21 +133,9 @@ class AllResults:
 
 def read_all_results(path: Path) -> AllResults:
     """Read, bound and parse an all-results file; every problem is an InputError naming the file."""
-    return parse_all_results(read_json_bounded(Path(path), MAX_FILE_BYTES), source=str(path))
-
-
-def read_json_bounded(path: Path, limit: int) -> Any:
-    """`fsio.read_json` for a file of at most `limit` bytes (checked before anything is read)."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
-    if size > limit:
-        raise InputError(f"{path}: {size} bytes is more than the {limit} this file may have")
-    return fsio.read_json(path)
+    return parse_all_results(
+        fsio.read_json(Path(path), what="all-results file", max_bytes=MAX_FILE_BYTES), source=str(path)
+    )
 
 
 def parse_all_results(data: Any, *, source: str) -> AllResults:
@@ -161,7 +149,7 @@ def parse_all_results(data: Any, *, source: str) -> AllResults:
         if not isinstance(key, str) or not key:
             raise InputError(f"{source}: a model_id key is empty")
         if not isinstance(items, list):
-            raise InputError(f"{source}: {_shown(key)}: expected a list of entries")
+            raise InputError(f"{source}: {fsio.shown(key)}: expected a list of entries")
         total += len(items)
         if total > MAX_ENTRIES:
             raise InputError(f"{source}: more than {MAX_ENTRIES} entries")
@@ -176,12 +164,12 @@ class _Where:
     index: int
 
     def fail(self, field: str, problem: str) -> InputError:
-        return InputError(f"{self.source}: {_shown(self.key)}[{self.index}].{field}: {problem}")
+        return InputError(f"{self.source}: {fsio.shown(self.key)}[{self.index}].{field}: {problem}")
 
 
 def _entry(where: _Where, raw: Any) -> ResultEntry:
     if not isinstance(raw, Mapping):
-        raise InputError(f"{where.source}: {_shown(where.key)}[{where.index}]: expected an object")
+        raise InputError(f"{where.source}: {fsio.shown(where.key)}[{where.index}]: expected an object")
     meta = _object(where, raw, "ci_metadata")
     logs = _object(where, raw, "ci_logs") or {}
     wl = _object(where, raw, "workflow_logs") or {}
@@ -279,7 +267,7 @@ def _int(where: _Where, raw: Mapping[str, Any], field: str, prefix: str = "") ->
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
-        raise where.fail(prefix + field, f"expected a non-negative integer, got {_shown(repr(value))}")
+        raise where.fail(prefix + field, f"expected a non-negative integer, got {fsio.shown(repr(value))}")
     return value
 
 
@@ -287,10 +275,4 @@ def _bool(where: _Where, raw: Mapping[str, Any], field: str, prefix: str = "") -
     value = raw.get(field)
     if value is None or isinstance(value, bool):
         return value
-    raise where.fail(prefix + field, f"expected true, false or null, got {_shown(repr(value))}")
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """A key or value as an error message shows it: one line, at most `limit` characters."""
-    flat = text.replace("\n", "\\n").replace("\r", "\\r")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    raise where.fail(prefix + field, f"expected true, false or null, got {fsio.shown(repr(value))}")

@@ -505,7 +505,7 @@ def build_record(run: Run, ctx: RunContext) -> record.ReleaseRecord:
         catalogue_path=_rel(cfg, cfg.catalogue_path),
         catalogue_sha256=hashlib.sha256(cfg.catalogue_path.read_bytes()).hexdigest(),
         last_good=_rel(cfg, _last_good(ctx)),
-        ci_runs=tuple(notes.ci_runs_used(_files(run, ctx).last_good_data() or {})),
+        ci_runs=tuple(notes.ci_runs_used(_files(run, ctx).last_good_records() or {})),
         images=record.images_from_summary(summary or {}),
         pull_requests={
             "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),

@@ -104,10 +104,13 @@ def _compact(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
 
 
-def read_bytes(path: Path, *, what: str = "file") -> bytes:
-    """A file's bytes; a missing file, a folder or an unreadable file is an InputError naming it."""
+def read_bytes(path: Path, *, what: str = "file", max_bytes: int | None = None) -> bytes:
+    """A file's bytes; a missing file, a folder, an unreadable file or (with `max_bytes`, checked before reading)
+    a larger one is an InputError naming it."""
     path = Path(path)
     try:
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            raise InputError(f"{path}: {size} bytes is more than the {max_bytes} this {what} may have")
         return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
@@ -117,9 +120,9 @@ def read_bytes(path: Path, *, what: str = "file") -> bytes:
         raise InputError(f"{path}: cannot read the {what} ({e.strerror or type(e).__name__})") from None
 
 
-def read_text(path: Path, *, what: str = "file") -> str:
+def read_text(path: Path, *, what: str = "file", max_bytes: int | None = None) -> str:
     """A UTF-8 text file; what `read_bytes` refuses, and bytes that are not UTF-8, are an InputError."""
-    return decode(read_bytes(path, what=what), source=str(path), what=what)
+    return decode(read_bytes(path, what=what, max_bytes=max_bytes), source=str(path), what=what)
 
 
 def read_text_if_exists(path: Path, *, what: str = "file") -> str | None:
@@ -139,9 +142,21 @@ def decode(data: bytes, *, source: str, what: str = "file") -> str:
         raise InputError(f"{source}: the {what} is not UTF-8 text (byte {e.start})") from None
 
 
-def read_json(path: Path, *, what: str = "file") -> Any:
-    """Read JSON; a missing, unreadable or malformed file is an InputError naming the file."""
-    return parse_json(read_text(path, what=what), source=str(path))
+def read_json(path: Path, *, what: str = "file", max_bytes: int | None = None) -> Any:
+    """Read JSON; a missing, unreadable, too large or malformed file is an InputError naming the file."""
+    return parse_json(read_text(path, what=what, max_bytes=max_bytes), source=str(path))
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in words, for a message that refuses it ("got a list")."""
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    return names.get(type(value), "a list" if isinstance(value, list) else "an object")
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """A key or value of an outside file as an error message shows it: one line, at most `limit` characters."""
+    flat = text.replace("\n", "\\n").replace("\r", "\\r")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def parse_json(text: str, *, source: str) -> Any:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import branch_point, fsio, models_diff, notes, record, release_inputs
+from release import branch_point, fsio, last_good_file, models_diff, notes, record, release_inputs
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
+from release.last_good_file import LastGoodRecords
 from release.models_diff import ModelsDiff
 from release.version import Version
 
@@ -930,7 +931,7 @@ def prerelease_flow(
     if source:
         label = f"--from {source}"
     else:
-        point = branch_point.choose(files.last_good_data(), files.all_results_data(), source=str(files.release_logs))
+        point = branch_point.choose(files.last_good_records(), files.all_results_data(), source=str(files.release_logs))
         label, facts = point.label, point.facts()
 
     def make() -> GitPlan:
@@ -1106,9 +1107,10 @@ class ReleaseFiles:
         data = self.json_text(git, rev, path)
         return models_diff.parse(data, source=str(path)) if data is not None else None
 
-    def last_good_data(self) -> dict[str, Any] | None:
+    def last_good_records(self) -> LastGoodRecords | None:
+        """The records of the last-good file (None: there is none)."""
         path = self.last_good or release_inputs.newest_ci_file(self.release_logs, "last_good")
-        return release_inputs.read_mapping(path, "last-good records")
+        return last_good_file.read_last_good(path) if path is not None and path.exists() else None
 
     def health_page(self) -> Path | None:
         """The CI health page `inv ci.read` wrote next to the last-good file, when it is there."""
@@ -1153,7 +1155,7 @@ def pr_flow(
         head_sha = remote_sha(repo, head, hint=f"run `inv git.{producer} --version {version}` first (it pushes it)")
         remote_sha(repo, base, hint=f"check [git] {'dev' if kind == 'prerelease' else 'main'}_branch in release.toml")
         dev_sha = remote_sha(repo, flow.dev, hint="check [git] dev_branch in release.toml")
-        last_good = files.last_good_data() or {}
+        last_good = files.last_good_records() or {}
         body = notes.render_pr_body(
             notes.PrBodyInput(
                 kind=kind,
@@ -1214,7 +1216,7 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
     without one, the release artifacts summary's images (built ones included) and the last-good file's runs."""
     merged = _rc_merge(flow, repo, version)
     rec = read_record(files, version)
-    last_good = files.last_good_data()
+    last_good = files.last_good_records()
     diff = files.read_models_diff(flow.git, None)
     fw, kmd = notes.hardware_versions(last_good or {})
     images: list[notes.ReleasedImage] | None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from release.errors import InputError
+from release.fsio import json_kind
 from release.markdown import code, table
 
 SCHEMA = 1
@@ -264,13 +265,8 @@ def _check(value: Any, annotation: str, where: str) -> Any:
     """`value` when it has the type the field's annotation names (a list becomes a tuple), else InputError."""
     check, wanted = _CHECKS[annotation]
     if not check(value):
-        raise InputError(f"{where}: expected {wanted}, got {_json_type(value)}")
+        raise InputError(f"{where}: expected {wanted}, got {json_kind(value)}")
     return tuple(value) if isinstance(value, list) else value
-
-
-def _json_type(value: Any) -> str:
-    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    return names.get(type(value), "a list" if isinstance(value, list) else "an object")
 
 
 def _json(item: Any) -> dict[str, Any]:

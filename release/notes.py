@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from release import models_diff
+from release.last_good_file import LastGoodRecords
 from release.markdown import code, table
 from release.models_diff import DiffRow, ModelsDiff
 
@@ -149,32 +150,31 @@ def manual_changes(commits: Iterable[CommitLike]) -> list[ManualChange]:
     return out
 
 
-def ci_runs_used(last_good: Mapping[str, Any]) -> list[CiRunRef]:
+def ci_runs_used(last_good: LastGoodRecords) -> list[CiRunRef]:
     """The distinct CI runs that supplied a last-good record, newest run number first."""
     runs: dict[str, CiRunRef] = {}
     for record in last_good.values():
-        if not isinstance(record, Mapping) or not record:
+        if record is None:
             continue
-        run_id = str(record.get("ci_run_id") or UNKNOWN)
-        number = str(record.get("ci_run_number") or UNKNOWN)
-        runs.setdefault(run_id, CiRunRef(run_id, number, str(record.get("ci_run_url") or UNKNOWN)))
+        run_id = str(record.ci_run_id or UNKNOWN)
+        number = str(record.ci_run_number or UNKNOWN)
+        runs.setdefault(run_id, CiRunRef(run_id, number, record.ci_run_url or UNKNOWN))
     return sorted(runs.values(), key=lambda r: (_int(r.run_number), r.run_id), reverse=True)
 
 
-def newest_run(last_good: Mapping[str, Any]) -> CiRunRef | None:
+def newest_run(last_good: LastGoodRecords) -> CiRunRef | None:
     runs = ci_runs_used(last_good)
     return runs[0] if runs else None
 
 
-def hardware_versions(last_good: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+def hardware_versions(last_good: LastGoodRecords) -> tuple[dict[str, int], dict[str, int]]:
     """Firmware bundles and KMD versions the last-good jobs ran: {version: number of models} (UNKNOWN included)."""
     fw: dict[str, int] = {}
     kmd: dict[str, int] = {}
     for record in last_good.values():
-        if isinstance(record, Mapping) and record:
-            for seen, key in ((fw, "firmware_bundle"), (kmd, "driver_version")):
-                value = str(record.get(key) or UNKNOWN)
-                seen[value] = seen.get(value, 0) + 1
+        if record is not None:
+            for seen, value in ((fw, record.firmware_bundle), (kmd, record.driver_version)):
+                seen[value or UNKNOWN] = seen.get(value or UNKNOWN, 0) + 1
     return fw, kmd
 
 

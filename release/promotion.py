@@ -2,7 +2,7 @@
 values and decisions; release/promotion_run.py reads the registries and applies them.
 
 A pipeline of named steps:
-1. `merge_last_good(docs)` (pure): one CI record per model from several last-good files; later files win.
+1. `merge_last_good(docs)` (pure): one CI record per model from several parsed last-good files; later files win.
 2. `targets(specs)` (pure): each catalogue model's destination (VERSION after the bump; `-dev-` or
    `-release-`; explicit media/forge images as written) and the commits it must carry. Models sharing a
    destination form a `Group`.
@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from release.errors import InputError, PartialFailure, RegistryError, TagConflict
 from release.imageref import ImageRef, ImageRefError, SourceAllowList
 from release.imagetags import parse_commit_tag, same_commit
+from release.last_good_file import LastGoodRecords
 from release.version import Version
 
 log = logging.getLogger(__name__)
@@ -65,45 +66,30 @@ class CiSource:
 
 
 def merge_last_good(
-    docs: Sequence[tuple[str, Mapping[str, Any]]], *, registry_map: Iterable[tuple[str, str]] = ()
+    docs: Sequence[tuple[str, LastGoodRecords]], *, registry_map: Iterable[tuple[str, str]] = ()
 ) -> dict[str, CiSource]:
-    """Several last-good JSON documents (name, content) → one CiSource per model; later documents win.
+    """Several parsed last-good files (name, records) → one CiSource per model; later files win.
 
-    An empty record (`{}`) does not override an earlier non-empty one: it means "no passing run in that file".
+    A model without a record (`{}` in the file) does not override an earlier record: it means "no passing run in
+    that file".
     """
     rewrite = tuple(registry_map)
     out: dict[str, CiSource] = {}
-    for name, doc in docs:
-        if not isinstance(doc, Mapping):
-            raise InputError(f"{name}: expected a JSON object of model_id → last-good record")
-        for model_id, record in doc.items():
-            if not record:
+    for name, records in docs:
+        for model_id, record in records.items():
+            if record is None:
                 continue
-            if not isinstance(record, Mapping):
-                raise InputError(f"{name}: the record of {model_id} is not an object")
-            raw = record.get("docker_image")
             image: ImageRef | None = None
             problem = None
-            if not raw:
+            if not record.docker_image:
                 problem = "the CI record has no docker_image"
-            elif not isinstance(raw, str):
-                problem = f"CI docker_image is not a string ({type(raw).__name__})"
             else:
                 try:
-                    image = ImageRef.parse(raw).rewrite(rewrite)
+                    image = ImageRef.parse(record.docker_image).rewrite(rewrite)
                 except ImageRefError as e:
                     problem = f"CI docker_image is not an image reference ({e})"
-            run_number = record.get("ci_run_number")
             out[model_id] = CiSource(
-                model_id=model_id,
-                image=image,
-                file=name,
-                run_url=record.get("ci_run_url"),
-                run_number=int(run_number)
-                if isinstance(run_number, (int, str)) and str(run_number).isdigit()
-                else None,
-                job_url=record.get("ci_job_url"),
-                problem=problem,
+                model_id, image, name, record.ci_run_url, record.ci_run_number, record.ci_job_url, problem
             )
     return out
 

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import catalogue, fsio
+from release import catalogue, fsio, last_good_file
 from release.config import Config
 from release.errors import InputError, ReleaseError
 from release.imageref import ImageRef
+from release.last_good_file import LastGoodRecords
 from release.promotion import (
     STATE_FILE,
     CiSource,
@@ -250,19 +250,13 @@ class Prepared:
         return self.output_dir / STATE_FILE
 
 
-def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, Mapping[str, Any]]], list[tuple[str, bytes]]]:
-    """Read the last-good files (names as given, for the summary) → (parsed, raw bytes)."""
-    parsed: list[tuple[str, Mapping[str, Any]]] = []
+def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, LastGoodRecords]], list[tuple[str, bytes]]]:
+    """Read the last-good files (names as given, for the summary) → (parsed records, raw bytes)."""
+    parsed: list[tuple[str, LastGoodRecords]] = []
     raw: list[tuple[str, bytes]] = []
     for path in paths:
-        if not Path(path).exists():
-            raise InputError(f"{path}: last-good file not found (write it with `inv ci.read`)")
-        data = fsio.read_bytes(path, what="last-good file")
-        try:
-            doc = json.loads(fsio.decode(data, source=str(path), what="last-good file"))
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-        parsed.append((Path(path).name, doc))
+        data = last_good_file.read_bytes(path)
+        parsed.append((Path(path).name, last_good_file.load_last_good(data, source=str(path))))
         raw.append((Path(path).name, data))
     return parsed, raw
 

@@ -7,7 +7,7 @@ Plan, then apply: `plan_outputs` computes the new text of every generated file a
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from release.config import Config
 from release.errors import ConfigError, InputError
 from release.imageref import ImageRef
 from release.imagetags import parse_commit_tag, same_commit
-from release.last_good_file import LastGoodRecord, parse_last_good
+from release.last_good_file import LastGoodRecord, LastGoodRecords, read_last_good
 from release.models_diff import ModelsDiff
 from release.spec_plan import Candidate, Rejected, SpecUpdatePlan, TemplateUpdate
 from workflows.model_spec import STATUSES, Catalogue
@@ -89,7 +89,7 @@ STATUS_FROM_PERF = {
 
 def plan_spec_update(
     catalogue: Catalogue,
-    last_good: Mapping[str, LastGoodRecord | None],
+    last_good: LastGoodRecords,
     *,
     allow_downgrade: bool = False,
     only: Sequence[str] = (),
@@ -161,6 +161,8 @@ def _short(commit: str | None) -> str | None:
 
 def _tag_problem(record: LastGoodRecord) -> str | None:
     """Why a record may not be applied: its CI image tag must carry commits that agree with the record."""
+    if not record.docker_image:
+        return "the CI record has no docker_image to read its commits from"
     tag = ImageRef.parse(record.docker_image).tag or ""
     parsed = parse_commit_tag(tag, has_vllm=record.vllm_commit is not None)
     if parsed is None:
@@ -236,9 +238,7 @@ def update_from_last_good(
     version = str(kit_catalogue.read_version(cfg.version_file))
     catalogue_text = fsio.read_text(cfg.catalogue_path, what="catalogue")
     current = kit_catalogue.load_path(cfg.catalogue_path, version=version, text=catalogue_text)
-    records = parse_last_good(
-        fsio.read_json(last_good_path, what="last-good file"), source=str(last_good_path), known=current.specs
-    )
+    records = read_last_good(last_good_path, known=current.specs)
     plan = plan_spec_update(current, records, allow_downgrade=allow_downgrade, only=only)
     against_cat = None
     if against is not None:

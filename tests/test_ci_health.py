@@ -19,8 +19,8 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from release import catalogue, ci_health, ci_health_page
-from release.ci_results_file import parse_all_results, read_all_results, read_json_bounded
+from release import catalogue, ci_health, ci_health_page, fsio
+from release.ci_results_file import parse_all_results, read_all_results
 from release.errors import InputError
 from release.last_good_file import parse_last_good
 from tests import ci_health_data as data
@@ -196,7 +196,7 @@ def test_reader_bounds_and_accepts_digit_strings(tmp_path, monkeypatch):
     big = tmp_path / "big.json"
     big.write_text(json.dumps(doc))
     with pytest.raises(InputError, match="bytes is more than the 100"):
-        read_json_bounded(big, 100)
+        fsio.read_json(big, max_bytes=100)
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(InputError, match="nested too deeply"):
@@ -454,7 +454,7 @@ def test_pr_body_names_the_page_and_where_it_is(tmp_path):
     from release import gitflow, notes
 
     inp = notes.PrBodyInput(kind="prerelease", version="0.6.0", head="pre-release-v0.6.0", base="dev",
-                            models_diff_md=None, artifacts_summary_md=None, artifacts_summary_name="x.md",
+                            models_diff=None, artifacts_summary_md=None, artifacts_summary_name="x.md",
                             manual_changes=[], waivers=None, ci_health_page="models_ci_health_1_to_9.html")  # fmt: skip
     body = notes.render_pr_body(inp)
     assert "`models_ci_health_1_to_9.html`" in body and "not committed" in body and "release_logs" in body

@@ -16,6 +16,7 @@ from release.git import Git
 from release.github_types import RepoRef
 from release.sim.history import generate_history
 from release.version import Version
+from tests.builders import last_good_record
 from tests.conftest import REPO_ROOT
 from tests.services.git_world import GitWorld, git_env, sh
 from tests.services.github_server import TOKEN, small_models
@@ -315,8 +316,7 @@ def test_tasks_print_the_plan_and_fail_in_one_line(git_world: GitWorld) -> None:
 
 
 def record(run: int, job: int, commit: str | None) -> dict:
-    rec = {"ci_run_id": 1000 + run, "ci_run_number": run, "ci_job_id": job, "docker_image": "i", "perf_status": "x"}
-    return {**rec, "tt_inference_server_commit": commit} if commit is not None else rec
+    return last_good_record("i", run, ci_run_id=1000 + run, ci_job_id=job, tt_inference_server_commit=commit)
 
 
 def write_ci_files(world: GitWorld, last_good: dict, all_results: dict | None = None, span: str = "5_to_7") -> None:

@@ -11,12 +11,17 @@ import pytest
 
 from release import models_diff, notes
 from release.git import Commit
+from release.last_good_file import LastGoodRecords, parse_last_good
 
 DATA = Path(__file__).parent / "data" / "gitflow"
 
 
 def load(name: str) -> dict:
     return json.loads((DATA / name).read_text())
+
+
+def last_good() -> LastGoodRecords:
+    return parse_last_good(load("models_ci_last_good_230_to_236.json"), source="models_ci_last_good_230_to_236.json")
 
 
 def diff() -> models_diff.ModelsDiff:
@@ -75,11 +80,11 @@ def test_waivers_are_default_impl_models_whose_last_result_regressed() -> None:
 
 
 def test_ci_runs_and_hardware_from_last_good() -> None:
-    lg = load("models_ci_last_good_230_to_236.json")
+    lg = last_good()
     assert [r.run_number for r in notes.ci_runs_used(lg)] == ["236", "230"]
     assert notes.newest_run(lg) == notes.ci_runs_used(lg)[0]
     assert notes.hardware_versions(lg) == ({"18.12.0": 1, "18.11.0": 1}, {"2.4.1": 2})
-    assert notes.newest_run({"m": {}}) is None
+    assert notes.newest_run({"m": None}) is None
 
 
 def test_firmware_and_kmd_are_sorted_by_version_and_compacted() -> None:
@@ -105,7 +110,7 @@ def pr_input(kind: str) -> notes.PrBodyInput:
         artifacts_summary_name=summary,
         manual_changes=notes.manual_changes(COMMITS),
         waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
-        ci_runs=notes.ci_runs_used(load("models_ci_last_good_230_to_236.json")),
+        ci_runs=notes.ci_runs_used(last_good()),
     )
 
 
@@ -120,7 +125,7 @@ def test_pr_body_rc_with_missing_summary(golden) -> None:
 
 
 def notes_input(**over: object) -> notes.NotesInput:
-    lg = load("models_ci_last_good_230_to_236.json")
+    lg = last_good()
     fw, kmd = notes.hardware_versions(lg)
     values: dict = dict(
         version="0.6.0",

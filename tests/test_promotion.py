@@ -17,7 +17,9 @@ from release import promotion, promotion_report, promotion_run
 from release.config import Config
 from release.errors import InputError, TagConflict
 from release.imageref import ImageRef
+from release.last_good_file import parse_last_good
 from release.version import Version
+from tests.builders import last_good_record
 from tests.conftest import REPO_ROOT
 from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
 from workflows.model_spec import load_catalogue
@@ -32,26 +34,41 @@ D = {n: "sha256:" + f"{n:x}" * 64 for n in range(1, 10)}
 # ----------------------------------------------------------------------------------------- pure planning
 
 
-def _record(image: str, run: int = 236) -> dict:
-    return {
-        "docker_image": image,
-        "ci_run_id": 1000 + run,
-        "ci_run_number": run,
-        "ci_run_url": f"https://github.com/tenstorrent/tt-shield/actions/runs/{1000 + run}",
-        "ci_job_url": f"https://github.com/tenstorrent/tt-shield/actions/runs/{1000 + run}/job/7",
-    }
+_record = last_good_record
+
+
+def parsed(name: str, doc: dict) -> tuple[str, dict]:
+    return name, parse_last_good(doc, source=name)
 
 
 def test_merge_last_good_later_files_win() -> None:
     a = {"m1": _record(f"ghcr.io/{CI_REPO}:0.0.5-a-1111111-1", 1), "m2": _record("ghcr.io/x/y:1", 1), "m3": {}}
-    b = {"m1": _record(f"ghcr.io/{CI_REPO}:0.0.5-a-1111111-2", 2), "m2": {}, "m3": {"docker_image": "Bad Ref"}}
-    merged = promotion.merge_last_good([("a.json", a), ("b.json", b)], registry_map=[("ghcr.io", "127.0.0.1:1")])
+    b = {"m1": _record(f"ghcr.io/{CI_REPO}:0.0.5-a-1111111-2", 2), "m2": {}, "m3": _record("Bad Ref"),
+         "m4": _record(None)}  # fmt: skip
+    docs = [parsed("a.json", a), parsed("b.json", b)]
+    merged = promotion.merge_last_good(docs, registry_map=[("ghcr.io", "127.0.0.1:1")])
     assert merged["m1"].file == "b.json" and merged["m1"].run_number == 2
     assert merged["m1"].image is not None and merged["m1"].image.registry == "127.0.0.1:1"
     assert merged["m2"].file == "a.json"  # an empty record does not erase an earlier one
     assert merged["m3"].problem and "not an image reference" in merged["m3"].problem
-    with pytest.raises(InputError):
-        promotion.merge_last_good([("c.json", ["not", "an", "object"])])  # type: ignore[list-item]
+    assert merged["m4"].problem == "the CI record has no docker_image"  # a passing run without an image: §5.4
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (["not", "an", "object"], "c.json: expected a JSON object of model_id → record, got a list"),
+        ({"m": _record(5)}, "c.json: m.docker_image: expected a string or null, got a number"),  # not docker.io/…/5
+        ({"m": {"docker_image": "ghcr.io/x/y:1"}}, "c.json: m.tt_metal_commit: missing"),
+        ({"m": _record("ghcr.io/x/y:1", ci_run_number=None)}, "c.json: m.ci_run_number: expected an integer, got null"),
+    ],
+)
+def test_last_good_files_promotion_refuses(tmp_path: Path, doc: object, message: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as err:
+        promotion_run.read_last_good([path])
+    assert str(err.value) == message.replace("c.json", str(path))
 
 
 def _ci(tm: str, vllm: str | None, job: int) -> str:
@@ -72,7 +89,7 @@ def mini_world() -> tuple[list[promotion.Target], dict[str, promotion.CiSource],
         "id_tt-transformers_Theta-2B_n150": _record(_ci("fffffff", "7777777", 106)),
         "id_tt-transformers_Iota-1B_n150": _record(_ci("9999999", "8888888", 107)),
     }
-    sources = promotion.merge_last_good([("models_ci_last_good_100_to_237.json", last_good)])
+    sources = promotion.merge_last_good([parsed("models_ci_last_good_100_to_237.json", last_good)])
     observed = promotion.Observed(
         {
             ImageRef.parse(_ci(TM_A, "1111111", 100)): D[1],
