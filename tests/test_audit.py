@@ -8,40 +8,16 @@ import requests
 
 from release import audit
 from release.imageref import ImageRef
+from tests.builders import catalogue_toml, template
 from tests.services.registry import random_layer
 from workflows.model_spec import load_catalogue
 
-CATALOGUE = """
-[[impls]]
-impl_id = "media"
-impl_name = "tt-media"
-repo_url = "https://github.com/tenstorrent/tt-metal"
-code_path = "models/media"
-
-[[templates]]
-weights = ["org/present", "org/present-2"]
-impl = "media"
-tt_metal_commit = "e95ffa5"
-inference_engine = "media"
-docker_image = "ghcr.io/tenstorrent/audit-present:1.0"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 1
-max_context = 1024
-
-[[templates]]
-weights = ["org/missing"]
-impl = "media"
-tt_metal_commit = "e95ffa5"
-inference_engine = "media"
-docker_image = "ghcr.io/tenstorrent/audit-missing:1.0"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 1
-max_context = 1024
-"""
+CATALOGUE = catalogue_toml(
+    template("org/present", "org/present-2", impl="media", tt_metal="e95ffa5", engine="media",
+             docker_image="ghcr.io/tenstorrent/audit-present:1.0"),
+    template("org/missing", impl="media", tt_metal="e95ffa5", engine="media",
+             docker_image="ghcr.io/tenstorrent/audit-missing:1.0"),
+)  # fmt: skip
 
 
 def test_audit_catalogue_finds_the_missing_image(registry, seeder):

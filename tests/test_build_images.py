@@ -28,6 +28,7 @@ from release.errors import BuildError, DockerEngineError
 from release.fsio import open_log
 from release.git import Git
 from release.imageref import ImageRef
+from tests.builders import catalogue_toml, device, template
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry, random_layer
 from tests.services.tt_metal_origin import Origin
@@ -323,50 +324,14 @@ def test_unreachable_engine_is_one_advice_error(tmp_path):
 # ------------------------------------------------------------------------------------------------ the task
 
 
-SMALL_CATALOGUE = """
-[[impls]]
-impl_id = "tt_transformers"
-impl_name = "tt-transformers"
-repo_url = "https://github.com/tenstorrent/tt-metal"
-code_path = "models/tt_transformers"
-
-[[templates]]
-weights = ["meta-llama/Llama-3.2-1B-Instruct"]
-impl = "tt_transformers"
-tt_metal_commit = "{tm0}"
-vllm_commit = "35f023f"
-inference_engine = "vLLM"
-status = "FUNCTIONAL"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 32
-max_context = 8192
-
-[[templates]]
-weights = ["Qwen/Qwen3-8B"]
-impl = "tt_transformers"
-tt_metal_commit = "{tm1}"
-vllm_commit = "48eba14"
-inference_engine = "vLLM"
-
-[[templates.devices]]
-device = "N300"
-max_concurrency = 32
-max_context = 8192
-
-[[templates]]
-weights = ["openai/whisper-large-v3"]
-impl = "tt_transformers"
-tt_metal_commit = "{tm1}"
-inference_engine = "media"
-docker_image = "ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-{tm1}"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 1
-max_context = 1
-"""
+def small_catalogue(tm0: str, tm1: str) -> str:
+    return catalogue_toml(
+        template("meta-llama/Llama-3.2-1B-Instruct", tt_metal=tm0, vllm="35f023f", status="FUNCTIONAL"),
+        template("Qwen/Qwen3-8B", tt_metal=tm1, vllm="48eba14", devices=("N300",)),
+        template("openai/whisper-large-v3", tt_metal=tm1, engine="media",
+                 docker_image=f"ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-{tm1}",
+                 devices=(device("N150", max_concurrency=1, max_context=1),)),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -375,7 +340,7 @@ def checkout_dir(tmp_path, origin, registry, dockerd) -> Iterator[tuple[Path, di
     (root / "workflows").mkdir(parents=True)
     (root / "tasks.py").write_bytes((ROOT / "tasks.py").read_bytes())
     (root / "VERSION").write_text(f"{fresh_version()}\n")
-    (root / "workflows" / "model_specs.toml").write_text(SMALL_CATALOGUE.format(tm0=origin.short(0), tm1="v0.61.1-rc1"))
+    (root / "workflows" / "model_specs.toml").write_text(small_catalogue(origin.short(0), "v0.61.1-rc1"))
     (root / "release.toml").write_text('[build]\nrecipe = "offline"\n')
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "RELEASE_", "REGISTRY_"))},

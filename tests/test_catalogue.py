@@ -14,6 +14,7 @@ from release import catalogue as kit_catalogue
 from release import spec_outputs, spec_update
 from release.config import Config
 from release.errors import CatalogueError
+from tests.builders import catalogue_toml, template
 from workflows.model_spec import load_catalogue, make_model_id, param_count_from_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,31 +87,10 @@ def test_param_count_from_name(name, expected):
     assert param_count_from_name(name) == expected
 
 
-MINI = """
-[[impls]]
-impl_id = "tt_transformers"
-impl_name = "tt-transformers"
-repo_url = "https://github.com/tenstorrent/tt-metal"
-code_path = "models/tt_transformers"
-
-[[templates]]
-weights = ["org/Model-8B", "org/Model-8B-Instruct"]
-impl = "tt_transformers"
-tt_metal_commit = "v0.61.1-rc1"
-vllm_commit = "5cbc982"
-inference_engine = "vLLM"
-status = "COMPLETE"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 32
-max_context = 8192
-
-[[templates.devices]]
-device = "GALAXY_T3K"
-max_concurrency = 32
-max_context = 8192
-"""
+MINI = catalogue_toml(
+    template("org/Model-8B", "org/Model-8B-Instruct", tt_metal="v0.61.1-rc1", vllm="5cbc982", status="COMPLETE",
+             devices=("N150", "GALAXY_T3K")),
+)  # fmt: skip
 
 
 def test_tag_based_commit_and_devices_without_hardware_link():

@@ -21,6 +21,7 @@ from release.imageref import ImageRef
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import SimModel, generate_history
+from tests.builders import catalogue_toml, device, template
 from tests.openapi.validate import validate
 from tests.record_checks import assert_outputs_agree_with_the_record
 from tests.services.registry import Registry, Seeder, random_layer
@@ -34,65 +35,14 @@ MEDIA = "ghcr.io/tenstorrent/tt-media-inference-server:0.4.0-e95ffa59adbe3923752
 
 
 def catalogue_text(built_tm: str) -> str:
-    return f"""# composite test catalogue
-[[impls]]
-impl_id = "tt_transformers"
-impl_name = "tt-transformers"
-repo_url = "https://github.com/tenstorrent/tt-metal"
-code_path = "models/tt_transformers"
-
-[[impls]]
-impl_id = "media"
-impl_name = "tt-media"
-repo_url = "https://github.com/tenstorrent/tt-metal"
-code_path = "models/media"
-
-[[templates]]
-weights = ["org/Alpha-8B"]
-impl = "tt_transformers"
-tt_metal_commit = "aaaaaaa"
-vllm_commit = "1111111"
-inference_engine = "vLLM"
-status = "FUNCTIONAL"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 32
-max_context = 8192
-
-[[templates.devices]]
-device = "N300"
-max_concurrency = 32
-max_context = 8192
-
-# no CI record: built from the offline recipe
-[[templates]]
-weights = ["org/Beta-70B"]
-impl = "tt_transformers"
-tt_metal_commit = "{built_tm}"
-vllm_commit = "2222222"
-inference_engine = "vLLM"
-status = "EXPERIMENTAL"
-
-[[templates.devices]]
-device = "T3K"
-max_concurrency = 32
-max_context = 8192
-
-[[templates]]
-weights = ["org/Gamma-image"]
-impl = "media"
-tt_metal_commit = "e95ffa5"
-inference_engine = "media"
-status = "COMPLETE"
-model_type = "IMAGE"
-docker_image = "{MEDIA}"
-
-[[templates.devices]]
-device = "N150"
-max_concurrency = 1
-max_context = 1024
-"""
+    return catalogue_toml(
+        template("org/Alpha-8B", tt_metal="aaaaaaa", vllm="1111111", status="FUNCTIONAL", devices=("N150", "N300")),
+        # no CI record: built from the offline recipe
+        template("org/Beta-70B", tt_metal=built_tm, vllm="2222222", status="EXPERIMENTAL", devices=("T3K",)),
+        template("org/Gamma-image", impl="media", tt_metal="e95ffa5", engine="media", status="COMPLETE",
+                 model_type="IMAGE", docker_image=MEDIA, devices=(device("N150", max_concurrency=1, max_context=1024),)),
+        comment="composite test catalogue",
+    )  # fmt: skip
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bench.__main__ import Row
+from tests.builders import catalogue_toml, last_good_record, template
 from tests.conftest import REPO_ROOT
 from tests.services.latency_proxy import LatencyProxy
 from tests.services.registry import Registry, Seeder, start_token_registry, stop_registry
@@ -86,18 +87,12 @@ def commits(i: int) -> tuple[str, str]:
 
 
 def catalogue_text(count: int) -> str:
-    parts = [
-        '[[impls]]\nimpl_id = "tt_transformers"\nimpl_name = "tt-transformers"\n'
-        'repo_url = "https://github.com/tenstorrent/tt-metal"\ncode_path = "models/tt_transformers"\n'
-    ]
-    for i in range(count):
-        tm, vllm = commits(i)
-        parts.append(
-            f'[[templates]]\nweights = ["org/Model{i}-8B"]\nimpl = "tt_transformers"\ntt_metal_commit = "{tm}"\n'
-            f'vllm_commit = "{vllm}"\ninference_engine = "vLLM"\nmodel_type = "LLM"\n\n'
-            '[[templates.devices]]\ndevice = "N150"\nmax_concurrency = 32\nmax_context = 8192\n'
+    return catalogue_toml(
+        *(
+            template(f"org/Model{i}-8B", tt_metal=commits(i)[0], vllm=commits(i)[1], model_type="LLM")
+            for i in range(count)
         )
-    return "\n".join(parts)
+    )
 
 
 def seed(reg: Registry) -> Workload:
@@ -122,11 +117,9 @@ def seed(reg: Registry) -> Workload:
             seeder.index(ref, {"amd64": layers(4), "arm64": layers(3)}, label=str(i))
             work.manifests += 1
         work.pairs.append((tag, f"0.6.0-{tm}-{vllm}"))
-        work.last_good[f"id_tt-transformers_Model{i}-8B_n150"] = {
-            "docker_image": f"ghcr.io/{ref.repository}:{tag}",
-            "ci_run_number": 300 + i,
-            "ci_run_url": f"https://github.com/tenstorrent/tt-shield/actions/runs/{9000 + i}",
-        }
+        work.last_good[f"id_tt-transformers_Model{i}-8B_n150"] = last_good_record(
+            f"ghcr.io/{ref.repository}:{tag}", 300 + i, tt_metal=f"{tm}{'0' * 33}", vllm=vllm
+        )
     seeder.client.close()
     return work
 
