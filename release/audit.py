@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
@@ -17,9 +17,8 @@ from release.errors import InputError
 from release.imageref import ImageRef, ImageRefError
 from workflows.model_spec import Catalogue
 
-
-class DigestReader(Protocol):
-    def digest(self, ref: ImageRef) -> str | None: ...
+if TYPE_CHECKING:
+    from release.registry import RegistryClient
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def plan_audit_from_record(
     return items
 
 
-def run_audit(items: Sequence[AuditItem], registry: DigestReader, *, concurrency: int = 8) -> list[AuditFinding]:
+def run_audit(items: Sequence[AuditItem], registry: RegistryClient, *, concurrency: int = 8) -> list[AuditFinding]:
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         digests = list(pool.map(lambda item: registry.digest(item.checked), items))
     return [AuditFinding(item, digest) for item, digest in zip(items, digests, strict=True)]

@@ -27,6 +27,7 @@ from typing import Any
 
 from release import (
     __version__,
+    artifacts_summary,
     catalogue,
     ci_health,
     ci_health_page,
@@ -281,16 +282,15 @@ def promote_step(run: Run, *, mode: promotion.Mode, increment: str | None, keep_
         result = promotion_run.execute(prep, registry, keep_existing=keep_existing, render=_render_promotion)
         promotion.check_result(result)
         summary = prep.output_dir / f"{mode}_artifacts_summary.json"
-        data = promotion_report.summary_json(result)
-        counts = data["summary"]
-        kept = [c["dst"] for c in data["conflicts"] if c.get("decision") == "kept"]
+        done = promotion_report.summary_of(result)
+        counts, kept = done.counts(), done.kept()
         return StepOutcome(
             (f"{len(kept)} kept as they were (--keep-existing); " if kept else "")
             + f"{counts['total_copied']} copied, {counts['total_existing_with_ci']} already there, "
             f"{counts['total_to_build']} to build; VERSION {prep.decision.target}",
             {
                 "summary": str(summary),
-                "to_build": list(data["images_to_build"]),
+                "to_build": list(done.to_build),
                 "version": str(prep.decision.target),
                 "kept": kept,
             },
@@ -488,7 +488,7 @@ def build_record(run: Run, ctx: RunContext) -> record.ReleaseRecord:
     cfg = run.cfg
     git = run.clients.git
     pre, rc = gitflow.prerelease_branch(run.version), gitflow.rc_branch(run.version)
-    summary = release_inputs.read_mapping(cfg.release_logs / "release_artifacts_summary.json", "artifacts summary")
+    summary = artifacts_summary.read_if_exists(cfg.release_logs / "release_artifacts_summary.json")
     head = git.rev_parse("HEAD")
     return record.ReleaseRecord(
         version=str(run.version),
@@ -506,7 +506,7 @@ def build_record(run: Run, ctx: RunContext) -> record.ReleaseRecord:
         catalogue_sha256=hashlib.sha256(cfg.catalogue_path.read_bytes()).hexdigest(),
         last_good=_rel(cfg, _last_good(ctx)),
         ci_runs=tuple(notes.ci_runs_used(_files(run, ctx).last_good_records() or {})),
-        images=record.images_from_summary(summary or {}),
+        images=record.images_from_summary(summary or artifacts_summary.ArtifactsSummary()),
         pull_requests={
             "prerelease": (run.prerelease_outputs.get("pr") or {}).get("urls"),
             "rc": ctx.output("pr", "urls"),
@@ -519,8 +519,8 @@ def _decisions(release_logs: Path, version: str) -> tuple[record.RecordDecision,
     """The conflicts decided (--keep-existing) while promoting this version, to dev and release images."""
     out: list[record.RecordDecision] = []
     for mode in ("dev", "release"):
-        summary = release_inputs.read_json(release_logs / f"{mode}_artifacts_summary.json")
-        if isinstance(summary, Mapping) and summary.get("version") == version:
+        summary = artifacts_summary.read_if_exists(release_logs / f"{mode}_artifacts_summary.json")
+        if summary is not None and summary.version == version:
             out.extend(record.decisions_from_summary(summary, step=f"images.promote --{mode}"))
     return tuple(out)
 

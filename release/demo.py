@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from release import catalogue, ci_read, ci_report, release_inputs, spec_plan, spec_update, wiring
+from release import artifacts_summary, catalogue, ci_read, ci_report, release_inputs, spec_plan, spec_update, wiring
 from release.config import ENV_VARIABLES, SECRET_VARIABLES, Config, Secret
 from release.errors import ConfigError, ReleaseError, ServiceError
 from release.github_types import RepoRef
@@ -522,9 +522,8 @@ def newest_last_good(services: Services) -> str:
 
 
 def images_to_build(services: Services, summary: str) -> list[str]:
-    path = services.project.clone / "release_logs" / summary
-    data = json.loads(path.read_text()) if path.exists() else {}
-    return [str(i) for i in data.get("images_to_build") or []]
+    found = artifacts_summary.read_if_exists(services.project.clone / "release_logs" / summary)
+    return list(found.to_build) if found is not None else []
 
 
 def build_step(services: Services, summary: str, *extra: str) -> None:

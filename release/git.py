@@ -11,10 +11,10 @@ import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import GitError
+from release.git_types import Commit
 from release.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -23,20 +23,6 @@ log = logging.getLogger(__name__)
 _FS = "\x1f"
 _RS = "\x1e"
 _COMMIT_FORMAT = _FS.join(("%H", "%P", "%an", "%ae", "%s", "%B")) + _RS
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    parents: tuple[str, ...]
-    author_name: str
-    author_email: str
-    subject: str
-    message: str
-
-    @property
-    def is_merge(self) -> bool:
-        return len(self.parents) > 1
 
 
 class Git:

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from release import branch_point, fsio, last_good_file, models_diff, notes, record, release_inputs
+from release import (
+    artifacts_summary,
+    branch_point,
+    fsio,
+    last_good_file,
+    models_diff,
+    notes,
+    record,
+    release_inputs,
+)
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
 from release.last_good_file import LastGoodRecords
@@ -1224,10 +1233,8 @@ def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFa
         images = record.released_images(rec.images)
         ci_runs = list(rec.ci_runs)
     else:
-        summary = release_inputs.read_mapping(
-            files.release_logs / "release_artifacts_summary.json", "artifacts summary"
-        )
-        images = notes.released_images(summary) if summary is not None else None
+        summary = artifacts_summary.read_if_exists(files.release_logs / "release_artifacts_summary.json")
+        images = record.released_images(record.images_from_summary(summary)) if summary is not None else None
         ci_runs = notes.ci_runs_used(last_good or {})
     commit, commit_note = None, ""
     if merged is not None and merged.merge_commit:

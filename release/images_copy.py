@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from release import artifacts_summary
 from release.errors import InputError
 from release.imageref import ImageRef, ImageRefError
 from release.promotion import (
@@ -22,7 +23,10 @@ from release.promotion import (
     Skip,
     Step,
 )
-from release.promotion_run import RegistryReader, RegistryWriter, apply_promotion
+from release.promotion_run import apply_promotion
+
+if TYPE_CHECKING:
+    from release.registry import RegistryClient
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def pairs_from_document(doc: Any, *, source: str, registry_map: Iterable[tuple[s
     with `pairs: [{"src", "dst"}]`, or a list of `{"src", "dst"}` objects or `[src, dst]` pairs."""
     rewrite = tuple(registry_map)
     raw: list[tuple[Any, Any]] = []
-    if isinstance(doc, Mapping) and isinstance(doc.get("copied_images"), Mapping):
-        raw = [(src, dst) for dst, src in doc["copied_images"].items()]
+    if isinstance(doc, Mapping) and "copied_images" in doc:
+        raw = [(src, dst) for dst, src in artifacts_summary.parse(doc, source=source).copied.items()]
     else:
         items = doc.get("pairs") if isinstance(doc, Mapping) else doc
         if not isinstance(items, list):
@@ -91,7 +95,7 @@ def pairs_from_document(doc: Any, *, source: str, registry_map: Iterable[tuple[s
 
 def plan_copy_requests(
     pairs: Sequence[CopyRequest],
-    registry: RegistryReader,
+    registry: RegistryClient,
     *,
     concurrency: int = 8,
     force_same_digest: bool = False,
@@ -113,7 +117,7 @@ def plan_copy_requests(
 def apply_copies(
     plan: PromotionPlan,
     pairs: Sequence[CopyRequest],
-    registry: RegistryWriter,
+    registry: RegistryClient,
     *,
     concurrency: int = 8,
     on_event: OnEvent | None = None,

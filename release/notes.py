@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from release import models_diff
+from release.git_types import Commit
 from release.last_good_file import LastGoodRecords
 from release.markdown import code, table
 from release.models_diff import DiffRow, ModelsDiff
@@ -63,19 +64,6 @@ def kit_commit_subject(kind: str, version: str, files: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # values
 # ---------------------------------------------------------------------------------------------------------
-class CommitLike(Protocol):
-    @property
-    def sha(self) -> str: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def author_name(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def is_merge(self) -> bool: ...
-
-
 @dataclass(frozen=True)
 class ManualChange:
     sha: str
@@ -139,7 +127,7 @@ class NotesInput:
 # ---------------------------------------------------------------------------------------------------------
 # extraction from the kit's files (already parsed)
 # ---------------------------------------------------------------------------------------------------------
-def manual_changes(commits: Iterable[CommitLike]) -> list[ManualChange]:
+def manual_changes(commits: Iterable[Commit]) -> list[ManualChange]:
     """Commits not made by the kit (no `Release-Kit:` trailer), oldest first as given; merges left out."""
     out: list[ManualChange] = []
     trailer = re.compile(rf"^{re.escape(KIT_TRAILER)}:\s*\S", re.MULTILINE)
@@ -237,48 +225,6 @@ def find_waivers(all_results: Mapping[str, Any], specs: Mapping[str, Any]) -> li
         link = f"[job]({job_url})" if job_url else UNKNOWN
         waivers.append(Waiver(model_id, str(spec.get("device_type") or UNKNOWN), reason, link))
     return sorted(waivers, key=lambda w: w.model_id)
-
-
-def released_images(summary: Mapping[str, Any]) -> list[ReleasedImage]:
-    """Images of a `*_artifacts_summary.json`, with digests where the summary has them (else UNKNOWN)."""
-    # digests: `images: {dst: {digest: ...}}` (inv images.promote), or a flat `digests: {dst: digest}`
-    raw_images = summary.get("images")
-    digests: dict[str, Any] = {}
-    if isinstance(raw_images, Mapping):
-        digests.update({k: v.get("digest") for k, v in raw_images.items() if isinstance(v, Mapping)})
-    raw_digests = summary.get("digests")
-    if isinstance(raw_digests, Mapping):
-        digests.update(raw_digests)
-    out: dict[str, ReleasedImage] = {}
-
-    def add(dst: str, value: Any, kind: str) -> None:
-        source, digest = "", ""
-        if isinstance(value, str):
-            source = value
-        elif isinstance(value, Mapping):
-            source = str(value.get("source") or value.get("src") or "")
-            digest = str(value.get("digest") or "")
-        digest = digest or str(digests.get(dst) or "") or UNKNOWN
-        out.setdefault(dst, ReleasedImage(dst, digest, source or "—", kind))
-
-    for key, kind in (
-        ("copied_images", "promoted"),
-        ("existing_with_ci_ref", "existing"),
-        ("existing_without_ci_ref", "existing"),
-        ("built_images", "built"),
-        ("images_to_build", "needs build"),
-    ):
-        value = summary.get(key)
-        if isinstance(value, Mapping):
-            for dst, v in value.items():
-                add(str(dst), v, kind)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, Mapping):
-                    add(str(item.get("image") or item.get("dst") or UNKNOWN), item, kind)
-                else:
-                    add(str(item), None, kind)
-    return sorted(out.values(), key=_kind_order)
 
 
 KIND_ORDER = ("promoted", "built", "existing", "needs build")

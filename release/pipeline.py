@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from release import fsio, runlock
+from release import run_state, runlock
 from release.errors import ConfigError, InputError, ReleaseError
 from release.markdown import table
 from release.redact import redact_text
-
-STATE_SCHEMA = 1
+from release.run_state import ReleaseState, RunState, StepState
 
 
 @dataclass(frozen=True)
@@ -78,77 +77,54 @@ def lock_path(release_logs: Path) -> Path:
     return runlock.lock_path(release_logs)
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
-    """A state file (None when there is none). One that is not shaped like a state file is an InputError."""
-    if not Path(path).exists():
-        return None
-    state = fsio.read_json(path, what="release state file")
-    runs = state.get("runs") if isinstance(state, dict) else None
-    steps_ok = isinstance(runs, dict) and all(
-        isinstance(run, dict)
-        and isinstance(run.get("steps", {}), dict)
-        and all(isinstance(step, dict) and isinstance(step.get("outputs", {}), dict) for step in run["steps"].values())
-        for run in runs.values()
-    )
-    if not steps_ok:
-        raise InputError(f"{path}: not a release state file (an object with runs → steps); move it away to start over")
-    return state
-
-
 def find_resumable(release_logs: Path, command: str, arguments: Mapping[str, Any]) -> str | None:
     """The version of an unfinished run of the same command with the same arguments, if there is one.
     State files that cannot be read are skipped here (the run that uses one reports it)."""
     best: tuple[float, str] | None = None
     for path in Path(release_logs).glob("release_state_v*.json"):
         try:
-            state = read_state(path)
+            state = run_state.read(path)
         except InputError:
             continue
-        run = (state or {}).get("runs", {}).get(command)
-        if not run or run.get("arguments") != dict(arguments) or run.get("finished"):
+        run = state.runs.get(command) if state is not None else None
+        if state is None or run is None or run.arguments != dict(arguments) or run.finished:
             continue
         mtime = path.stat().st_mtime
         if best is None or mtime > best[0]:
-            best = (mtime, str((state or {}).get("version")))
+            best = (mtime, state.version)
     return best[1] if best else None
+
+
+def _run_of(release_logs: Path, version: str, command: str) -> RunState | None:
+    state = run_state.read(state_path(release_logs, version))
+    return state.runs.get(command) if state is not None else None
 
 
 def find_finished(release_logs: Path, command: str, arguments: Mapping[str, Any], *, version: str) -> str | None:
     """`version` if its run of `command` with these arguments has finished (so running it again repeats nothing)."""
-    state = read_state(state_path(release_logs, version))
-    run = (state or {}).get("runs", {}).get(command)
-    if run and run.get("arguments") == dict(arguments) and run.get("finished"):
-        return version
-    return None
+    run = _run_of(release_logs, version, command)
+    return version if run is not None and run.arguments == dict(arguments) and run.finished else None
 
 
 def read_outputs(release_logs: Path, version: str, command: str) -> dict[str, Mapping[str, Any]]:
     """The outputs of another command's steps for this version (e.g. `release` reads `prerelease`'s)."""
-    state = read_state(state_path(release_logs, version))
-    run = (state or {}).get("runs", {}).get(command, {})
-    return {
-        name: step.get("outputs", {}) for name, step in run.get("steps", {}).items() if step.get("status") == "done"
-    }
+    run = _run_of(release_logs, version, command)
+    return {name: step.outputs for name, step in run.done_steps().items()} if run is not None else {}
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _load_state(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _load_state(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> ReleaseState:
     """The whole state file of this version; its section for `command` is created or checked."""
-    state = read_state(path) or {"schema": STATE_SCHEMA, "version": version, "runs": {}}
-    run = state["runs"].get(command)
+    state = run_state.read(path) or ReleaseState(version)
+    run = state.runs.get(command)
     if run is None:
-        state["runs"][command] = {
-            "arguments": dict(arguments),
-            "started_at": _now(),
-            "finished": False,
-            "steps": {},
-        }
-    elif run.get("arguments") != dict(arguments):
+        state.runs[command] = RunState(dict(arguments), started_at=_now())
+    elif run.arguments != dict(arguments):
         raise ConfigError(
-            f"{path}: `{command}` for v{version} was started with arguments {run.get('arguments')}; run it again "
+            f"{path}: `{command}` for v{version} was started with arguments {run.arguments}; run it again "
             f"with those to resume it, or move the file away to start over"
         )
     return state
@@ -171,72 +147,63 @@ def run_steps(
         return _plan_all(steps, ctx, finished_steps(path, command, version, arguments))
     with runlock.hold(lock_path(release_logs), command=command):
         state = _load_state(path, command, version, arguments)
-        run = state["runs"][command]
+        run = state.runs[command]
         reports: list[StepReport] = []
         for index, step in enumerate(steps):
-            saved = run["steps"].get(step.name, {})
-            if saved.get("status") == "done":
-                ctx.outputs[step.name] = saved.get("outputs", {})
-                reports.append(
-                    StepReport(step.name, "done earlier", saved.get("result", ""), None, tuple(saved.get("links", ())))
-                )
+            saved = run.steps.get(step.name)
+            if saved is not None and saved.done:
+                reports.append(_done_earlier(ctx, step.name, saved))
                 continue
             on_event(f"[{index + 1}/{len(steps)}] {step.name}: {step.description}")
-            run["steps"][step.name] = {"status": "running", "started_at": _now()}
-            fsio.write_json(path, state)
+            current = run.steps[step.name] = StepState("running", started_at=_now())
+            run_state.write(path, state)
             start = time.monotonic()
             try:
                 outcome = step.apply(ctx)
             except ReleaseError as e:
                 message = redact_text(str(e))
-                run["steps"][step.name].update(status="failed", error=message, finished_at=_now())
-                fsio.write_json(path, state)
+                current.status, current.error, current.finished_at = "failed", message, _now()
+                run_state.write(path, state)
                 reports.append(StepReport(step.name, "failed", message.splitlines()[0], time.monotonic() - start))
                 reports.extend(StepReport(s.name, "not reached", "", None) for s in steps[index + 1 :])
                 raise StepFailed(step.name, e, reports) from e
             duration = time.monotonic() - start
             ctx.outputs[step.name] = dict(outcome.outputs)
-            run["steps"][step.name] = {
-                "status": "done",
-                "result": outcome.result,
-                "outputs": dict(outcome.outputs),
-                "links": list(outcome.links),
-                "duration_s": round(duration, 3),
-                "finished_at": _now(),
-            }
-            fsio.write_json(path, state)
+            run.steps[step.name] = StepState(
+                "done", result=outcome.result, outputs=dict(outcome.outputs), links=tuple(outcome.links),
+                duration_s=round(duration, 3), finished_at=_now(),
+            )  # fmt: skip
+            run_state.write(path, state)
             reports.append(StepReport(step.name, "done", outcome.result, duration, outcome.links))
-        run["finished"] = True
-        run["finished_at"] = _now()
-        fsio.write_json(path, state)
+        run.finished, run.finished_at = True, _now()
+        run_state.write(path, state)
         return reports
 
 
-def finished_steps(
-    path: Path, command: str, version: str, arguments: Mapping[str, Any]
-) -> dict[str, Mapping[str, Any]]:
-    """The steps a real run would not repeat ({name: saved step}), read without writing anything. A state file
-    started with other arguments is refused as the real run would refuse it."""
-    if not Path(path).exists():
-        return {}
-    run = dict(fsio.read_json(path)).get("runs", {}).get(command)
-    if run is None:
+def finished_steps(path: Path, command: str, version: str, arguments: Mapping[str, Any]) -> dict[str, StepState]:
+    """The steps a real run would not repeat, read without writing anything. A state file started with other
+    arguments is refused as the real run would refuse it."""
+    state = run_state.read(path)
+    if state is None or command not in state.runs:
         return {}
     _load_state(path, command, version, arguments)  # raises the real run's ConfigError on other arguments
-    return {name: step for name, step in run.get("steps", {}).items() if step.get("status") == "done"}
+    return state.runs[command].done_steps()
 
 
-def _plan_all(steps: Sequence[Step], ctx: RunContext, done: Mapping[str, Mapping[str, Any]]) -> list[StepReport]:
+def _done_earlier(ctx: RunContext, name: str, saved: StepState) -> StepReport:
+    """A step the state file shows as done: its saved outputs go to the steps after it."""
+    ctx.outputs[name] = saved.outputs
+    return StepReport(name, "done earlier", saved.result, None, saved.links)
+
+
+def _plan_all(steps: Sequence[Step], ctx: RunContext, done: Mapping[str, StepState]) -> list[StepReport]:
     """Plan each step; a step the state file shows as done is reported as done, with its saved outputs for the
     steps after it, and is neither planned nor asked anything."""
     reports: list[StepReport] = []
     for index, step in enumerate(steps):
         saved = done.get(step.name)
         if saved is not None:
-            ctx.outputs[step.name] = saved.get("outputs", {})
-            reports.append(
-                StepReport(step.name, "done earlier", saved.get("result", ""), None, tuple(saved.get("links", ())))
-            )
+            reports.append(_done_earlier(ctx, step.name, saved))
             continue
         ctx.on_event(f"[{index + 1}/{len(steps)}] plan {step.name}: {step.description}")
         start = time.monotonic()

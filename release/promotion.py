@@ -20,17 +20,19 @@ run, started again with the same arguments, finishes the same bump instead of bu
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from release.errors import InputError, PartialFailure, RegistryError, TagConflict
 from release.imageref import ImageRef, ImageRefError, SourceAllowList
 from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import LastGoodRecords
 from release.version import Version
+
+if TYPE_CHECKING:
+    from release.catalogue import SpecLike
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +114,6 @@ def refuse_outside_sources(records: Iterable[tuple[str, ImageRef]], allow: Sourc
 def source_records(sources: Mapping[str, CiSource]) -> list[tuple[str, ImageRef]]:
     """(label, image) of every CI record that names an image, for `refuse_outside_sources`."""
     return [(f"{s.file}: the CI record of {s.model_id}", s.image) for s in sources.values() if s.image is not None]
-
-
-class SpecLike(Protocol):
-    """What promotion needs from a catalogue ModelSpec."""
-
-    @property
-    def model_id(self) -> str: ...
-    @property
-    def tt_metal_commit(self) -> str: ...
-    @property
-    def vllm_commit(self) -> str | None: ...
-    @property
-    def has_explicit_image(self) -> bool: ...
-    def image_for(self, *, dev: bool) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -466,11 +454,43 @@ def check_result(result: PromotionResult, *, decision_flag: str | None = KEEP_EX
 
 
 @dataclass(frozen=True)
+class BumpState:
+    """`promote_state.json`: the bump a run with these inputs (`fingerprint`) is applying, or has done."""
+
+    mode: str
+    increment: str
+    from_version: Version
+    to_version: Version
+    fingerprint: str
+    status: str = "applying"  # applying | done
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "increment": self.increment, "from_version": str(self.from_version),
+            "to_version": str(self.to_version), "fingerprint": self.fingerprint, "status": self.status,
+        }  # fmt: skip
+
+    @classmethod
+    def parse(cls, data: Any) -> BumpState | None:
+        """The state, or None for anything else (an unreadable state only means: bump as if there were none)."""
+        if not isinstance(data, Mapping) or not all(isinstance(data.get(k), str) for k in BUMP_KEYS):
+            return None
+        try:
+            versions = Version.parse(data["from_version"]), Version.parse(data["to_version"])
+        except InputError:
+            return None
+        return cls(data["mode"], data["increment"], *versions, data["fingerprint"], data["status"])
+
+
+BUMP_KEYS = ("mode", "increment", "from_version", "to_version", "fingerprint", "status")
+
+
+@dataclass(frozen=True)
 class VersionDecision:
     current: Version
     target: Version
     note: str
-    state: dict[str, Any] | None  # the state to record while applying (None: nothing to record)
+    state: BumpState | None  # the state to record while applying (None: nothing to record)
 
 
 def inputs_fingerprint(mode: Mode, increment: str | None, docs: Sequence[tuple[str, bytes]]) -> str:
@@ -482,7 +502,7 @@ def inputs_fingerprint(mode: Mode, increment: str | None, docs: Sequence[tuple[s
 
 
 def resolve_version(
-    current: Version, *, increment: str | None, mode: Mode, fingerprint: str, state: Mapping[str, Any] | None
+    current: Version, *, increment: str | None, mode: Mode, fingerprint: str, state: BumpState | None
 ) -> VersionDecision:
     """The version this run promotes to.
 
@@ -492,39 +512,16 @@ def resolve_version(
     """
     if increment is None:
         return VersionDecision(current, current, f"VERSION {current} (no --increment)", None)
-    previous = _previous_bump(state, fingerprint)
-    if previous is not None:
-        frm, to = previous
+    if state is not None and state.fingerprint == fingerprint:
+        frm, to, applying = state.from_version, state.to_version, replace(state, status="applying")
         if current == frm:
-            record = {**dict(state or {}), "status": "applying"}
-            return VersionDecision(current, to, f"resuming the bump {frm} → {to} of an interrupted run", record)
+            return VersionDecision(current, to, f"resuming the bump {frm} → {to} of an interrupted run", applying)
         if current == to:
-            record = {**dict(state or {}), "status": "applying"}
             note = f"VERSION is already {to} from a run with the same arguments; not bumping again"
-            return VersionDecision(current, to, note, record)
+            return VersionDecision(current, to, note, applying)
     target = current.bump(increment)
-    record = {
-        "mode": mode,
-        "increment": increment,
-        "from_version": str(current),
-        "to_version": str(target),
-        "fingerprint": fingerprint,
-        "status": "applying",
-    }
-    return VersionDecision(current, target, f"VERSION {current} → {target} ({increment})", record)
-
-
-def _previous_bump(state: Mapping[str, Any] | None, fingerprint: str) -> tuple[Version, Version] | None:
-    if not state or state.get("fingerprint") != fingerprint:
-        return None
-    try:
-        return Version.parse(str(state["from_version"])), Version.parse(str(state["to_version"]))
-    except (KeyError, InputError):
-        return None
-
-
-def state_text(state: Mapping[str, Any]) -> str:
-    return json.dumps(dict(state), indent=2) + "\n"
+    bump = BumpState(mode, increment, current, target, fingerprint)
+    return VersionDecision(current, target, f"VERSION {current} → {target} ({increment})", bump)
 
 
 # ------------------------------------------------------------------------------------------------ counts

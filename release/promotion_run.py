@@ -20,9 +20,9 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from release import catalogue, fsio, last_good_file
 from release.config import Config
@@ -31,6 +31,7 @@ from release.imageref import ImageRef
 from release.last_good_file import LastGoodRecords
 from release.promotion import (
     STATE_FILE,
+    BumpState,
     CiSource,
     Copy,
     Group,
@@ -58,20 +59,11 @@ from release.promotion import (
 from release.redact import redact_text
 from release.version import file_text as version_file_text
 
+if TYPE_CHECKING:
+    from release.registry import RegistryClient
+    from release.registry_copy import CopyEstimate
+
 log = logging.getLogger(__name__)
-
-
-class RegistryReader(Protocol):
-    def digest(self, ref: ImageRef, *, copy_from: ImageRef | None = None) -> str | None: ...
-    def manifest_digest(self, ref: ImageRef, *, copy_to: ImageRef | None = None) -> str | None: ...
-
-
-class RegistryWriter(RegistryReader, Protocol):
-    def copy_planned(self, src: ImageRef, dst: ImageRef, *, on_event: OnEvent | None = None) -> Any: ...
-
-
-class RegistryEstimator(RegistryReader, Protocol):
-    def estimate_copy(self, src: ImageRef, dst: ImageRef) -> Any: ...
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -84,7 +76,7 @@ class Reads:
     `writing`, a read uses the token of the copy that may follow (push on the destination, pull on the source).
     """
 
-    def __init__(self, registry: RegistryReader, pool: ThreadPoolExecutor, *, writing: bool) -> None:
+    def __init__(self, registry: RegistryClient, pool: ThreadPoolExecutor, *, writing: bool) -> None:
         self._registry = registry
         self._pool = pool
         self._writing = writing
@@ -137,7 +129,7 @@ def _pools(concurrency: int) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
 def observe_and_plan(
     tgts: Sequence[Target],
     sources: Mapping[str, CiSource],
-    registry: RegistryReader,
+    registry: RegistryClient,
     *,
     mode: Mode,
     version: str,
@@ -156,7 +148,7 @@ def observe_and_plan(
 # ---------------------------------------------------------------------------------------------- copies
 
 
-def copy_step(step: Copy, registry: RegistryWriter, emit: OnEvent) -> StepOutcome:
+def copy_step(step: Copy, registry: RegistryClient, emit: OnEvent) -> StepOutcome:
     """One planned copy; a kit error becomes a failed outcome (reported, not raised)."""
     emit({"event": "start", "dst": str(step.dst)})
     try:
@@ -173,7 +165,7 @@ def copy_step(step: Copy, registry: RegistryWriter, emit: OnEvent) -> StepOutcom
 
 
 def apply_promotion(
-    plan: PromotionPlan, registry: RegistryWriter, *, concurrency: int = 8, on_event: OnEvent | None = None
+    plan: PromotionPlan, registry: RegistryClient, *, concurrency: int = 8, on_event: OnEvent | None = None
 ) -> PromotionResult:
     """Copy every planned image (pinned to the planned digest), concurrently. Failures are collected, not
     raised: the caller writes the summary, then turns them into an exit code."""
@@ -186,7 +178,7 @@ def apply_promotion(
 def promote(
     tgts: Sequence[Target],
     sources: Mapping[str, CiSource],
-    registry: RegistryWriter,
+    registry: RegistryClient,
     *,
     mode: Mode,
     version: str,
@@ -214,7 +206,7 @@ def promote(
     )
 
 
-def estimate(plan: PromotionPlan, registry: RegistryEstimator, *, concurrency: int = 8) -> dict[str, Any]:
+def estimate(plan: PromotionPlan, registry: RegistryClient, *, concurrency: int = 8) -> dict[str, CopyEstimate]:
     """Reads only: per Copy destination, what the copy would cost (for `--dry-run`)."""
     copies = plan.copies
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="estimate") as pool:
@@ -279,19 +271,20 @@ def prepare(cfg: Config, *, files: Sequence[Path], mode: Mode, increment: str | 
     return Prepared(tuple(tgts), sources, decision, unknown, cfg.release_logs, cfg.version_file, mode)
 
 
-def _read_state(path: Path) -> dict[str, Any] | None:
+def _read_state(path: Path) -> BumpState | None:
     if not path.exists():
         return None
     try:
-        data = fsio.read_json(path)
+        state = BumpState.parse(fsio.read_json(path))
     except InputError:
+        state = None
+    if state is None:
         log.warning("%s is unreadable; ignoring it", path)
-        return None
-    return data if isinstance(data, dict) else None
+    return state
 
 
 def plan_only(
-    prep: Prepared, registry: RegistryReader, *, keep_existing: bool = False, concurrency: int = 8
+    prep: Prepared, registry: RegistryClient, *, keep_existing: bool = False, concurrency: int = 8
 ) -> PromotionPlan:
     """The dry run: read and plan, write nothing."""
     return observe_and_plan(
@@ -302,7 +295,7 @@ def plan_only(
 
 def execute(
     prep: Prepared,
-    registry: RegistryWriter,
+    registry: RegistryClient,
     *,
     keep_existing: bool = False,
     concurrency: int = 8,
@@ -315,7 +308,7 @@ def execute(
     `render(result) → (json text, markdown text)` comes from promotion_report (kept out of this module).
     """
     if prep.decision.state is not None:
-        fsio.write_json(prep.state_path, prep.decision.state)
+        fsio.write_json(prep.state_path, prep.decision.state.to_json())
     result = promote(
         prep.targets, prep.sources, registry, mode=prep.mode, version=prep.version, keep_existing=keep_existing,
         concurrency=concurrency, on_event=on_event,
@@ -329,5 +322,5 @@ def execute(
     if prep.decision.target != prep.decision.current:
         fsio.write_if_changed(prep.version_file, version_file_text(prep.decision.target))
     if prep.decision.state is not None:
-        fsio.write_json(prep.state_path, {**prep.decision.state, "status": "done"})
+        fsio.write_json(prep.state_path, replace(prep.decision.state, status="done").to_json())
     return PromotionResult(result.plan, result.outcomes, result.unconverged, version_written=True)

@@ -3,7 +3,7 @@ how to check it.
 
 One typed value, written once by `inv release` and read back by everything that reports on the release: the
 release notes list its images and commit (`gitflow.render_notes`), `inv images.audit --record` checks its digests.
-Its images come from the release artifacts summary after the builds (`promotion_report.summary_with_builds`), so
+Its images come from the release artifacts summary after the builds (`ArtifactsSummary.with_builds`), so
 the summary, the record and the notes name the same images with the same digests.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from release.artifacts_summary import ArtifactsSummary
 from release.errors import InputError
 from release.notes import UNKNOWN, CiRunRef, ReleasedImage
 
@@ -187,54 +188,39 @@ class ReleaseRecord:
         )
 
 
-def images_from_summary(summary: Mapping[str, Any]) -> tuple[RecordImage, ...]:
-    """The images of a `*_artifacts_summary.json` (its per-image `images` entries), sorted by destination."""
+def images_from_summary(summary: ArtifactsSummary) -> tuple[RecordImage, ...]:
+    """The images of an artifacts summary (its per-image entries), sorted by destination."""
     out = []
-    entries = summary.get("images")
-    for dst, entry in sorted((entries or {}).items() if isinstance(entries, Mapping) else ()):
-        if not isinstance(entry, Mapping):
-            continue
-        action = str(entry.get("action") or "")
-        result = entry.get("result") if action in ("copy", "build") else None
-        if action == "conflict":
-            result = entry.get("decision")
-        if action == "build" and result != "built":
+    for dst, entry in sorted(summary.images.items()):
+        result = entry.result if entry.action in ("copy", "build") else None
+        if entry.action == "conflict":
+            result = entry.decision
+        if entry.action == "build" and result != "built":
             result = None
-        how = HOW.get((action, result), action or "unknown")
-        number = entry.get("ci_run_number")
+        how = HOW.get((entry.action, result), entry.action or "unknown")
         out.append(
             RecordImage(
-                destination=str(dst),
-                digest=_opt_str(entry.get("digest")) if how not in ("needs build", "copy failed") else None,
+                destination=dst,
+                digest=entry.digest or None if how not in ("needs build", "copy failed") else None,
                 how=how,
-                source=_opt_str(entry.get("src")),
-                models=tuple(str(m) for m in entry.get("models") or ()),
-                ci_run_number=number if isinstance(number, int) else None,
-                ci_run_url=_opt_str(entry.get("ci_run_url")),
-                ci_job_url=_opt_str(entry.get("ci_job_url")),
-                build_log=_opt_str(entry.get("build_log")),
+                source=entry.src or None,
+                models=entry.models,
+                ci_run_number=entry.origin.ci_run_number,
+                ci_run_url=entry.origin.ci_run_url,
+                ci_job_url=entry.origin.ci_job_url,
+                build_log=entry.build_log,
             )
         )
     return tuple(out)
 
 
-def decisions_from_summary(summary: Mapping[str, Any], *, step: str) -> list[RecordDecision]:
-    """The decided conflicts of a `*_artifacts_summary.json` (its `conflicts` entries with a `decision`)."""
-    out = []
-    for c in summary.get("conflicts") or []:
-        if isinstance(c, Mapping) and c.get("decision") and isinstance(c.get("dst"), str):
-            out.append(
-                RecordDecision(
-                    step=step,
-                    destination=c["dst"],
-                    decision=str(c["decision"]),
-                    kept_digest=_opt_str(c.get("dst_digest")),
-                    ci_image=_opt_str(c.get("src")),
-                    ci_digest=_opt_str(c.get("src_digest")),
-                    models=tuple(str(m) for m in c.get("models") or ()),
-                )
-            )
-    return out
+def decisions_from_summary(summary: ArtifactsSummary, *, step: str) -> list[RecordDecision]:
+    """The decided conflicts of an artifacts summary (its conflicts with a decision)."""
+    return [
+        RecordDecision(step, c.dst, c.decision, c.dst_digest, c.src, c.src_digest, c.models)
+        for c in summary.conflicts
+        if c.decision
+    ]
 
 
 def released_images(images: Sequence[RecordImage]) -> list[ReleasedImage]:

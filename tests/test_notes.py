@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from release import models_diff, notes
-from release.git import Commit
+from release import artifacts_summary, models_diff, notes, record
+from release.git_types import Commit
 from release.last_good_file import LastGoodRecords, parse_last_good
 
 DATA = Path(__file__).parent / "data" / "gitflow"
@@ -22,6 +22,10 @@ def load(name: str) -> dict:
 
 def last_good() -> LastGoodRecords:
     return parse_last_good(load("models_ci_last_good_230_to_236.json"), source="models_ci_last_good_230_to_236.json")
+
+
+def release_summary() -> artifacts_summary.ArtifactsSummary:
+    return artifacts_summary.parse(load("release_artifacts_summary.json"), source="release_artifacts_summary.json")
 
 
 def diff() -> models_diff.ModelsDiff:
@@ -136,7 +140,7 @@ def notes_input(**over: object) -> notes.NotesInput:
         kmd=kmd,
         changes=diff().rows,
         waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
-        images=notes.released_images(load("release_artifacts_summary.json")),
+        images=record.released_images(record.images_from_summary(release_summary())),
     )
     values.update(over)
     return notes.NotesInput(**values)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from release import pipeline
-from release.errors import ConfigError, LockHeld, ReleaseError
+from release import pipeline, run_state
+from release.errors import ConfigError, InputError, LockHeld, ReleaseError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,3 +199,33 @@ def test_report_table_and_step_summary_golden(golden, tmp_path, monkeypatch):
     write_step_summary(markdown)
     write_step_summary(markdown)
     assert summary.read_text() == (markdown + "\n") * 2  # GitHub's file is appended to, step after step
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "the file: expected an object, got a list"),
+        ({"runs": []}, "runs: expected an object, got a list"),
+        (
+            {"runs": {"prerelease": {"steps": {"a": {"status": 1}}}}},
+            "runs.prerelease.steps.a.status: expected a string",
+        ),
+        ({"runs": {"prerelease": {"steps": {"a": {"outputs": []}}}}}, "runs.prerelease.steps.a.outputs: expected an"),
+        ({"runs": {"prerelease": {"finished": "yes"}}}, "runs.prerelease.finished: expected true or false"),
+    ],
+)
+def test_a_state_file_of_another_shape_is_refused_by_key(tmp_path, data, message):
+    path = tmp_path / "release_state_v0.6.0.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=message) as err:
+        run(tmp_path, make_steps([]))
+    assert "not a release state file?); move it away to start over" in str(err.value)
+
+
+def test_the_state_file_reads_back_as_written(tmp_path):
+    with pytest.raises(pipeline.StepFailed):
+        run(tmp_path, make_steps([], fail_at="b"))
+    path = tmp_path / "release_state_v0.6.0.json"
+    data = json.loads(path.read_text())
+    assert run_state.parse(data, source=str(path)).to_json() == data
+    assert data["runs"]["prerelease"]["steps"]["b"]["status"] == "failed"

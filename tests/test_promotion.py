@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -228,7 +229,7 @@ def test_resolve_version() -> None:
     assert str(again.target) == "0.6.0" and "resuming" in again.note
     # finished: VERSION is the target; the same arguments do not bump twice
     done = promotion.resolve_version(Version.parse("0.6.0"), increment="minor", mode="dev", fingerprint=fp,
-                                     state={**first.state, "status": "done"})  # fmt: skip
+                                     state=dataclasses.replace(first.state, status="done"))  # fmt: skip
     assert str(done.target) == "0.6.0"
     # other inputs: a new bump
     other = promotion.resolve_version(Version.parse("0.6.0"), increment="minor", mode="dev", fingerprint="x",
@@ -241,6 +242,15 @@ def test_resolve_version() -> None:
         str(promotion.resolve_version(v, increment="patch", mode="dev", fingerprint=fp, state=None).target) == "0.5.1"
     )
     assert promotion.resolve_version(v, increment=None, mode="dev", fingerprint=fp, state=None).target == v
+    # promote_state.json: one reader; what it cannot read counts as no state (a fresh bump)
+    assert promotion.BumpState.parse(json.loads(json.dumps(first.state.to_json()))) == first.state
+    for junk in (
+        [],
+        {"mode": "dev"},
+        {**first.state.to_json(), "to_version": "six"},
+        {**first.state.to_json(), "status": 1},
+    ):
+        assert promotion.BumpState.parse(junk) is None
 
 
 # ------------------------------------------------------------------------------------------ end to end

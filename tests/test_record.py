@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from release import notes, promotion_report, record
+from release import artifacts_summary, notes, record
 from release.errors import InputError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -20,38 +20,41 @@ BUILT = {
 }
 
 
-def promoted_summary() -> dict:
+def promoted_json() -> dict:
     """A promotion summary with every kind of image (the golden file of tests/test_promotion.py)."""
     return json.loads((GOLDEN / "promote" / "dev_artifacts_summary.json").read_text())
 
 
-def test_the_markdown_is_rendered_from_the_json() -> None:
-    """One renderer: the summary's markdown is a function of its JSON, so after builds the two still agree."""
+def promoted_summary() -> artifacts_summary.ArtifactsSummary:
+    return artifacts_summary.parse(promoted_json(), source="dev_artifacts_summary.json")
+
+
+def test_the_summary_reads_back_as_written_and_renders_its_markdown() -> None:
+    """One reader, one writer, one renderer: the JSON read back writes the same JSON and renders the markdown."""
+    assert promoted_summary().to_json() == promoted_json()
     expected = (GOLDEN / "promote" / "dev_artifacts_summary.md").read_text()
-    assert promotion_report.summary_markdown_from_json(promoted_summary()) == expected
+    assert artifacts_summary.render(promoted_summary()) == expected
 
 
 def test_built_images_leave_images_to_build_for_a_built_section(golden) -> None:
-    after = promotion_report.summary_with_builds(promoted_summary(), BUILT)
-    assert after["images_to_build"] == [PREFIX + "9999999-8888888"]
-    assert after["built_images"] == {dst: info["digest"] for dst, info in BUILT.items()}
-    assert after["summary"]["total_to_build"] == 1 and after["summary"]["total_built"] == 2
-    entry = after["images"][PREFIX + "bbbbbbb-3333333"]
-    assert entry["result"] == "built" and entry["build_log"] == "workflow_logs/docker_build_logs/b.log"
-    assert promotion_report.summary_with_builds(after, BUILT) == after  # applying the same builds again: no change
-    assert promotion_report.summary_with_builds(promoted_summary(), {}) == {
-        **promoted_summary(),
-        "built_images": {},
-        "summary": {**promoted_summary()["summary"], "total_built": 0},
-    }
-    markdown = promotion_report.summary_markdown_from_json(after)
+    after = promoted_summary().with_builds(BUILT)
+    assert after.images_to_build == (PREFIX + "9999999-8888888",)
+    assert after.built == {dst: info["digest"] for dst, info in BUILT.items()}
+    counts = after.to_json()["summary"]
+    assert counts["total_to_build"] == 1 and counts["total_built"] == 2
+    entry = after.images[PREFIX + "bbbbbbb-3333333"]
+    assert entry.result == "built" and entry.build_log == "workflow_logs/docker_build_logs/b.log"
+    assert after.with_builds(BUILT) == after  # applying the same builds again: no change
+    assert promoted_summary().with_builds({}) == promoted_summary()
+    assert artifacts_summary.parse(after.to_json(), source="x") == after
+    markdown = artifacts_summary.render(after)
     builds = markdown.split("## Docker Images Requiring New Builds")[1].split("## Images Built by the Release Kit")[0]
     assert "bbbbbbb" not in builds and "9999999" in builds
     golden.check("promote/dev_artifacts_summary_after_builds.md", markdown)
 
 
 def test_record_images_come_from_the_summary_and_survive_a_round_trip() -> None:
-    images = record.images_from_summary(promotion_report.summary_with_builds(promoted_summary(), BUILT))
+    images = record.images_from_summary(promoted_summary().with_builds(BUILT))
     hows = {i.destination.rsplit(":", 1)[1]: i.how for i in images}
     assert hows == {
         "0.6.0-9999999-8888888": "needs build",
@@ -90,9 +93,10 @@ def make_record(images: tuple[record.RecordImage, ...]) -> record.ReleaseRecord:
 
 
 def test_release_notes_list_exactly_the_records_images(golden) -> None:
-    summary = promotion_report.summary_with_builds(promoted_summary(), BUILT)
-    summary["images_to_build"] = []  # the release ran to its end: everything was built
-    summary["images"] = {k: v for k, v in summary["images"].items() if "9999999" not in k}
+    summary = promoted_summary().with_builds(BUILT)
+    summary = dataclasses.replace(  # the release ran to its end: everything was built
+        summary, images_to_build=(), images={k: v for k, v in summary.images.items() if "9999999" not in k}
+    )
     rec = make_record(record.images_from_summary(summary))
     text = notes.render_release_notes(
         notes.NotesInput(
@@ -132,10 +136,12 @@ def test_a_file_that_is_not_a_record_is_refused_by_name(data, message) -> None:
 
 def test_a_kept_conflict_is_an_image_and_a_decision_of_the_record() -> None:
     """--keep-existing: the destination as it was is the released image ("kept"), and the decision is recorded."""
-    kept = json.loads((GOLDEN / "promote" / "dev_artifacts_summary_kept.json").read_text())
+    kept_json = json.loads((GOLDEN / "promote" / "dev_artifacts_summary_kept.json").read_text())
+    kept = artifacts_summary.parse(kept_json, source="dev_artifacts_summary_kept.json")
+    assert kept.to_json() == kept_json
     images = record.images_from_summary(kept)
     (image,) = [i for i in images if i.how == "kept"]
-    (conflict,) = kept["conflicts"]
+    (conflict,) = kept_json["conflicts"]
     assert image.destination == conflict["dst"] and image.digest == conflict["dst_digest"]
     (decision,) = record.decisions_from_summary(kept, step="images.promote --dev")
     assert (decision.decision, decision.kept_digest, decision.ci_digest) == (

@@ -150,7 +150,7 @@ CASES = [
         ("images.copy", "--from-summary", "s.json"),
         setup=write("s.json", '{"copied_images": {"ghcr.io/a/b:2": 5}}'),
         alone=True,
-        says="pair 1",
+        says="s.json: copied_images.ghcr.io/a/b:2: expected a string, got a number",
     ),
     Case("copy-summary-a-list", ("images.copy", "--from-summary", "s.json"), setup=write("s.json", "[]"), alone=True),
     Case(
@@ -158,7 +158,7 @@ CASES = [
         ("images.build", "--only-missing-from", "s.json"),
         setup=write("s.json", "[]"),
         alone=True,
-        says="images_to_build",
+        says="s.json: expected a JSON object (an artifacts summary), got a list",
     ),
     # settings from the environment
     Case(

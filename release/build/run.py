@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from release import catalogue, fsio, promotion_report, wiring
+from release import artifacts_summary, catalogue, fsio, wiring
 from release.build import report
 from release.build.apply import apply_builds
 from release.build.observe import observe_and_plan
@@ -60,7 +60,7 @@ class BuildRequest:
         if self.only is not None or self.only_missing_from is None:
             return self.only
         source = str(self.only_missing_from)
-        return tuple(images_to_build(fsio.read_json(self.only_missing_from), source=source))
+        return tuple(images_to_build(artifacts_summary.read(self.only_missing_from), source=source))
 
 
 @dataclass(frozen=True)
@@ -259,14 +259,12 @@ def provided_images(
 def update_summary(path: Path, run: BuildRun, registry: RegistryClient, *, shown: Callable[[str], str] = str) -> int:
     """Move what `run` provided out of the summary's `images_to_build` into its built section, JSON and markdown
     (`{dev,release}_artifacts_summary.{json,md}` beside each other). Returns how many images moved."""
-    data = fsio.read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("images_to_build"), list):
-        return 0
-    built = provided_images(run, data["images_to_build"], registry, shown=shown)
+    summary = artifacts_summary.read(path)
+    built = provided_images(run, summary.to_build, registry, shown=shown)
     if not built:
         return 0
-    new = promotion_report.summary_with_builds(data, built)
-    fsio.write_if_changed(path, fsio.dump_json(new))
+    new = summary.with_builds(built)
+    fsio.write_if_changed(path, fsio.dump_json(new.to_json()))
     if path.name.endswith("_artifacts_summary.json"):
-        fsio.write_if_changed(path.with_suffix(".md"), promotion_report.summary_markdown_from_json(new))
-    return len(data["images_to_build"]) - len(new["images_to_build"])
+        fsio.write_if_changed(path.with_suffix(".md"), artifacts_summary.render(new))
+    return len(summary.to_build) - len(new.to_build)

@@ -16,6 +16,7 @@ from release.errors import ConfigError, InputError
 from release.imageref import ImageRef, ImageRefError
 
 if TYPE_CHECKING:
+    from release.artifacts_summary import ArtifactsSummary
     from release.catalogue import SpecLike
 
 KINDS: tuple[str, ...] = ("base", "cloud", "dev", "release")
@@ -197,9 +198,8 @@ def _select(
     return Selection(tuple(selected), tuple(unbuildable))
 
 
-def images_to_build(summary: object, *, source: str) -> list[str]:
+def images_to_build(summary: ArtifactsSummary, *, source: str) -> list[str]:
     """`images_to_build` of a promotion summary (`release_logs/{dev,release}_artifacts_summary.json`)."""
-    images = summary.get("images_to_build") if isinstance(summary, dict) else None
-    if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+    if summary.images_to_build is None:
         raise InputError(f"{source}: no images_to_build list of image names (is it a *_artifacts_summary.json?)")
-    return list(images)
+    return list(summary.images_to_build)
