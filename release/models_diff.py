@@ -72,14 +72,7 @@ class DiffRow:
         return commit_change(self.vllm_before, self.vllm_after)
 
     def status_cell(self) -> str:
-        before, after = self.status_before, self.status_after
-        if after and before and before != after:
-            return f"{before} → {after}"
-        if after and before == after:
-            return f"{after} (no change)"
-        if after:
-            return f"New: {after}"
-        return "No change"
+        return _change(self.status_before, self.status_after, show=str, same=" (no change)", missing="No change")
 
     def ci_cell(self) -> str:
         return ci_link(self.ci_run_number, self.ci_job_url)
@@ -150,13 +143,18 @@ class ModelsDiff:
 
 
 def commit_change(before: str | None, after: str | None) -> str:
+    return _change(before, after, show=lambda commit: f"`{commit}`", same="", missing="N/A")
+
+
+def _change(before: str | None, after: str | None, *, show: Callable[[str], str], same: str, missing: str) -> str:
+    """A §4.6 change cell: `old → new`, `new` + `same` when equal, `New: new` without an old value, else `missing`."""
     if after and before and before != after:
-        return f"`{before}` → `{after}`"
+        return f"{show(before)} → {show(after)}"
     if after and before == after:
-        return f"`{after}`"
+        return show(after) + same
     if after:
-        return f"New: `{after}`"
-    return "N/A"
+        return f"New: {show(after)}"
+    return missing
 
 
 def ci_link(run_number: int | None, url: str | None) -> str:
