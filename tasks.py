@@ -59,7 +59,7 @@ route_parse_errors()
         "against": "render release_models_diff.md against the catalogue in this git ref (e.g. origin/main)",
         "output_json": "where the expanded catalogue goes (default model_specs_output.json)",
         "readme": "README whose Model Support table is regenerated (default README.md)",
-        "diff_out": "where the diff markdown goes (default release_logs/release_models_diff.md)",
+        "diff_out": "where the diff markdown goes (default release_logs/release_models_diff.md; the JSON beside it)",
     },
 )
 @release_task
