@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from release import (
     artifacts_summary,
     branch_point,
+    ci_results_file,
     fsio,
     last_good_file,
     models_diff,
@@ -30,6 +31,7 @@ from release import (
     record,
     release_inputs,
 )
+from release.ci_results_file import AllResults
 from release.errors import ConfigError, GitError, GitStateError, InputError, TagConflict
 from release.github_types import RepoRef
 from release.last_good_file import LastGoodRecords
@@ -1127,14 +1129,22 @@ class ReleaseFiles:
         name = release_inputs.health_page_name(path) if path is not None else None
         return path.with_name(name) if path is not None and name and path.with_name(name).is_file() else None
 
-    def all_results_data(self) -> dict[str, Any] | None:
+    def all_results_path(self) -> Path | None:
         """The all-results file given, else the one written with the last-good file, else the newest."""
         sibling = None
         if self.last_good is not None:
             candidate = self.last_good.with_name(self.last_good.name.replace("_last_good_", "_all_results_", 1))
             sibling = candidate if candidate != self.last_good and candidate.exists() else None
-        path = self.all_results or sibling or release_inputs.newest_ci_file(self.release_logs, "all_results")
-        return release_inputs.read_mapping(path, "all CI results")
+        return self.all_results or sibling or release_inputs.newest_ci_file(self.release_logs, "all_results")
+
+    def all_results_records(self) -> AllResults | None:
+        """The all-results file, read by its one reader (None: there is none)."""
+        path = self.all_results_path()
+        return ci_results_file.read_all_results(path) if path is not None and path.exists() else None
+
+    def all_results_data(self) -> dict[str, Any] | None:
+        """The raw all-results file, for the job log lines `branch_point` quotes (the typed reader keeps none)."""
+        return release_inputs.read_mapping(self.all_results_path(), "all CI results")
 
     def json_text(self, git: GitClient, rev: str | None, path: Path) -> Any | None:
         text = self.text(git, rev, path)
@@ -1142,7 +1152,7 @@ class ReleaseFiles:
 
 
 def waivers_for(files: ReleaseFiles, git: GitClient, rev: str | None) -> list[notes.Waiver] | None:
-    results = files.all_results_data()
+    results = files.all_results_records()
     specs = files.json_text(git, rev, files.specs_json)
     if results is None or not isinstance(specs, dict):
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from release import models_diff
+from release.ci_results_file import AllResults, ResultEntry
 from release.git_types import Commit
 from release.last_good_file import LastGoodRecords
 from release.markdown import code, table
@@ -194,35 +195,32 @@ def _models(n: int) -> str:
     return f"{n} model{'s' if n != 1 else ''}"
 
 
-def find_waivers(all_results: Mapping[str, Any], specs: Mapping[str, Any]) -> list[Waiver]:
+def find_waivers(all_results: AllResults, specs: Mapping[str, Any]) -> list[Waiver]:
     """Default-impl models whose newest CI result is not passing.
 
-    `all_results` is the §8.1 file ({model_id: [entries]}); `specs` is model_specs_output.json ({model_id:
-    spec}), which says which models are the default impl. A model the specs do not know is left out; a model
-    without `default_impl` information is listed (better one waiver too many than one missed).
+    `all_results` is the §8.1 file, read by its one reader (`ci_results_file`); `specs` is model_specs_output.json
+    ({model_id: spec}), which says which models are the default impl. A model the specs do not know is left out; a
+    model without `default_impl` information is listed (better one waiver too many than one missed).
     """
     waivers: list[Waiver] = []
-    for model_id, entries in all_results.items():
-        if not isinstance(entries, list) or not entries:
-            continue
+    for model_id, entries in all_results.by_key.items():
         spec = specs.get(model_id)
-        if not isinstance(spec, Mapping):
+        if not entries or not isinstance(spec, Mapping):
             continue
         default_impl = (spec.get("device_model_spec") or {}).get("default_impl", True)
         if default_impl is False:
             continue
         ordered = sorted(entries, key=_entry_order)
         newest = ordered[-1]
-        if _passing(newest):
+        if newest.is_passing:
             continue
-        earlier = [e for e in ordered[:-1] if _passing(e)]
+        earlier = [e for e in ordered[:-1] if e.is_passing]
         run = _run_number(newest)
         if earlier:
             reason = f"failed in run {run} after passing in run {_run_number(earlier[-1])}"
         else:
             reason = f"failed in run {run}; no passing run"
-        job_url = ((newest.get("ci_metadata") or {}).get("ci_job_metadata") or {}).get("job_url")
-        link = f"[job]({job_url})" if job_url else UNKNOWN
+        link = f"[job]({newest.job.url})" if newest.job is not None and newest.job.url else UNKNOWN
         waivers.append(Waiver(model_id, str(spec.get("device_type") or UNKNOWN), reason, link))
     return sorted(waivers, key=lambda w: w.model_id)
 
@@ -427,18 +425,13 @@ def _link(image: str) -> str:
     return code(image)
 
 
-def _passing(entry: Mapping[str, Any]) -> bool:
-    return bool(((entry.get("workflow_logs") or {}).get("summary") or {}).get("is_passing"))
+def _run_number(entry: ResultEntry) -> str:
+    return str(entry.run.run_number or UNKNOWN) if entry.run is not None else UNKNOWN
 
 
-def _run_number(entry: Mapping[str, Any]) -> str:
-    return str((entry.get("ci_metadata") or {}).get("run_number") or UNKNOWN)
-
-
-def _entry_order(entry: Mapping[str, Any]) -> tuple[int, str]:
-    meta = entry.get("ci_metadata") or {}
-    job = meta.get("ci_job_metadata") or {}
-    return (_int(meta.get("run_number")), str(job.get("completed_at") or ""))
+def _entry_order(entry: ResultEntry) -> tuple[int, str]:
+    completed = entry.job.completed_at if entry.job is not None else None
+    return (entry.run.run_number if entry.run is not None else -1, completed or "")
 
 
 def _int(value: Any) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from release import artifacts_summary, models_diff, notes, record
+from release.ci_results_file import AllResults, parse_all_results
 from release.git_types import Commit
 from release.last_good_file import LastGoodRecords, parse_last_good
 
@@ -22,6 +23,12 @@ def load(name: str) -> dict:
 
 def last_good() -> LastGoodRecords:
     return parse_last_good(load("models_ci_last_good_230_to_236.json"), source="models_ci_last_good_230_to_236.json")
+
+
+def all_results() -> AllResults:
+    return parse_all_results(
+        load("models_ci_all_results_230_to_236.json"), source="models_ci_all_results_230_to_236.json"
+    )
 
 
 def release_summary() -> artifacts_summary.ArtifactsSummary:
@@ -76,7 +83,7 @@ def test_kit_commit_subjects_are_short_and_the_files_go_in_the_body() -> None:
 
 
 def test_waivers_are_default_impl_models_whose_last_result_regressed() -> None:
-    waivers = notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json"))
+    waivers = notes.find_waivers(all_results(), load("model_specs_output.json"))
     assert [(w.model_id, w.reason) for w in waivers] == [
         ("id_tt-transformers_AFM-4.5B_n300", "failed in run 236; no passing run"),
         ("id_tt-transformers_Qwen3-32B_t3k", "failed in run 236 after passing in run 230"),
@@ -113,7 +120,7 @@ def pr_input(kind: str) -> notes.PrBodyInput:
         artifacts_summary_md=(DATA / "dev_artifacts_summary.md").read_text() if kind == "prerelease" else None,
         artifacts_summary_name=summary,
         manual_changes=notes.manual_changes(COMMITS),
-        waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
+        waivers=notes.find_waivers(all_results(), load("model_specs_output.json")),
         ci_runs=notes.ci_runs_used(last_good()),
     )
 
@@ -139,7 +146,7 @@ def notes_input(**over: object) -> notes.NotesInput:
         firmware=fw,
         kmd=kmd,
         changes=diff().rows,
-        waivers=notes.find_waivers(load("models_ci_all_results_230_to_236.json"), load("model_specs_output.json")),
+        waivers=notes.find_waivers(all_results(), load("model_specs_output.json")),
         images=record.released_images(record.images_from_summary(release_summary())),
     )
     values.update(over)
