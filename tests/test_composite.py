@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from release import promotion_report
+from release import artifacts_summary
 from release.imageref import ImageRef
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
@@ -187,7 +187,7 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     summary_md = (w.work / "release_logs" / "dev_artifacts_summary.md").read_text()
     assert "No images need to be built." in summary_md and "do not exist in the registry" not in summary_md.split(
         "## Docker Images Requiring New Builds"
-    )[1].split("## Images Built")[0].replace(promotion_report.BUILD_NOTE, "")
+    )[1].split("## Images Built")[0].replace(artifacts_summary.BUILD_NOTE, "")
     assert (
         f"- https://{built_dev}\n  - digest: `{built_digest}`"
         in summary_md.split("## Images Built by the Release Kit")[1]
