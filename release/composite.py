@@ -396,17 +396,14 @@ def commit_step(run: Run, *, branch: str, step_label: str, summary_prefix: str) 
         return [_rel(cfg, p) for p in candidates if p.exists()]
 
     def apply(ctx: RunContext) -> StepOutcome:
-        git = run.clients.git
-        gitflow.branch_guard(git, branch, step=step_label)
-        git.run("add", "--", *paths())
-        staged = [line for line in git.run("diff", "--cached", "--name-only").splitlines() if line.strip()]
-        if not staged:
-            return StepOutcome("nothing to commit", {"sha": git.rev_parse("HEAD")})
-        subject = notes.kit_commit_subject(step_label, str(run.version), staged)
-        message = notes.kit_commit_message(step_label, subject, staged)
-        git.run("commit", "-q", "-m", message)
-        sha = git.rev_parse("HEAD") or ""
-        return StepOutcome(f"committed {len(staged)} file(s) as {sha[:7]}", {"sha": sha, "files": staged})
+        flow = run.clients.flow(dry_run=False)
+        out = gitflow.commit_flow(flow, branch, paths(), step=step_label, version=run.version, show=ctx.on_event)
+        sha = flow.git.rev_parse("HEAD")
+        if not out.files:
+            return StepOutcome("nothing to commit", {"sha": sha})
+        return StepOutcome(
+            f"committed {len(out.files)} file(s) as {(sha or '')[:7]}", {"sha": sha, "files": list(out.files)}
+        )
 
     def plan(ctx: RunContext) -> StepOutcome:
         return StepOutcome(f"would commit on {branch}: " + ", ".join(paths()))
@@ -418,10 +415,9 @@ def push_step(run: Run, *, branch: str) -> Step:
     remote = run.cfg.git_remote
 
     def apply(ctx: RunContext) -> StepOutcome:
-        git = run.clients.git
-        gitflow.branch_guard(git, branch, step="push")
-        git.run("push", "-q", remote, f"{branch}:refs/heads/{branch}")
-        return StepOutcome(f"pushed {branch} to {remote}", {"sha": git.rev_parse("HEAD")})
+        flow = run.clients.flow(dry_run=False)
+        gitflow.push_flow(flow, branch, show=ctx.on_event)
+        return StepOutcome(f"pushed {branch} to {remote}", {"sha": flow.git.rev_parse("HEAD")})
 
     def plan(ctx: RunContext) -> StepOutcome:
         return StepOutcome(f"would push {branch} to {remote}")

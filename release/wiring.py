@@ -23,7 +23,7 @@ from release.registry_auth import Keychain
 
 if TYPE_CHECKING:  # imported where used: `inv` starts without the docker SDK, GitHub and the git flow
     from release.docker_engine import DockerEngine
-    from release.gitflow import Flow
+    from release.gitflow.flows import Flow
     from release.github import GitHubClient, TokenRole
 
 
@@ -66,7 +66,7 @@ def git_client(cfg: Config) -> Git:
 def git_flow(cfg: Config, *, dry_run: bool, on_event: Callable[[str], None]) -> Flow:
     """Everything the git tasks need: the git client, GitHub when the project's token is set, and the branch
     names. (The default pre-release commit comes from the last-good records: no Models CI request.)"""
-    from release.gitflow import Flow
+    from release.gitflow.flows import Flow
 
     return Flow(
         git=git_client(cfg),

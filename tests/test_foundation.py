@@ -21,7 +21,12 @@ PURE_MODULES = [
     "release.spec_outputs",
     "release.config",
     "release.notes",
-    "release.gitflow",
+    "release.gitflow",  # the whole package: its clients come in as arguments
+    "release.gitflow.names",
+    "release.gitflow.plan",
+    "release.gitflow.facts",
+    "release.gitflow.branching",
+    "release.gitflow.publishing",
     "release.redact",
     "release.oci",
     "release.imagetags",

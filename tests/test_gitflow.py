@@ -424,8 +424,32 @@ def test_prerelease_after_ci_read_branches_from_the_commit_ci_tested(git_world: 
     assert git_world.remote_sha("refs/heads/pre-release-v0.6.0") == expected
 
 
-def test_branch_guard(git_world: GitWorld) -> None:
-    git = Git(git_world.work, environ=git_env())
-    gitflow.branch_guard(git, "dev", step="spec.update")
-    with pytest.raises(GitStateError, match="spec.update must run on pre-release-v0.6.0, but dev is checked out"):
-        gitflow.branch_guard(git, "pre-release-v0.6.0", step="spec.update")
+def test_commit_and_push_run_on_the_release_branch_only_and_converge(git_world: GitWorld) -> None:
+    """The composites' commit and push steps: a plan of `git add` + `git commit` with the kit's message, then a
+    fast-forward push; each refuses another branch, and a re-run plans nothing."""
+    work, branch = git_world.work, "pre-release-v0.6.0"
+    paths = ["VERSION", "release_logs/dev_artifacts_summary.md"]
+    with pytest.raises(GitStateError, match=f"prerelease must run on {branch}, but dev is checked out"):
+        gitflow.commit_flow(flow(git_world), branch, paths, step="prerelease", version=V, show=lambda _: None)
+    with pytest.raises(GitStateError, match=f"push must run on {branch}, but dev is checked out"):
+        gitflow.push_flow(flow(git_world), branch, show=lambda _: None)
+    prerelease(git_world, sh(work, "rev-parse", "HEAD"))
+    (work / "VERSION").write_text("0.6.0\n")
+    (work / "release_logs").mkdir(exist_ok=True)
+    (work / "release_logs" / "dev_artifacts_summary.md").write_text("# images\n")
+    (work / "unrelated.txt").write_text("not a release file\n")  # untracked, not listed: left alone
+    head, shown = sh(work, "rev-parse", "HEAD"), []
+    dry = gitflow.commit_flow(flow(git_world, dry_run=True), branch, paths, step="prerelease", version=V,
+                              show=shown.append)  # fmt: skip
+    assert dry.result is None and dry.files == tuple(paths) and "git commit -q -m 'Pre-release 0.6.0:" in shown[0]
+    assert sh(work, "diff", "--cached", "--name-only") == "" and sh(work, "rev-parse", "HEAD") == head  # dry run
+    out = gitflow.commit_flow(flow(git_world), branch, paths, step="prerelease", version=V, show=lambda _: None)
+    assert out.files == tuple(paths) and out.result is not None
+    message = sh(work, "log", "-1", "--format=%B")
+    assert message.startswith("Pre-release 0.6.0: VERSION and images\n") and "- VERSION\n" in message
+    assert sh(work, "show", "--name-only", "--format=", "HEAD").split() == paths
+    again = gitflow.commit_flow(flow(git_world), branch, paths, step="prerelease", version=V, show=lambda _: None)
+    assert again.files == () and again.plan.converged
+    pushed = gitflow.push_flow(flow(git_world), branch, show=lambda _: None)
+    assert pushed.result is not None and git_world.remote_sha(f"refs/heads/{branch}") == sh(work, "rev-parse", "HEAD")
+    assert gitflow.push_flow(flow(git_world), branch, show=lambda _: None).plan.converged
