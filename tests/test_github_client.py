@@ -8,11 +8,12 @@ import pytest
 
 from release import wiring
 from release.config import Config, Secret
-from release.errors import AuthError, ConfigError, GitHubError, RateLimitExceeded
+from release.errors import AuthError, ConfigError, GitHubError, GitHubStatusError, RateLimitExceeded
 from release.github import GitHubClient
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session, retry_after_seconds
 from release.http_cache import FileResponseCache
+from release.sim.github_server import Reply, error
 from release.sim.history import generate_history
 from tests.services.github_server import TOKEN, small_models
 
@@ -246,3 +247,38 @@ def test_wiring_builds_the_client_from_config(github_server, tmp_path):
     assert gh.get_workflow(REPO, "on-nightly.yml").name == "On Nightly"
     with pytest.raises(ConfigError, match="GH_PAT"):
         Config.from_env({}, repo_root=tmp_path).require_ci_token("Actions: read")
+
+
+def test_reads_and_writes_share_one_check_and_one_wait_loop(github_factory):
+    """A write meets the same rules as a read: 401/403 name the token and the permission, another status names the
+    request and GitHub's messages, a body that is not JSON is an error (never a traceback), rate limits are waited
+    out."""
+    server = github_factory(generate_history(small_models()[:1], runs=2, special_runs=False))
+    repo = RepoRef("o", "r")
+    with pytest.raises(
+        AuthError, match="GitHub needs a token for POST /repos/o/r/pulls: set GH_PAT .*Pull requests: write"
+    ):
+        client(server, token=None).create_pull(repo, head="a", base="b", title="t", body="")
+    gh = client(server)
+    server.add_route("POST", "/repos/{owner}/{repo}/pulls", lambda srv, r: error(403, "Resource not accessible"))
+    with pytest.raises(AuthError, match=r"refused POST /repos/o/r/pulls \(open PR a → b\) with 403: .* needs Pull "):
+        gh.create_pull(repo, head="a", base="b", title="t", body="")
+    errors = [
+        {"resource": "PullRequest", "field": "base", "code": "invalid"},
+        {"code": "custom", "message": "no commits"},
+    ]
+    failed = Reply(422, {"message": "Validation Failed", "errors": errors, "documentation_url": "https://docs"})
+    server.add_route("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}", lambda srv, r: failed)
+    with pytest.raises(GitHubStatusError, match=r"PATCH /repos/o/r/pulls/3 \(update PR #3\) answered 422: Validation "
+                       r"Failed; base invalid; no commits$"):  # fmt: skip
+        gh.update_pull(repo, 3, title="t", body="")
+    server.add_route(
+        "DELETE", "/repos/{owner}/{repo}/releases/assets/{asset_id}", lambda srv, r: Reply(204, None, raw=b"")
+    )
+    server.add_route("GET", "/repos/{owner}/{repo}/git/ref/{ref}", lambda srv, r: Reply(200, None, raw=b"<html>"))
+    with pytest.raises(GitHubError, match=r"GET /repos/o/r/git/ref/tags/v1 \(ref tags/v1\): the answer is not JSON"):
+        gh.get_ref(repo, "tags/v1")
+    events: list[object] = []
+    server.faults.at = {server.stats.api + 1: "429"}
+    client(server, events=events).delete_release_asset(repo, 9)
+    assert [type(e) for e in events] == [RateLimitWait]
