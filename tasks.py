@@ -1,4 +1,6 @@
-"""Release tasks (invoke). Each task parses its flags and calls one function in `release.*`.
+"""Release tasks (invoke): help text, and for each task its flags turned into a request, one call of the step's
+command (`release.*`, the same function `inv prerelease` / `inv release` call for that step) and a display of
+`release/display.py` that prints what the command reports.
 
 `inv --list` shows them; `inv --help NAME` documents every flag. Errors from the kit print one line and exit
 non-zero (see release/cli.py). A task imports the modules only it needs when it runs, so every `inv` starts fast.
@@ -7,35 +9,21 @@ non-zero (see release/cli.py). A task imports the modules only it needs when it 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from release.cli import (
-    BuildDisplay,
-    CopyProgress,
     OptionalPositionalTask,
-    ProgressLine,
-    RunLog,
     load_config,
     optional_positional,
-    print_json,
     progress,
     release_task,
     route_parse_errors,
     say,
     shown,
     task,
-    terminal_width,
     whole_number,
-    write_step_summary,
 )
-from release.errors import ConfigError, InputError, PartialFailure
-
-if TYPE_CHECKING:
-    from release import gitflow, promotion
-    from release.config import Config
-    from release.version import Version
 
 # Modules are imported inside the tasks that use them, so that `inv --list` and `inv TASK --help` load neither
 # requests, docker, Jinja2 nor the git flow (tests/test_foundation.py checks it).
@@ -76,42 +64,15 @@ def spec_update_task(
     diff_out=None,
 ):
     """Apply last good CI results to the catalogue; regenerate model_specs_output.json and the README table."""
-    from release import catalogue, spec_report, spec_update, wiring
+    from release import spec_run
+    from release.display import SpecDisplay
 
+    request = spec_run.SpecRequest(
+        last_good=Path(last_good) if last_good else None, output_only=output_only, allow_downgrade=allow_downgrade,
+        only=tuple(only or ()), against=against, diff_out=Path(diff_out) if diff_out else None, dry_run=dry_run,
+    )  # fmt: skip
     cfg = load_config(output_json_path=output_json, readme_path=readme)
-    if output_only:
-        cat = catalogue.load(cfg)
-        changes = spec_update.plan_outputs_for(cfg, cat)
-        if not changes:
-            say(
-                f"outputs are up to date with {cfg.catalogue_path.name} (VERSION {cat.version}, {len(cat.specs)} specs)"
-            )
-    else:
-        if not last_good:
-            raise ConfigError("give LAST_GOOD_JSON (from `inv ci.read`), or --output-only")
-        files = spec_update.update_from_last_good(
-            cfg,
-            Path(last_good),
-            allow_downgrade=allow_downgrade,
-            only=tuple(only or ()),
-            against=against,
-            show_file=wiring.git_client(cfg).show_file if against else None,
-            diff_out=Path(diff_out) if diff_out else cfg.release_logs / "release_models_diff.md",
-        )
-        say(spec_report.plan_table(files.plan))
-        warnings = spec_report.disagreement_table(files.plan)
-        if warnings:
-            say("\nwarning: CI records of one template disagree on commits (the newest run was chosen):")
-            say(warnings)
-        for rejected in files.plan.rejected:
-            say(f"warning: {rejected.template_label}: {rejected.model_id} not applied: {rejected.reason}")
-        changes = files.changes
-        if not files.plan.changed:
-            say("\nno change to the catalogue" + (": regenerating stale outputs" if changes else ""))
-    for change in changes:
-        say(f"{'would ' if dry_run else ''}{change.label} {shown(cfg, change.path)}")
-    if not dry_run:
-        spec_update.apply_file_changes(changes)
+    spec_run.update_specs(cfg, request, on_event=SpecDisplay(cfg))
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -129,27 +90,11 @@ def spec_update_task(
 @release_task(read_only=True)
 def images_audit_task(c, record=None, dev=False, concurrency=8, json=False):
     """Check that every image the catalogue (or a release record) points at exists, with its digest."""
-    from release import audit, catalogue, fsio, wiring
+    from release.display import AuditDisplay
+    from release.images import audit
 
-    cfg = load_config()
-    if record:
-        items = audit.plan_audit_from_record(
-            fsio.read_json(Path(record)), source=record, registry_map=cfg.registry_rewrite
-        )
-    else:
-        items = audit.plan_audit_from_catalogue(catalogue.load(cfg), dev=dev, registry_map=cfg.registry_rewrite)
-    progress(f"auditing {len(items)} image(s)...")
-    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
-    findings = audit.run_audit(items, registry, concurrency=int(concurrency))
-    if json:
-        print_json(audit.audit_json(findings))
-    else:
-        say(audit.audit_table(findings))
-    problems = audit.failures(findings)
-    if problems:
-        raise PartialFailure.from_items("image check(s)", problems)
-    if not json:
-        say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if record else ""))
+    request = audit.AuditRequest(record=Path(record) if record else None, dev=dev, concurrency=int(concurrency))
+    audit.audit_images(load_config(), request, on_event=AuditDisplay(json=json, record=bool(record)))
 
 
 @task(
@@ -184,61 +129,16 @@ def images_promote(
     json=False,
 ):
     """Copy Models CI images to their dev/release names, registry to registry; bump VERSION last."""
-    from release import promotion, promotion_report, promotion_run, wiring
+    from release.display import PromoteDisplay
+    from release.images import promote
 
-    if dev == release:
-        raise ConfigError("give exactly one of --dev or --release")
-    if int(concurrency) < 1:
-        raise ConfigError("--concurrency must be at least 1")
-    files = [Path(p.strip()) for p in str(last_good).split(",") if p.strip()]
-    if not files:
-        raise ConfigError("give at least one LAST_GOOD_JSON")
+    request = promote.PromoteRequest.from_flags(
+        last_good, dev=dev, release=release, increment=increment, keep_existing=keep_existing, dry_run=dry_run,
+        concurrency=concurrency,
+    )  # fmt: skip
     cfg = load_config(version_file=version_file, release_logs=output_dir)
-    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
-    mode: promotion.Mode = "dev" if dev else "release"
-    progress(f"reading {len(files)} last-good file(s) ...")
-    prep = promotion_run.prepare(cfg, files=files, mode=mode, increment=increment)
-    progress(prep.decision.note)
-    if prep.unknown_models:
-        progress(f"note: {len(prep.unknown_models)} model(s) in the last-good files are not in the catalogue")
-    if dry_run:
-        plan = promotion_run.plan_only(prep, registry, keep_existing=keep_existing, concurrency=int(concurrency))
-        estimates = promotion_run.estimate(plan, registry, concurrency=int(concurrency))
-        if json:
-            print_json({**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
-        else:
-            say(promotion_report.plan_table(plan, estimates))
-            say("\ndry run: nothing was written (registry, VERSION, summaries)")
-        return
-    progress("checking the registries and copying what each destination needs ...")
-    bar = CopyProgress(None)
-    try:
-        result = promotion_run.execute(
-            prep, registry, keep_existing=keep_existing, concurrency=int(concurrency), on_event=bar,
-            render=_render_summary,
-        )  # fmt: skip
-    finally:
-        bar.close()
-    if json:
-        print_json(promotion_report.summary_json(result))
-    else:
-        say(promotion_report.plan_table(result.plan))
-        if result.outcomes:
-            say("\n" + promotion_report.result_table(result))
-        say(f"\nwrote {shown(cfg, prep.output_dir / f'{mode}_artifacts_summary.md')} and .json")
-        if result.version_written and prep.decision.target != prep.decision.current:
-            say(
-                f"VERSION {prep.decision.current} → {prep.decision.target}; regenerate the outputs with "
-                "`inv spec.update --output-only`"
-            )
-    promotion.check_result(result)
-
-
-def _render_summary(result: promotion.PromotionResult) -> tuple[str, str]:
-    from release import promotion_report
-    from release.fsio import dump_json
-
-    return dump_json(promotion_report.summary_json(result)), promotion_report.summary_markdown(result)
+    with PromoteDisplay(cfg, json=json) as display:
+        promote.promote_images(cfg, request, on_event=display)
 
 
 @task(
@@ -273,69 +173,16 @@ def images_copy_task(
     json=False,
 ):
     """Copy one image (or index) registry to registry, mount first, digest verified; or a list of pairs."""
-    from release import fsio, images_copy, promotion, promotion_report, promotion_run, wiring
-    from release.fsio import dump_json
-    from release.imageref import ImageRef
+    from release.display import CopyDisplay
+    from release.images import copy
 
     cfg = load_config(release_logs=output_dir)
-    if int(concurrency) < 1:
-        raise ConfigError("--concurrency must be at least 1")
-    if from_summary:
-        if src or dst:
-            raise ConfigError("give SRC DST or --from-summary FILE, not both")
-        pairs = images_copy.pairs_from_document(
-            fsio.read_json(Path(from_summary)), source=from_summary, registry_map=cfg.registry_rewrite
-        )
-        promotion.refuse_outside_sources(
-            [(f"{from_summary}: {p.label}", p.src) for p in pairs], cfg.source_allow_list()
-        )
-    else:
-        if not src or not dst:
-            raise ConfigError("give SRC and DST (e.g. inv images.copy ghcr.io/a/b:1 ghcr.io/c/d:1), or --from-summary")
-        pairs = [
-            images_copy.CopyRequest(
-                ImageRef.parse(src).rewrite(cfg.registry_rewrite), ImageRef.parse(dst).rewrite(cfg.registry_rewrite)
-            )
-        ]
-    registry = wiring.registry_client(cfg, concurrency=int(concurrency))
-    plan = images_copy.plan_copy_requests(
-        pairs, registry, concurrency=int(concurrency), force_same_digest=force_same_digest_only, writing=not dry_run
-    )
-    if dry_run:
-        estimates = promotion_run.estimate(plan, registry, concurrency=int(concurrency))
-        if json:
-            print_json({**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}})
-        else:
-            say(promotion_report.plan_table(plan, estimates))
-            say("\ndry run: nothing was written")
-        return
-    bar = CopyProgress(len(plan.copies)) if from_summary else None
-    try:
-        result = images_copy.apply_copies(plan, pairs, registry, concurrency=int(concurrency), on_event=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    if from_summary:
-        fsio.write_if_changed(
-            cfg.release_logs / "copy_artifacts_summary.json", dump_json(promotion_report.summary_json(result))
-        )
-        fsio.write_if_changed(
-            cfg.release_logs / "copy_artifacts_summary.md", promotion_report.copy_summary_markdown(result)
-        )
-    if json:
-        print_json(promotion_report.copy_json(result))
-    elif from_summary:
-        say(promotion_report.plan_table(plan))
-        if result.outcomes:
-            say("\n" + promotion_report.result_table(result))
-        say(f"\nwrote {shown(cfg, cfg.release_logs / 'copy_artifacts_summary.md')} and .json")
-    else:
-        for line in promotion_report.copy_lines(result):
-            say(line)
-    missing = plan.of(promotion.NeedsBuild)
-    if missing:
-        raise InputError("; ".join(reason for b in missing for _, reason in b.reasons) + ": check SRC")
-    promotion.check_result(result, decision_flag=None)
+    request = copy.CopyImagesRequest(
+        src=src, dst=dst, from_summary=Path(from_summary) if from_summary else None, dry_run=dry_run,
+        force_same_digest=force_same_digest_only, concurrency=int(concurrency),
+    )  # fmt: skip
+    with CopyDisplay(cfg, json=json, listed=bool(from_summary)) as display:
+        copy.copy_images(cfg, request, on_event=display)
 
 
 @task(
@@ -372,6 +219,7 @@ def images_build_task(
     recipe=None,
 ):
     """Build the missing vLLM images (base → cloud → dev → release) across Docker engines; push with --push."""
+    from release import display
     from release.build import run as build  # the build package is loaded only when this task runs
 
     request = build.BuildRequest(
@@ -380,38 +228,10 @@ def images_build_task(
         jobs=whole_number(jobs, "--jobs", minimum=1),
     )  # fmt: skip
     cfg = load_config(ubuntu_version=ubuntu_version, build_recipe=recipe, docker_hosts=tuple(docker_host or ()) or None)
-    build.build_images(cfg, request, on_event=BuildDisplay(cfg, json=json))
+    build.build_images(cfg, request, on_event=display.BuildDisplay(cfg, json=json))
 
 
 # ------------------------------------------------------------------------------------------------ git
-
-
-def _version(version: str | None) -> Version:
-    from release.version import Version
-
-    if not version:
-        raise ConfigError("--version X.Y.Z is required (the release being made, e.g. 0.6.0)")
-    return Version.parse(version, source="--version")
-
-
-def _git_context(dry_run: bool, last_good: str | None) -> tuple[Config, gitflow.Flow, gitflow.ReleaseFiles]:
-    """Settings, the git flow's clients and where the earlier steps' outputs are."""
-    from release import gitflow, wiring
-
-    cfg = load_config()
-    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
-    return cfg, flow, gitflow.ReleaseFiles.from_config(cfg, last_good=Path(last_good) if last_good else None)
-
-
-def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
-    if dry_run:
-        say("\ndry run: nothing was changed")
-    elif outcome.result is None:
-        say("\nnothing to do")
-    else:
-        say(f"\ndone: {len(outcome.result.done)} step(s)")
-        for url in outcome.result.urls:
-            say(url)
 
 
 @task(
@@ -427,11 +247,12 @@ def _git_done(outcome: gitflow.FlowOutcome, dry_run: bool) -> None:
 @release_task
 def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
     """Create pre-release-vX.Y.Z from the commit that passed Models CI, check it out and push it."""
-    from release import gitflow
+    from release import display
+    from release.gitflow import commands as git
 
-    _, flow, files = _git_context(dry_run, last_good)
-    out = gitflow.prerelease_flow(flow, _version(version), files, source=from_, show=say)
-    _git_done(out, dry_run)
+    v, good = git.required_version(version), Path(last_good) if last_good else None
+    out = git.prerelease(load_config(), v, source=from_, last_good=good, dry_run=dry_run, show=say, on_event=progress)
+    display.git_done(out, dry_run)
 
 
 @task(
@@ -444,11 +265,11 @@ def git_prerelease(c, version=None, from_=None, last_good=None, dry_run=False):
 @release_task
 def git_rc(c, version=None, dry_run=False):
     """Create rc-vX.Y.Z from pre-release-vX.Y.Z once its PR was merged into dev with a merge commit."""
-    from release import gitflow, wiring
+    from release import display
+    from release.gitflow import commands as git
 
-    cfg = load_config()
-    out = gitflow.rc_flow(wiring.git_flow(cfg, dry_run=dry_run, on_event=progress), _version(version), show=say)
-    _git_done(out, dry_run)
+    out = git.rc(load_config(), git.required_version(version), dry_run=dry_run, show=say, on_event=progress)
+    display.git_done(out, dry_run)
 
 
 @task(
@@ -464,18 +285,13 @@ def git_rc(c, version=None, dry_run=False):
 @release_task
 def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False):
     """Start a hot-fix branch from the RC branch, or (--apply) put a fix merged into dev onto the RC branch."""
-    from release import gitflow, wiring
+    from release import display
+    from release.gitflow import commands as git
 
-    cfg = load_config()
-    flow = wiring.git_flow(cfg, dry_run=dry_run, on_event=progress)
-    v = _version(version) if version else None
-    if bool(name) == bool(apply):
-        raise ConfigError("give either --name DESC (start a hot-fix) or --apply PR_OR_SHA (put it on the RC)")
-    if apply:
-        out = gitflow.apply_hotfix_flow(flow, str(apply), v, show=say)
-    else:
-        out = gitflow.hotfix_flow(flow, str(name), user, v, show=say)
-    _git_done(out, dry_run)
+    v = git.required_version(version) if version else None
+    out = git.hotfix(load_config(), name=name, user=user, apply=apply, version=v, dry_run=dry_run, show=say,
+                     on_event=progress)  # fmt: skip
+    display.git_done(out, dry_run)
 
 
 @task(
@@ -492,18 +308,13 @@ def git_hotfix(c, name=None, user=None, apply=None, version=None, dry_run=False)
 @release_task
 def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=None, dry_run=False):
     """Open (or update) the pre-release or release PR with the diff, artifacts, manual changes and waivers."""
-    from release import gitflow
+    from release import display
+    from release.gitflow import commands as git
 
-    if prerelease == rc:
-        raise ConfigError("give exactly one of --prerelease (pre-release → dev) or --rc (rc → main)")
-    _, flow, files = _git_context(dry_run, last_good)
-    kind = "prerelease" if prerelease else "rc"
-    out = gitflow.pr_flow(flow, kind, _version(version), files, draft=draft, show=say)
-    if dry_run:
-        for step in out.plan.actions:
-            if isinstance(step, gitflow.OpenPull | gitflow.UpdatePull):
-                say("\n" + step.body)
-    _git_done(out, dry_run)
+    kind, v = git.pr_kind(prerelease=prerelease, rc=rc), git.required_version(version)
+    good = Path(last_good) if last_good else None
+    out = git.pr(load_config(), kind, v, draft=draft, last_good=good, dry_run=dry_run, show=say, on_event=progress)
+    display.pr_done(out, dry_run)
 
 
 @task(
@@ -519,21 +330,13 @@ def git_pr(c, prerelease=False, rc=False, version=None, draft=False, last_good=N
 @release_task
 def git_notes(c, version=None, publish=False, draft=True, last_good=None, dry_run=False):
     """Write release_logs/release_notes_vX.Y.Z.md; --publish tags vX.Y.Z and creates the GitHub release."""
-    from release import gitflow, notes
+    from release import display
+    from release.gitflow import commands as git
 
-    cfg, flow, files = _git_context(dry_run, last_good)
-    v = _version(version)
-    out = gitflow.notes_flow(flow, v, files, publish=publish, draft=draft, show=say)
-    if dry_run:
-        say(out.text)
-    else:
-        say(f"{'wrote' if out.written else 'up to date:'} {shown(cfg, out.path)}")
-        problem = notes.unfinished(out.text)
-        if problem and not publish:
-            say(f"before `inv git.notes --version {v} --publish`: {problem}")
-            say(f"  (edit {shown(cfg, out.path)})")
-    if out.publish is not None:
-        _git_done(out.publish, dry_run)
+    cfg, v = load_config(), git.required_version(version)
+    out = git.notes(cfg, v, publish=publish, draft=draft, last_good=Path(last_good) if last_good else None,
+                    dry_run=dry_run, show=say, on_event=progress)  # fmt: skip
+    display.notes_done(cfg, out, v, publish=publish, dry_run=dry_run)
 
 
 # ------------------------------------------------------------------------------------------------ ci
@@ -575,68 +378,17 @@ def ci_read_task(
     dry_run=False,
 ):
     """Read the nightly Models CI (GitHub API) into models_ci_{all_results,last_good}_*.json and the CI health page."""
-    from release import catalogue, ci_health, ci_health_page, ci_read, ci_report, wiring
-    from release.github_types import RateLimitWait, RepoRef
+    from release import ci_read
+    from release.display import CiReadDisplay
 
+    request = ci_read.ReadRequest(
+        max_runs=int(max_runs), run_id=whole_number(run_id, "--run-id", minimum=1) if run_id is not None else None,
+        branch=branch, event=event, full_history=full_history, download=not no_download, concurrency=int(concurrency),
+        out_root=Path(out_root).resolve() if out_root else None, dry_run=dry_run,
+    )  # fmt: skip
     cfg = load_config(ci_owner=owner, ci_repo=repo, ci_workflow_file=workflow_file)
-    root = Path(out_root).resolve() if out_root else cfg.release_logs
-    specs = list(catalogue.load(cfg).specs.values())
-    models = ci_read.models_from_specs(specs)
-    opts = ci_read.ReadOptions(
-        repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
-        workflow_file=cfg.ci_workflow_file,
-        max_runs=int(max_runs),
-        run_id=whole_number(run_id, "--run-id", minimum=1) if run_id is not None else None,
-        branch=branch,
-        event=event,
-        full_history=full_history,
-        download=not no_download,
-        concurrency=int(concurrency),
-    )
-    if dry_run:
-        github = None
-        if opts.download:
-            cfg.require_ci_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
-            github = wiring.ci_github_client(cfg, cache_root=root, read_only_cache=True)
-        read_plan = ci_read.plan_read(opts, github=github, out_root=root)
-        if json:
-            print_json({"runs": [r.to_json() for r in read_plan.runs], "cached": sorted(read_plan.cached)})
-        else:
-            say(ci_report.read_plan_table(read_plan))
-            say("\ndry run: nothing was downloaded or written")
-        return
-    line = ProgressLine()
-
-    def on_event(ev: object) -> None:
-        stage = getattr(ev, "stage", None)
-        line.update(ci_report.progress_text(ev), important=isinstance(ev, RateLimitWait), stage=stage)
-
-    github = None
-    if opts.download:
-        cfg.require_ci_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
-        github = wiring.ci_github_client(cfg, cache_root=root, on_event=on_event, pool_size=max(16, opts.concurrency))
-    try:
-        result = ci_read.read_ci(opts, github=github, models=models, out_root=root, on_event=on_event)
-    finally:
-        line.done()
-    paths = ci_read.write_outputs(result, root)
-    page = ci_health_page.write_page(paths[0], rows=ci_health.rows_from_specs(specs), last_good=paths[1])
-    data = ci_report.summary(result)
-    data["outputs"] = [str(p) for p in paths]
-    data["health_page"] = str(page.path)
-    if github is not None:
-        data["requests"] = {
-            "api": github.stats.api,
-            "not_modified": github.stats.not_modified,
-            "blob": github.stats.blob,
-        }
-    if json:
-        print_json(data)
-        return
-    say(ci_report.summary_table(data))
-    say()
-    for path in (*paths, page.path):
-        say(f"wrote {shown(cfg, path)}")
+    with CiReadDisplay(cfg, json=json) as display:
+        ci_read.read(cfg, request, on_event=display)
 
 
 @task(
@@ -667,40 +419,6 @@ def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
 # ------------------------------------------------------------------------------------------------ composites
 
 
-def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments: dict, dry_run: bool) -> None:
-    from release import pipeline
-
-    def table(reports) -> str:
-        log.write(pipeline.report_table(reports))  # every result whole, in the run log
-        return pipeline.report_table(reports, width=terminal_width())
-
-    with log:
-        log(f"{title}{' (dry run: plans only, nothing is written)' if dry_run else ''}")
-        try:
-            reports = pipeline.run_steps(
-                steps,
-                release_logs=cfg.release_logs,
-                command=command,
-                version=str(run.version),
-                arguments=arguments,
-                dry_run=dry_run,
-                on_event=log,
-            )
-        except pipeline.StepFailed as e:
-            say(table(e.reports))
-            write_step_summary(pipeline.report_markdown(f"{title}: failed", e.reports))
-            if log.path is not None:
-                say(f"\nlog: {shown(cfg, log.path)}")
-            raise
-        finally:
-            run.close()
-        say(table(reports))
-    write_step_summary(pipeline.report_markdown(title, reports))
-    if not dry_run:
-        say(f"\nstate: {shown(cfg, pipeline.state_path(cfg.release_logs, str(run.version)))}")
-        say(f"log: {shown(cfg, log.path)}")
-
-
 @task(
     name="prerelease",
     help={
@@ -718,26 +436,16 @@ def _run_composite(cfg, title: str, run, steps, *, log, command: str, arguments:
 @release_task
 def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, keep_existing=False, dry_run=False):
     """The pre-release in one command: CI → branch → catalogue → dev images → builds → commit → PR to dev."""
-    from release import catalogue, composite, pipeline
-    from release.version import INCREMENTS, Version
+    from release.display import CompositeDisplay
+    from release.pipeline import prerelease as command
 
-    if increment not in INCREMENTS:
-        raise ConfigError("--increment must be one of major, minor, patch")
-    max_runs = whole_number(max_runs, "--max-runs", minimum=1)
+    request = command.PrereleaseRequest.from_flags(
+        increment=increment, max_runs=max_runs, source=from_, branch=branch, event=event, keep_existing=keep_existing,
+        dry_run=dry_run,
+    )  # fmt: skip
     cfg = load_config()
-    arguments = {"increment": increment, "max_runs": int(max_runs), "from": from_, "branch": branch, "event": event}
-    current = catalogue.read_version(cfg.version_file)
-    resumable = pipeline.find_resumable(cfg.release_logs, "prerelease", arguments)
-    finished = pipeline.find_finished(cfg.release_logs, "prerelease", arguments, version=str(current))
-    version = Version.parse(resumable or finished or str(current.bump(increment)), source="release state")
-    if resumable:
-        progress(f"resuming the unfinished pre-release of v{version}")
-    log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "prerelease", str(version)))
-    run = composite.Run(cfg, composite.Clients(cfg, log), version)
-    opts = composite.PrereleaseOptions(increment, int(max_runs), from_, branch, event, keep_existing=keep_existing)
-    title = f"pre-release v{version}"
-    steps = composite.prerelease_steps(run, opts)
-    _run_composite(cfg, title, run, steps, log=log, command="prerelease", arguments=arguments, dry_run=dry_run)
+    with CompositeDisplay(cfg) as display:
+        command.run_prerelease(cfg, request, on_event=display)
 
 
 @task(
@@ -753,19 +461,15 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
 @release_task
 def release(c, version=None, last_good=None, keep_existing=False, dry_run=False):
     """The release in one command: rc branch → release images → builds → diff vs main → PR to main → record → notes."""
-    from release import catalogue, composite, pipeline
-    from release.version import Version
+    from release.display import CompositeDisplay
+    from release.pipeline import release as command
 
+    request = command.ReleaseRequest.from_flags(
+        version=version, last_good=last_good, keep_existing=keep_existing, dry_run=dry_run
+    )
     cfg = load_config()
-    v = Version.parse(version, source="--version") if version else catalogue.read_version(cfg.version_file)
-    pre_outputs = pipeline.read_outputs(cfg.release_logs, str(v), "prerelease")
-    given = Path(last_good) if last_good else None
-    log = RunLog(None if dry_run else RunLog.path_for(cfg.release_logs, "release", str(v)))
-    run = composite.Run(cfg, composite.Clients(cfg, log), v, prerelease_outputs=pre_outputs)
-    last = composite.release_last_good(cfg, v, given, pre_outputs)
-    steps = composite.release_steps(run, last_good=last, keep_existing=keep_existing)
-    arguments = {"version": str(v), "last_good": last_good}
-    _run_composite(cfg, f"release v{v}", run, steps, log=log, command="release", arguments=arguments, dry_run=dry_run)
+    with CompositeDisplay(cfg) as display:
+        command.run_release(cfg, request, on_event=display)
 
 
 ci = Collection("ci", ci_read_task, ci_health_task)

@@ -22,6 +22,9 @@ before anything is inflated and extracted in chunks (release.ci_archive); a refu
 `unparseable` reason, like an unreadable one. Job logs stream to disk (at most LOG_MAX_BYTES kept) and only their
 window is parsed (ci_logs.parse_job_log). Parsing runs one artifact or log at a time, so memory does not grow
 with --concurrency. A rate limit that would need a longer wait than allowed stops the run (RateLimitExceeded).
+
+`read` is the command (request → config → read → outputs and the CI health page), called by the task and by the
+ci.read step of `inv prerelease`; `read_ci` and `plan_read` are what it runs, with a client it is handed.
 """
 
 from __future__ import annotations
@@ -33,18 +36,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release import ci_logs, ci_report, fsio, last_good
+from release import catalogue, ci_health, ci_health_page, ci_logs, ci_report, fsio, last_good, wiring
 from release.ci_cache import CiCache
 from release.ci_index import INDEX_FILE, CiIndex
 from release.ci_model import CiReadResult, ModelRef, Progress, ReadPlan
 from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits
 from release.ci_walk import Failures, GitHubReader, RunReader, WalkSettings
+from release.config import Config
 from release.errors import ConfigError, PartialFailure
 from release.github_types import RepoRef, WorkflowRun
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GitHubReader", "ReadOptions", "models_from_specs", "plan_read", "read_ci", "select_runs", "write_outputs"]
+__all__ = [
+    "CiRead",
+    "GitHubReader",
+    "Planned",
+    "ReadOptions",
+    "ReadRequest",
+    "models_from_specs",
+    "plan_read",
+    "read",
+    "read_ci",
+    "select_runs",
+    "write_outputs",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,3 +211,85 @@ def write_outputs(result: CiReadResult, out_root: Path) -> tuple[Path, Path]:
     fsio.write_json_if_changed(all_path, ci_report.all_results(result))
     fsio.write_json_if_changed(good_path, ci_report.last_good(result))
     return all_path, good_path
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadRequest:
+    """What `inv ci.read` (or the ci.read step) asks for; the CI repository and workflow come from the config."""
+
+    max_runs: int = 30
+    run_id: int | None = None
+    branch: str | None = None
+    event: str | None = None
+    full_history: bool = False
+    download: bool = True
+    concurrency: int = 8
+    out_root: Path | None = None  # default: release_logs/
+    dry_run: bool = False
+
+    def options(self, cfg: Config) -> ReadOptions:
+        return ReadOptions(
+            repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
+            workflow_file=cfg.ci_workflow_file,
+            max_runs=self.max_runs,
+            run_id=self.run_id,
+            branch=self.branch,
+            event=self.event,
+            full_history=self.full_history,
+            download=self.download,
+            concurrency=self.concurrency,
+        )
+
+
+@dataclass(frozen=True)
+class CiRead:
+    """What a read wrote: the two outputs, the health page, and the summary (`--json`)."""
+
+    all_results: Path
+    last_good: Path
+    health_page: ci_health_page.PageResult
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A dry run's plan: the runs a read would take and which are cached."""
+
+    plan: ReadPlan
+
+
+def read(cfg: Config, request: ReadRequest, *, on_event: Callable[[object], None] | None = None) -> CiRead | None:
+    """Read Models CI into models_ci_{all_results,last_good}_*.json and the CI health page; `on_event` gets the
+    progress, every rate-limit wait, and the result (`CiRead`). A dry run lists the runs (`Planned`; GitHub reads
+    only, nothing written) and returns None."""
+    emit = on_event or (lambda _event: None)
+    opts = request.options(cfg)
+    root = request.out_root or cfg.release_logs
+    if opts.download:
+        cfg.require_ci_token(f"Actions: read and Metadata: read on {opts.repo} (classic token: repo scope)")
+    if request.dry_run:
+        github = wiring.ci_github_client(cfg, cache_root=root, read_only_cache=True) if opts.download else None
+        emit(Planned(plan_read(opts, github=github, out_root=root)))
+        return None
+    specs = list(catalogue.load(cfg).specs.values())
+    github = None
+    if opts.download:
+        github = wiring.ci_github_client(cfg, cache_root=root, on_event=on_event, pool_size=max(16, opts.concurrency))
+    result = read_ci(opts, github=github, models=models_from_specs(specs), out_root=root, on_event=on_event)
+    all_path, good_path = write_outputs(result, root)
+    page = ci_health_page.write_page(all_path, rows=ci_health.rows_from_specs(specs), last_good=good_path)
+    summary = ci_report.summary(result)
+    summary["outputs"] = [str(all_path), str(good_path)]
+    summary["health_page"] = str(page.path)
+    if github is not None:
+        summary["requests"] = {
+            "api": github.stats.api,
+            "not_modified": github.stats.not_modified,
+            "blob": github.stats.blob,
+        }
+    done = CiRead(all_path, good_path, page, summary)
+    emit(done)
+    return done

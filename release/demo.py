@@ -59,7 +59,7 @@ from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import CI_IMAGE, SimHistory, SimModel, generate_history
 from release.sim.tt_metal_origin import Origin, make_origin
-from release.version import Version
+from release.version import Increment, Version, parse_increment
 from workflows.model_spec import Catalogue
 
 MARKER = ".release-kit-demo"
@@ -75,7 +75,7 @@ class DemoOptions:
     workspace: Path
     runs: int = 8
     seed: int = 1
-    increment: str = "minor"
+    increment: Increment = "minor"
     install: bool = True  # apt-get install docker-registry when missing (root only)
     build: bool = True  # leave images to build when a private dockerd can run
     steps: bool | None = None  # True: step tasks; False: composites; None: composites when the checkout has them
@@ -712,7 +712,7 @@ def parse_args(argv: Sequence[str] | None, repo_root: Path) -> DemoOptions:
         workspace=args.workspace,
         runs=args.runs,
         seed=args.seed,
-        increment=args.increment,
+        increment=parse_increment(args.increment) or "minor",
         install=not args.no_install,
         build=not args.no_build,
         steps=args.steps,

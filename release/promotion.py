@@ -29,7 +29,7 @@ from release.errors import InputError, PartialFailure, RegistryError, TagConflic
 from release.imageref import ImageRef, ImageRefError, SourceAllowList
 from release.imagetags import parse_commit_tag, same_commit
 from release.last_good_file import LastGoodRecords
-from release.version import Version
+from release.version import Increment, Version
 
 if TYPE_CHECKING:
     from release.catalogue import SpecLike
@@ -502,7 +502,7 @@ def inputs_fingerprint(mode: Mode, increment: str | None, docs: Sequence[tuple[s
 
 
 def resolve_version(
-    current: Version, *, increment: str | None, mode: Mode, fingerprint: str, state: BumpState | None
+    current: Version, *, increment: Increment | None, mode: Mode, fingerprint: str, state: BumpState | None
 ) -> VersionDecision:
     """The version this run promotes to.
 

@@ -57,6 +57,7 @@ from release.promotion import (
     usable_images,
 )
 from release.redact import redact_text
+from release.version import Increment
 from release.version import file_text as version_file_text
 
 if TYPE_CHECKING:
@@ -253,10 +254,8 @@ def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, LastGoodRecor
     return parsed, raw
 
 
-def prepare(cfg: Config, *, files: Sequence[Path], mode: Mode, increment: str | None) -> Prepared:
+def prepare(cfg: Config, *, files: Sequence[Path], mode: Mode, increment: Increment | None) -> Prepared:
     """Read inputs, decide the version and load the catalogue with it (no registry request)."""
-    if increment is not None and increment not in ("major", "minor", "patch"):
-        raise InputError(f"--increment must be major, minor or patch (got {increment!r})")
     docs, raw = read_last_good(files)
     current = catalogue.read_version(cfg.version_file)
     state = _read_state(cfg.release_logs / STATE_FILE)

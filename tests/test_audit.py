@@ -6,8 +6,8 @@ from pathlib import Path
 
 import requests
 
-from release import audit
 from release.imageref import ImageRef
+from release.images import audit
 from tests.builders import catalogue_toml, template
 from tests.services.registry import random_layer
 from workflows.model_spec import load_catalogue

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from release import images_copy
 from release.errors import InputError
 from release.imageref import ImageRef
+from release.images import copy as images_copy
 from tests.conftest import REPO_ROOT
 from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
 

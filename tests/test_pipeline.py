@@ -173,7 +173,7 @@ def test_kill_9_in_any_step_then_rerun_converges(tmp_path, killed_in):
     ],
 )
 def test_release_record_never_carries_remote_credentials(url, expected):
-    from release.composite import _without_credentials
+    from release.pipeline.record import without_credentials as _without_credentials
 
     assert _without_credentials(url) == expected
 

@@ -1,15 +1,21 @@
 """`inv images.copy`: copy images named by hand (SRC DST, or the pairs of a summary), with the promotion's plan
-steps (Copy, Skip, Conflict; a missing source is listed as NeedsBuild) and executor."""
+steps (Copy, Skip, Conflict; a missing source is listed as NeedsBuild) and executor.
+
+`copy_images` is the command (request → config → plan → apply → check); it reports through `on_event` (`Planned`,
+the registry's copy events, `Copied`) and leaves the printing to the task.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from release import artifacts_summary
-from release.errors import InputError
+from release import artifacts_summary, fsio, promotion_report, promotion_run, wiring
+from release.config import Config
+from release.errors import ConfigError, InputError
 from release.imageref import ImageRef, ImageRefError
 from release.promotion import (
     CiSource,
@@ -22,6 +28,8 @@ from release.promotion import (
     PromotionResult,
     Skip,
     Step,
+    check_result,
+    refuse_outside_sources,
 )
 from release.promotion_run import apply_promotion
 
@@ -141,3 +149,85 @@ def _seen_by(plan: PromotionPlan, pairs: Sequence[CopyRequest]) -> Observed:
         else:
             seen[p.src] = None
     return Observed(seen)
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyImagesRequest:
+    src: str | None = None
+    dst: str | None = None
+    from_summary: Path | None = None  # every (src, dst) pair of this file instead
+    dry_run: bool = False
+    force_same_digest: bool = False
+    concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError("--concurrency must be at least 1")
+        if self.from_summary is not None and (self.src or self.dst):
+            raise ConfigError("give SRC DST or --from-summary FILE, not both")
+        if self.from_summary is None and (not self.src or not self.dst):
+            raise ConfigError("give SRC and DST (e.g. inv images.copy ghcr.io/a/b:1 ghcr.io/c/d:1), or --from-summary")
+
+    def pairs(self, cfg: Config) -> list[CopyRequest]:
+        """The pairs to copy, after the registry rewrite; a summary's sources must be on allowed registries."""
+        if self.from_summary is None:
+            src, dst = ImageRef.parse(self.src or ""), ImageRef.parse(self.dst or "")
+            return [CopyRequest(src.rewrite(cfg.registry_rewrite), dst.rewrite(cfg.registry_rewrite))]
+        name = str(self.from_summary)
+        pairs = pairs_from_document(fsio.read_json(self.from_summary), source=name, registry_map=cfg.registry_rewrite)
+        refuse_outside_sources([(f"{name}: {p.label}", p.src) for p in pairs], cfg.source_allow_list())
+        return pairs
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: PromotionPlan
+    estimates: Mapping[str, Any]  # on a dry run
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class Copied:
+    plan: PromotionPlan
+    result: PromotionResult
+    summary: Path | None  # copy_artifacts_summary.md (with --from-summary)
+
+
+def _ignore(_event: object) -> None:
+    return None
+
+
+def copy_images(
+    cfg: Config,
+    request: CopyImagesRequest,
+    *,
+    registry: RegistryClient | None = None,
+    on_event: Callable[[object], None] = _ignore,
+) -> PromotionResult | None:
+    """Plan (registry reads only); on a dry run stop there, with estimates. Else copy, write the summary of a
+    --from-summary copy, and raise for a missing source, a conflict or a failed copy. None on a dry run."""
+    pairs = request.pairs(cfg)
+    registry = registry or wiring.registry_client(cfg, concurrency=request.concurrency)
+    plan = plan_copy_requests(
+        pairs, registry, concurrency=request.concurrency, force_same_digest=request.force_same_digest,
+        writing=not request.dry_run,
+    )  # fmt: skip
+    if request.dry_run:
+        on_event(Planned(plan, promotion_run.estimate(plan, registry, concurrency=request.concurrency), True))
+        return None
+    on_event(Planned(plan, {}, False))
+    result = apply_copies(plan, pairs, registry, concurrency=request.concurrency, on_event=on_event)
+    summary = None
+    if request.from_summary is not None:
+        summary = cfg.release_logs / "copy_artifacts_summary.md"
+        fsio.write_if_changed(summary.with_suffix(".json"), fsio.dump_json(promotion_report.summary_json(result)))
+        fsio.write_if_changed(summary, promotion_report.copy_summary_markdown(result))
+    on_event(Copied(plan, result, summary))
+    missing = plan.of(NeedsBuild)
+    if missing:
+        raise InputError("; ".join(reason for b in missing for _, reason in b.reasons) + ": check SRC")
+    check_result(result, decision_flag=None)
+    return result

@@ -1,19 +1,23 @@
 """`inv images.audit`: every image the catalogue (or a release record) points at must exist, with the recorded
 digest. Users of the original project found documented images that did not exist; this check finds them first.
 
-`plan_*` are pure; `run_audit` reads the registry (HEAD requests only) through a small protocol.
+`plan_*` are pure; `run_audit` reads the registry (HEAD requests only) through a small protocol; `audit_images` is
+the command (request → config → plan → registry reads → findings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from release.errors import InputError
+from release import catalogue, fsio, wiring
+from release.config import Config
+from release.errors import InputError, PartialFailure
 from release.imageref import ImageRef, ImageRefError
 from workflows.model_spec import Catalogue
 
@@ -125,3 +129,40 @@ def failures(findings: Sequence[AuditFinding]) -> list[str]:
         elif f.status == "digest differs":
             out.append(f"{f.item.image}: digest {f.found_digest} differs from the recorded {f.item.expected_digest}")
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRequest:
+    record: Path | None = None  # a release record: its images and digests (else the catalogue's)
+    dev: bool = False  # the catalogue's -dev- images instead of the -release- ones
+    concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class Auditing:
+    images: int
+
+
+@dataclass(frozen=True)
+class Audited:
+    findings: list[AuditFinding]
+
+
+def audit_images(
+    cfg: Config, request: AuditRequest, *, on_event: Callable[[object], None] = lambda _: None
+) -> list[AuditFinding]:
+    """Every image must exist (with its recorded digest); the findings are returned, or, when any image fails,
+    PartialFailure is raised after `on_event` received them."""
+    if request.record is not None:
+        record = fsio.read_json(request.record)
+        items = plan_audit_from_record(record, source=str(request.record), registry_map=cfg.registry_rewrite)
+    else:
+        items = plan_audit_from_catalogue(catalogue.load(cfg), dev=request.dev, registry_map=cfg.registry_rewrite)
+    on_event(Auditing(len(items)))
+    registry = wiring.registry_client(cfg, concurrency=request.concurrency)
+    findings = run_audit(items, registry, concurrency=request.concurrency)
+    on_event(Audited(findings))
+    problems = failures(findings)
+    if problems:
+        raise PartialFailure.from_items("image check(s)", problems)
+    return findings

@@ -1,0 +1,535 @@
+"""What the tasks show: progress on stderr (fitted to the terminal), and one display a command, which turns the
+command's events (`on_event`) and result into tables, lines and JSON. Nothing below `tasks.py` imports this module;
+the kit's modules are imported where a display first needs them, so `inv --list` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from release import fsio
+from release.cli import fit, print_json, progress, say, shown, terminal_width, write_step_summary
+
+if TYPE_CHECKING:
+    from release.ci_model import ReadPlan
+    from release.ci_read import CiRead
+    from release.config import Config
+    from release.gitflow import FlowOutcome, NotesOutcome
+    from release.version import Version
+
+Exc = type[BaseException] | BaseException | TracebackType | None
+
+
+class RunLog:
+    """The progress of a composite run: every line in full in a log file (`release_logs/run_logs/`), and on stderr
+    each line fitted to the terminal, so that no message runs over one line; a dry run keeps no log.
+
+    Use as a context manager around the run; calling it writes one progress message (thread-safe)."""
+
+    def __init__(self, path: Path | None, *, stream: IO[str] | None = None, width: int | None = None) -> None:
+        self.path = path
+        self._stream = stream
+        self._width = width
+        self._fh: IO[str] | None = None
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def path_for(release_logs: Path, command: str, version: str) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+        return Path(release_logs) / "run_logs" / f"{command}_v{version}_{stamp}.log"
+
+    def __enter__(self) -> RunLog:
+        if self.path is not None:
+            self._fh = self._stack.enter_context(fsio.open_log(self.path))
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._fh = None
+        self._stack.close()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            self.write(text)
+            stream = self._stream or sys.stderr
+            for line in text.splitlines() or [""]:
+                print(fit(line, self._width), file=stream, flush=True)
+
+    def write(self, text: str) -> None:
+        """Into the log only (e.g. the end table with every result whole)."""
+        if self._fh is not None:
+            self._fh.write(text + "\n")
+            self._fh.flush()
+
+
+class CopyProgress:
+    """A progress bar on stderr for image copies, fed by `on_event` callbacks (thread-safe).
+
+    On a terminal it redraws one line; otherwise (CI logs) it prints one line per finished image. With `total`
+    None the copies are not known in advance (planned and copied as a pipeline): each started copy counts.
+    """
+
+    def __init__(self, total: int | None, *, stream: Any = None) -> None:
+        self._grows = total is None
+        self.total = total or 0
+        self.done = 0
+        self.failed = 0
+        self.blobs = 0
+        self.uploaded = 0
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            kind = event.get("event")
+            if kind == "start" and self._grows:
+                self.total += 1
+            elif kind == "blob":
+                self.blobs += 1
+                if event.get("how") == "uploaded":
+                    self.uploaded += int(event.get("size", 0))
+            elif kind in ("done", "failed"):
+                self.done += 1
+                self.failed += kind == "failed"
+                if not self._tty:  # the image by its repository's last part and tag; the summary has it whole
+                    what = "copied" if kind == "done" else "FAILED"
+                    name = str(event.get("dst")).rsplit("/", 1)[-1]
+                    print(f"[{self.done}/{self.total}] {what} {name}", file=self._stream, flush=True)
+                    if kind == "failed":
+                        print(fit(f"  {event.get('error')}"), file=self._stream, flush=True)
+            if self._tty:
+                self._draw()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = width * self.done // max(1, self.total)
+        bar = "#" * filled + "-" * (width - filled)
+        mb = self.uploaded / (1024 * 1024)
+        text = f"\r[{bar}] {self.done}/{self.total} images, {self.blobs} blobs, {mb:.1f} MB uploaded"
+        if self.failed:
+            text += f", {self.failed} failed"
+        print(text, end="", file=self._stream, flush=True)
+
+    def close(self) -> None:
+        if self._tty and self.total:
+            print(file=self._stream, flush=True)
+
+
+class ProgressLine:
+    """A progress line on stderr: rewritten in place on a terminal, a line every few seconds otherwise.
+
+    `update(text)` is safe to call from worker threads. On a terminal the line follows every update (at most
+    every `interval`); in logs a line is written at most every `plain_interval`, plus the first and the last
+    line of each `stage`; `important=True` (e.g. a rate-limit wait) always shows.
+    """
+
+    def __init__(self, *, stream: Any = None, interval: float = 0.1, plain_interval: float = 5.0) -> None:
+        import time
+
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._interval = interval if self._tty else plain_interval
+        self._last = 0.0
+        self._stage: str | None = None
+        self._pending: str | None = None  # the latest line not written yet
+        self._width = 0
+        self._lock = threading.Lock()
+        self._clock = time.monotonic
+
+    def update(self, text: str | None, *, important: bool = False, stage: str | None = None) -> None:
+        if text is None:
+            return
+        with self._lock:
+            now = self._clock()
+            new_stage = stage is not None and stage != self._stage
+            if new_stage and self._pending is not None and not self._tty:
+                self._write(self._pending)  # how the previous stage ended
+            if stage is not None:
+                self._stage = stage
+            if not (important or new_stage) and now - self._last < self._interval:
+                self._pending = text
+                return
+            self._last = now
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        text = fit(text)
+        if self._tty:
+            pad = max(self._width - len(text), 0)
+            self._stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+        else:
+            self._stream.write(text + "\n")
+        self._stream.flush()
+        self._pending = None
+
+    def done(self) -> None:
+        with self._lock:
+            if not self._tty and self._pending is not None:
+                self._write(self._pending)
+            if self._tty and self._width:
+                self._stream.write("\r" + " " * self._width + "\r")
+                self._stream.flush()
+                self._width = 0
+
+
+class BuildProgress:
+    """Build events on stderr: a live per-engine board on a terminal, one line per event otherwise."""
+
+    def __init__(self, engines: list[str]) -> None:
+        from release.build import report
+
+        self._report = report
+        self._board = report.ProgressBoard(engines)
+        self._lock = threading.Lock()
+        self._live = sys.stderr.isatty()
+        self._shown = 0
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            keep = self._board.update(event)
+            if not self._live:
+                line = self._report.progress_line(event)
+                if line is not None:
+                    progress(line)
+                return
+            block = self._board.lines()
+            clear = f"\x1b[{self._shown}F\x1b[J" if self._shown else ""
+            sys.stderr.write(clear + (keep + "\n" if keep else "") + "\n".join(block) + "\n")
+            sys.stderr.flush()
+            self._shown = len(block)
+
+
+class BuildDisplay:
+    """What `inv images.build` shows of `release.build.run.build_images`' events: the decision table (with --json:
+    the plan on a dry run, else nothing until the summary), build progress on stderr, then the result table or the
+    build summary as JSON."""
+
+    def __init__(self, cfg: Config, *, json: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+        self._progress: BuildProgress | None = None
+
+    def __call__(self, event: Any) -> None:
+        from release.build import report, run
+
+        if isinstance(event, run.Planned):
+            if event.dry_run and self._json:
+                print_json(report.plan_json(event.plan))
+            elif not self._json:
+                say(report.decision_table(event.plan))
+            self._progress = BuildProgress(list(event.engines))
+        elif isinstance(event, run.Built):
+            if self._json:
+                print_json(event.run.summary)
+            else:
+                say(report.result_table(event.run.result))
+                say(report.outcome_line(event.run.result))
+                say(f"summary: {shown(self._cfg, event.run.summary_path)}")
+        elif isinstance(event, run.SummaryUpdated):
+            if event.moved and not self._json:
+                say(f"updated {event.path}: {event.moved} image(s) moved to its built section")
+        elif self._progress is not None:
+            self._progress(event)
+
+
+# ------------------------------------------------------------------------------------------ one display a command
+
+
+class SpecDisplay:
+    """`inv spec.update`: the plan table, disagreements and records not applied, then each file it writes."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+
+    def __call__(self, event: object) -> None:
+        from release import spec_report
+        from release.spec_run import Planned
+
+        if not isinstance(event, Planned):
+            return
+        plan = event.plan
+        if plan is None:  # --output-only
+            if not event.changes:
+                say(f"outputs are up to date with {self._cfg.catalogue_path.name} (VERSION {event.version}, "
+                    f"{event.specs} specs)")  # fmt: skip
+        else:
+            say(spec_report.plan_table(plan))
+            warnings = spec_report.disagreement_table(plan)
+            if warnings:
+                say("\nwarning: CI records of one template disagree on commits (the newest run was chosen):")
+                say(warnings)
+            for rejected in plan.rejected:
+                say(f"warning: {rejected.template_label}: {rejected.model_id} not applied: {rejected.reason}")
+            if not plan.changed:
+                say("\nno change to the catalogue" + (": regenerating stale outputs" if event.changes else ""))
+        for change in event.changes:
+            say(f"{'would ' if event.dry_run else ''}{change.label} {shown(self._cfg, change.path)}")
+
+
+def _estimates_json(plan: Any, estimates: Any) -> dict[str, Any]:
+    return {**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}}
+
+
+class PromoteDisplay:
+    """`inv images.promote`: notes on stderr, the plan (a dry run: with estimates), a progress bar while copying,
+    then the result table and where the summaries went (with --json: the plan or the summary as JSON)."""
+
+    def __init__(self, cfg: Config, *, json: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+        self._bar: CopyProgress | None = None
+
+    def __enter__(self) -> PromoteDisplay:
+        return self
+
+    def __exit__(self, *exc: Exc) -> None:
+        self._close_bar()
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __call__(self, event: object) -> None:
+        from release import promotion_report as report
+        from release.images import promote
+
+        if isinstance(event, dict):
+            if self._bar is not None:
+                self._bar(event)
+        elif isinstance(event, promote.Reading):
+            progress(f"reading {event.files} last-good file(s) ...")
+        elif isinstance(event, promote.Decided):
+            progress(event.prep.decision.note)
+            if event.prep.unknown_models:
+                progress(
+                    f"note: {len(event.prep.unknown_models)} model(s) in the last-good files are not in the catalogue"
+                )
+        elif isinstance(event, promote.Planned):
+            if self._json:
+                print_json(_estimates_json(event.plan, event.estimates))
+            else:
+                say(report.plan_table(event.plan, event.estimates))
+                say("\ndry run: nothing was written (registry, VERSION, summaries)")
+        elif isinstance(event, promote.Copying):
+            progress("checking the registries and copying what each destination needs ...")
+            self._bar = CopyProgress(None)
+        elif isinstance(event, promote.Promoted):
+            self._close_bar()
+            self._promoted(event)
+
+    def _promoted(self, event: Any) -> None:
+        from release import promotion_report as report
+
+        result, decision = event.result, event.prep.decision
+        if self._json:
+            print_json(report.summary_json(result))
+            return
+        say(report.plan_table(result.plan))
+        if result.outcomes:
+            say("\n" + report.result_table(result))
+        say(f"\nwrote {shown(self._cfg, event.prep.output_dir / f'{event.prep.mode}_artifacts_summary.md')} and .json")
+        if result.version_written and decision.target != decision.current:
+            say(f"VERSION {decision.current} → {decision.target}; regenerate the outputs with "
+                "`inv spec.update --output-only`")  # fmt: skip
+
+
+class CopyDisplay:
+    """`inv images.copy`: the plan of a dry run with estimates; a progress bar for a list of pairs; then one line a
+    copy (or, for a list, the tables and where the summary went; with --json the result as JSON)."""
+
+    def __init__(self, cfg: Config, *, json: bool, listed: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+        self._listed = listed  # --from-summary
+        self._bar: CopyProgress | None = None
+
+    def __enter__(self) -> CopyDisplay:
+        return self
+
+    def __exit__(self, *exc: Exc) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __call__(self, event: object) -> None:
+        from release import promotion_report as report
+        from release.images import copy
+
+        if isinstance(event, dict):
+            if self._bar is not None:
+                self._bar(event)
+        elif isinstance(event, copy.Planned):
+            if event.dry_run and self._json:
+                print_json(_estimates_json(event.plan, event.estimates))
+            elif event.dry_run:
+                say(report.plan_table(event.plan, event.estimates))
+                say("\ndry run: nothing was written")
+            elif self._listed:
+                self._bar = CopyProgress(len(event.plan.copies))
+        elif isinstance(event, copy.Copied):
+            self.__exit__(None)
+            if self._json:
+                print_json(report.copy_json(event.result))
+            elif event.summary is not None:
+                say(report.plan_table(event.plan))
+                if event.result.outcomes:
+                    say("\n" + report.result_table(event.result))
+                say(f"\nwrote {shown(self._cfg, event.summary)} and .json")
+            else:
+                for line in report.copy_lines(event.result):
+                    say(line)
+
+
+class AuditDisplay:
+    """`inv images.audit`: the findings as a table (or JSON), and a last line when every image is there."""
+
+    def __init__(self, *, json: bool, record: bool) -> None:
+        self._json = json
+        self._record = record
+
+    def __call__(self, event: object) -> None:
+        from release.images import audit
+
+        if isinstance(event, audit.Auditing):
+            progress(f"auditing {event.images} image(s)...")
+        elif isinstance(event, audit.Audited):
+            findings = event.findings
+            if self._json:
+                print_json(audit.audit_json(findings))
+                return
+            say(audit.audit_table(findings))
+            if not audit.failures(findings):
+                say(f"\nall {len(findings)} image(s) exist" + (" with their recorded digests" if self._record else ""))
+
+
+class CiReadDisplay:
+    """`inv ci.read`: a progress line while reading (use as a context manager around the read), then the summary
+    table and the files written; a dry run's plan. With --json: the summary (or the plan) as JSON."""
+
+    def __init__(self, cfg: Config, *, json: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+        self._line = ProgressLine()
+
+    def __enter__(self) -> CiReadDisplay:
+        return self
+
+    def __exit__(self, *exc: Exc) -> None:
+        self._line.done()
+
+    def __call__(self, event: object) -> None:
+        from release import ci_read, ci_report
+        from release.github_types import RateLimitWait
+
+        if isinstance(event, ci_read.Planned):
+            self._planned(event.plan)
+        elif isinstance(event, ci_read.CiRead):
+            self._line.done()
+            self._read(event)
+        else:
+            stage = getattr(event, "stage", None)
+            self._line.update(ci_report.progress_text(event), important=isinstance(event, RateLimitWait), stage=stage)
+
+    def _planned(self, plan: ReadPlan) -> None:
+        from release import ci_report
+
+        if self._json:
+            print_json({"runs": [r.to_json() for r in plan.runs], "cached": sorted(plan.cached)})
+        else:
+            say(ci_report.read_plan_table(plan))
+            say("\ndry run: nothing was downloaded or written")
+
+    def _read(self, done: CiRead) -> None:
+        from release import ci_report
+
+        if self._json:
+            print_json(done.summary)
+            return
+        say(ci_report.summary_table(done.summary))
+        say()
+        for path in (done.all_results, done.last_good, done.health_page.path):
+            say(f"wrote {shown(self._cfg, path)}")
+
+
+class CompositeDisplay:
+    """`inv prerelease` / `inv release`: every progress line in the run log (release_logs/run_logs/, none for a
+    dry run) and, fitted, on stderr; then the end table, $GITHUB_STEP_SUMMARY, and where the state and log are."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+        self._log = RunLog(None)
+
+    def __enter__(self) -> CompositeDisplay:
+        return self
+
+    def __exit__(self, *exc: Exc) -> None:
+        self._log.__exit__()
+
+    def __call__(self, event: object) -> None:
+        from release.pipeline import report_markdown, report_table
+        from release.pipeline.run import Ended, Started
+
+        if isinstance(event, Started):
+            path = None if event.dry_run else RunLog.path_for(self._cfg.release_logs, event.command, event.version)
+            self._log = RunLog(path).__enter__()
+            self._log(f"{event.title}{' (dry run: plans only, nothing is written)' if event.dry_run else ''}")
+        elif isinstance(event, Ended):
+            self._log.write(report_table(event.reports))  # every result whole, in the run log
+            say(report_table(event.reports, width=terminal_width()))
+            title = f"{event.title}: failed" if event.failed else event.title
+            write_step_summary(report_markdown(title, event.reports))
+            if event.failed and self._log.path is not None:
+                say(f"\nlog: {shown(self._cfg, self._log.path)}")
+            elif not event.failed and event.state is not None and self._log.path is not None:
+                say(f"\nstate: {shown(self._cfg, event.state)}")
+                say(f"log: {shown(self._cfg, self._log.path)}")
+        elif isinstance(event, str):
+            self._log(event)
+
+
+def git_done(outcome: FlowOutcome, dry_run: bool) -> None:
+    """The last lines of a git task: nothing changed, nothing to do, or the steps done and the URLs."""
+    if dry_run:
+        say("\ndry run: nothing was changed")
+    elif outcome.result is None:
+        say("\nnothing to do")
+    else:
+        say(f"\ndone: {len(outcome.result.done)} step(s)")
+        for url in outcome.result.urls:
+            say(url)
+
+
+def pr_done(outcome: FlowOutcome, dry_run: bool) -> None:
+    """`inv git.pr`: a dry run shows the body of the PR it would open or update."""
+    from release.gitflow import OpenPull, UpdatePull
+
+    if dry_run:
+        for step in outcome.plan.actions:
+            if isinstance(step, OpenPull | UpdatePull):
+                say("\n" + step.body)
+    git_done(outcome, dry_run)
+
+
+def notes_done(cfg: Config, out: NotesOutcome, version: Version, *, publish: bool, dry_run: bool) -> None:
+    """`inv git.notes`: the notes (dry run) or where they went and what is left to write; then the publish plan."""
+    from release import notes
+
+    if dry_run:
+        say(out.text)
+    else:
+        say(f"{'wrote' if out.written else 'up to date:'} {shown(cfg, out.path)}")
+        problem = notes.unfinished(out.text)
+        if problem and not publish:
+            say(f"before `inv git.notes --version {version} --publish`: {problem}")
+            say(f"  (edit {shown(cfg, out.path)})")
+    if out.publish is not None:
+        git_done(out.publish, dry_run)
