@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,9 @@ __all__ = [
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReadOptions:
-    repo: RepoRef
-    workflow_file: str = "on-nightly.yml"
+class ReadFilters:
+    """What a read takes: which runs, how much of their history, at which concurrency."""
+
     max_runs: int = 30
     run_id: int | None = None
     branch: str | None = None
@@ -74,14 +74,23 @@ class ReadOptions:
     full_history: bool = False
     download: bool = True
     concurrency: int = 8
-    limits: ArchiveLimits = DEFAULT_LIMITS
-    project: str = ci_logs.PROJECT_REPO  # whose checkout commit the last-good jobs' logs are searched for
 
     def __post_init__(self) -> None:
         if self.max_runs < 1:
             raise ConfigError("--max-runs must be at least 1")
         if self.concurrency < 1:
             raise ConfigError("--concurrency must be at least 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadOptions(ReadFilters):
+    """The filters, and where: the CI repository, its workflow, the archive limits, the project whose checkout
+    commit the job logs are searched for."""
+
+    repo: RepoRef
+    workflow_file: str = "on-nightly.yml"
+    limits: ArchiveLimits = DEFAULT_LIMITS
+    project: str = ci_logs.PROJECT_REPO
 
 
 def select_runs(
@@ -217,31 +226,15 @@ def write_outputs(result: CiReadResult, out_root: Path) -> tuple[Path, Path]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReadRequest:
+class ReadRequest(ReadFilters):
     """What `inv ci.read` (or the ci.read step) asks for; the CI repository and workflow come from the config."""
 
-    max_runs: int = 30
-    run_id: int | None = None
-    branch: str | None = None
-    event: str | None = None
-    full_history: bool = False
-    download: bool = True
-    concurrency: int = 8
     out_root: Path | None = None  # default: release_logs/
     dry_run: bool = False
 
     def options(self, cfg: Config) -> ReadOptions:
-        return ReadOptions(
-            repo=RepoRef(cfg.ci_owner, cfg.ci_repo),
-            workflow_file=cfg.ci_workflow_file,
-            max_runs=self.max_runs,
-            run_id=self.run_id,
-            branch=self.branch,
-            event=self.event,
-            full_history=self.full_history,
-            download=self.download,
-            concurrency=self.concurrency,
-        )
+        filters = {f.name: getattr(self, f.name) for f in fields(ReadFilters)}
+        return ReadOptions(repo=RepoRef(cfg.ci_owner, cfg.ci_repo), workflow_file=cfg.ci_workflow_file, **filters)
 
 
 @dataclass(frozen=True)

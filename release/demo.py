@@ -188,8 +188,7 @@ def preview_spec_update(
     the simulator in a scratch folder (nothing in the clone is touched)."""
     cfg = Config.from_env({"GITHUB_API_URL": api_url, "GH_PAT": token.reveal()}, repo_root=clone)
     github = wiring.ci_github_client(cfg, cache_root=scratch)
-    opts = ci_read.ReadOptions(repo=RepoRef(cfg.ci_owner, cfg.ci_repo), workflow_file=cfg.ci_workflow_file,
-                               max_runs=runs)  # fmt: skip
+    opts = ci_read.ReadRequest(max_runs=runs).options(cfg)
     result = ci_read.read_ci(
         opts, github=github, models=ci_read.models_from_specs(cat.specs.values()), out_root=scratch
     )

@@ -278,16 +278,13 @@ def _estimates_json(plan: Any, estimates: Any) -> dict[str, Any]:
     return {**plan.to_json(), "estimates": {k: vars(v) for k, v in estimates.items()}}
 
 
-class PromoteDisplay:
-    """`inv images.promote`: notes on stderr, the plan (a dry run: with estimates), a progress bar while copying,
-    then the result table and where the summaries went (with --json: the plan or the summary as JSON)."""
+class _CopyBar:
+    """A display that shows a copy progress bar while copies run; the bar is closed before results are printed
+    (and when the command fails: use the display as a context manager)."""
 
-    def __init__(self, cfg: Config, *, json: bool) -> None:
-        self._cfg = cfg
-        self._json = json
-        self._bar: CopyProgress | None = None
+    _bar: CopyProgress | None = None
 
-    def __enter__(self) -> PromoteDisplay:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: Exc) -> None:
@@ -298,14 +295,30 @@ class PromoteDisplay:
             self._bar.close()
             self._bar = None
 
+    def _copy_event(self, event: object) -> bool:
+        """Forward a registry copy event (a dict) to the bar; False for any other event."""
+        if not isinstance(event, dict):
+            return False
+        if self._bar is not None:
+            self._bar(event)
+        return True
+
+
+class PromoteDisplay(_CopyBar):
+    """`inv images.promote`: notes on stderr, the plan (a dry run: with estimates), a progress bar while copying,
+    then the result table and where the summaries went (with --json: the plan or the summary as JSON)."""
+
+    def __init__(self, cfg: Config, *, json: bool) -> None:
+        self._cfg = cfg
+        self._json = json
+
     def __call__(self, event: object) -> None:
         from release import promotion_report as report
         from release.images import promote
 
-        if isinstance(event, dict):
-            if self._bar is not None:
-                self._bar(event)
-        elif isinstance(event, promote.Reading):
+        if self._copy_event(event):
+            return
+        if isinstance(event, promote.Reading):
             progress(f"reading {event.files} last-good file(s) ...")
         elif isinstance(event, promote.Decided):
             progress(event.prep.decision.note)
@@ -342,7 +355,7 @@ class PromoteDisplay:
                 "`inv spec.update --output-only`")  # fmt: skip
 
 
-class CopyDisplay:
+class CopyDisplay(_CopyBar):
     """`inv images.copy`: the plan of a dry run with estimates; a progress bar for a list of pairs; then one line a
     copy (or, for a list, the tables and where the summary went; with --json the result as JSON)."""
 
@@ -350,24 +363,14 @@ class CopyDisplay:
         self._cfg = cfg
         self._json = json
         self._listed = listed  # --from-summary
-        self._bar: CopyProgress | None = None
-
-    def __enter__(self) -> CopyDisplay:
-        return self
-
-    def __exit__(self, *exc: Exc) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
     def __call__(self, event: object) -> None:
         from release import promotion_report as report
         from release.images import copy
 
-        if isinstance(event, dict):
-            if self._bar is not None:
-                self._bar(event)
-        elif isinstance(event, copy.Planned):
+        if self._copy_event(event):
+            return
+        if isinstance(event, copy.Planned):
             if event.dry_run and self._json:
                 print_json(_estimates_json(event.plan, event.estimates))
             elif event.dry_run:
@@ -376,7 +379,7 @@ class CopyDisplay:
             elif self._listed:
                 self._bar = CopyProgress(len(event.plan.copies))
         elif isinstance(event, copy.Copied):
-            self.__exit__(None)
+            self._close_bar()
             if self._json:
                 print_json(report.copy_json(event.result))
             elif event.summary is not None:

@@ -13,19 +13,9 @@ from pathlib import Path
 from release import wiring
 from release.config import Config
 from release.errors import ConfigError
+from release.gitflow import flows
 from release.gitflow.files import ReleaseFiles
-from release.gitflow.flows import (
-    CommitOutcome,
-    Flow,
-    FlowOutcome,
-    Show,
-    apply_hotfix_flow,
-    commit_flow,
-    hotfix_flow,
-    prerelease_flow,
-    push_flow,
-    rc_flow,
-)
+from release.gitflow.flows import CommitOutcome, Flow, FlowOutcome, Show
 from release.gitflow.notes_flow import NotesOutcome, notes_flow, pr_flow
 from release.version import Version
 
@@ -65,12 +55,12 @@ def prerelease(
     """`inv git.prerelease`: pre-release-vX.Y.Z from `source` (default: the commit the newest last-good CI run
     tested), checked out and pushed."""
     flow = _flow(cfg, dry_run, on_event)
-    return prerelease_flow(flow, version, _files(cfg, last_good), source=source, show=show)
+    return flows.prerelease_flow(flow, version, _files(cfg, last_good), source=source, show=show)
 
 
 def rc(cfg: Config, version: Version, *, dry_run: bool = False, show: Show, on_event: Show) -> FlowOutcome:
     """`inv git.rc`: rc-vX.Y.Z from the pre-release branch once its PR was merged into dev with a merge commit."""
-    return rc_flow(_flow(cfg, dry_run, on_event), version, show=show)
+    return flows.rc_flow(_flow(cfg, dry_run, on_event), version, show=show)
 
 
 def hotfix(
@@ -89,8 +79,8 @@ def hotfix(
         raise ConfigError("give either --name DESC (start a hot-fix) or --apply PR_OR_SHA (put it on the RC)")
     flow = _flow(cfg, dry_run, on_event)
     if apply:
-        return apply_hotfix_flow(flow, str(apply), version, show=show)
-    return hotfix_flow(flow, str(name), user, version, show=show)
+        return flows.apply_hotfix_flow(flow, str(apply), version, show=show)
+    return flows.hotfix_flow(flow, str(name), user, version, show=show)
 
 
 def pr(
@@ -129,9 +119,9 @@ def commit(
     cfg: Config, branch: str, paths: Sequence[str], *, step: str, version: Version, show: Show, on_event: Show
 ) -> CommitOutcome:
     """The composites' commit: the release files `paths` on `branch`, with the kit's message."""
-    return commit_flow(_flow(cfg, False, on_event), branch, paths, step=step, version=version, show=show)
+    return flows.commit_flow(_flow(cfg, False, on_event), branch, paths, step=step, version=version, show=show)
 
 
 def push(cfg: Config, branch: str, *, show: Show, on_event: Show) -> FlowOutcome:
     """The composites' push of `branch` (a fast-forward)."""
-    return push_flow(_flow(cfg, False, on_event), branch, show=show)
+    return flows.push_flow(_flow(cfg, False, on_event), branch, show=show)

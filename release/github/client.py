@@ -41,6 +41,8 @@ from release.github_types import (
 from release.http import WaitBudget
 
 PER_PAGE = 100
+_PULLS = "Pull requests: write"  # what a write needs, named in the error when GitHub refuses it
+_RELEASES = "Contents: write"
 
 
 class GitHubClient:
@@ -167,24 +169,14 @@ class GitHubClient:
     def create_pull(
         self, repo: RepoRef, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequest:
-        what = f"open PR {head} → {base}"
         payload = {"head": head, "base": base, "title": title, "body": body, "draft": draft}
-        answer = self._http.send_json(
-            "POST", f"{repo.path}/pulls", what=what, ok=(201,), permission="Pull requests: write", json_body=payload
-        )
-        return PullRequest.from_api(answer)
+        what = f"open PR {head} → {base}"
+        return PullRequest.from_api(self._write("POST", f"{repo.path}/pulls", payload, what, _PULLS))
 
     def update_pull(self, repo: RepoRef, number: int, *, title: str, body: str) -> PullRequest:
+        payload = {"title": title, "body": body}
         what = f"update PR #{number}"
-        answer = self._http.send_json(
-            "PATCH",
-            f"{repo.path}/pulls/{number}",
-            what=what,
-            ok=(200,),
-            permission="Pull requests: write",
-            json_body={"title": title, "body": body},
-        )
-        return PullRequest.from_api(answer)
+        return PullRequest.from_api(self._write("PATCH", f"{repo.path}/pulls/{number}", payload, what, _PULLS))
 
     # ----------------------------------------------------------------------------------------- git data
 
@@ -215,30 +207,20 @@ class GitHubClient:
     def create_release(
         self, repo: RepoRef, *, tag: str, target: str, name: str, body: str, draft: bool = True
     ) -> Release:
-        what = f"create release {tag}"
         payload = {"tag_name": tag, "target_commitish": target, "name": name, "body": body, "draft": draft}
-        answer = self._http.send_json(
-            "POST", f"{repo.path}/releases", what=what, ok=(201,), permission="Contents: write", json_body=payload
+        return Release.from_api(
+            self._write("POST", f"{repo.path}/releases", payload, f"create release {tag}", _RELEASES)
         )
-        return Release.from_api(answer)
 
     def update_release(
         self, repo: RepoRef, release_id: int, *, name: str, body: str, draft: bool | None = None
     ) -> Release:
         """New name and notes; `draft=False` publishes a draft."""
-        what = f"update release {release_id}"
         payload: dict[str, Any] = {"name": name, "body": body}
         if draft is not None:
             payload["draft"] = draft
-        answer = self._http.send_json(
-            "PATCH",
-            f"{repo.path}/releases/{release_id}",
-            what=what,
-            ok=(200,),
-            permission="Contents: write",
-            json_body=payload,
-        )
-        return Release.from_api(answer)
+        path, what = f"{repo.path}/releases/{release_id}", f"update release {release_id}"
+        return Release.from_api(self._write("PATCH", path, payload, what, _RELEASES))
 
     def upload_release_asset(
         self, release: Release, *, name: str, data: bytes, content_type: str = "application/octet-stream"
@@ -251,19 +233,16 @@ class GitHubClient:
                 "refusing to send the token there"
             )
         what = f"upload {name} to release {release.tag_name}"
-        answer = self._http.send_json(
-            "POST",
-            base + "?" + urlencode({"name": name}),
-            what=what,
-            ok=(201,),
-            permission="Contents: write",
-            data=data,
-            content_type=content_type,
-        )
+        query = urlencode({"name": name})
+        answer = self._http.send_json("POST", f"{base}?{query}", what=what, ok=(201,), permission=_RELEASES, data=data,
+                                      content_type=content_type)  # fmt: skip
         return ReleaseAsset.from_api(answer)
 
     def delete_release_asset(self, repo: RepoRef, asset_id: int) -> None:
         what = f"delete release asset {asset_id}"
-        self._http.send(
-            "DELETE", f"{repo.path}/releases/assets/{asset_id}", what=what, ok=(204,), permission="Contents: write"
-        )
+        self._http.send("DELETE", f"{repo.path}/releases/assets/{asset_id}", what=what, ok=(204,), permission=_RELEASES)
+
+    def _write(self, method: str, path: str, payload: Any, what: str, permission: str) -> Any:
+        """A JSON write (POST creates: 201; PATCH changes: 200); GitHub's JSON answer."""
+        ok = (201,) if method == "POST" else (200,)
+        return self._http.send_json(method, path, what=what, ok=ok, permission=permission, json_body=payload)
