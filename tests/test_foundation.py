@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -44,44 +43,6 @@ def test_pure_modules_import_no_io(module):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout))
     assert not (loaded & IO_MODULES), f"{module} pulls in {sorted(loaded & IO_MODULES)}"
-
-
-def _runtime_imports(path: Path, name: str, modules: set[str]) -> set[str]:
-    """The kit modules `name` imports when it is imported: module-level imports, not those under TYPE_CHECKING
-    nor inside functions."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name in modules}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, *([base] if base else [])])
-            found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
-    return (found & modules) - {name}
-
-
-def test_no_import_circle():
-    """Modules import each other in layers: no module is (indirectly) imported by a module it imports."""
-    files = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
-             for f in (ROOT / "release").rglob("*.py")}  # fmt: skip
-    graph = {name: _runtime_imports(f, name, set(files)) for name, f in files.items()}
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), list(graph[start])
-        while todo:
-            current = todo.pop()
-            if current == goal:
-                return True
-            if current not in seen:
-                seen.add(current)
-                todo.extend(graph[current])
-        return False
-
-    circles = sorted(f"{a} ↔ {b}" for a in graph for b in graph[a] if reaches(b, a))
-    assert not circles, circles
 
 
 # What `inv --list` and `inv TASK --help` must not load: tasks.py imports them inside the tasks that use them.
