@@ -109,12 +109,9 @@ class GitHubClient:
             yield from runs_page(page)
 
     def get_run(self, repo: RepoRef, run_id: int) -> WorkflowRun:
-        body = self._http.get_json(
-            f"{repo.path}/actions/runs/{run_id}",
-            what=f"run {run_id}",
-            not_found=f"run {run_id} not found in {repo}: check --run-id (the number in the run's URL)",
-        )
-        return WorkflowRun.from_api(body)
+        not_found = f"run {run_id} not found in {repo}: check --run-id (the number in the run's URL)"
+        return WorkflowRun.from_api(self._http.get_json(f"{repo.path}/actions/runs/{run_id}", what=f"run {run_id}",
+                                                        not_found=not_found))  # fmt: skip
 
     def list_jobs(self, repo: RepoRef, run_id: int, *, filter: str = "latest") -> list[Job]:
         path = f"{repo.path}/actions/runs/{run_id}/jobs"
@@ -154,11 +151,8 @@ class GitHubClient:
         ]
 
     def get_pull(self, repo: RepoRef, number: int) -> PullRequest:
-        body = self._http.get_json(
-            f"{repo.path}/pulls/{number}",
-            what=f"PR #{number}",
-            not_found=f"PR #{number} not found in {repo}: check the number",
-        )
+        not_found = f"PR #{number} not found in {repo}: check the number"
+        body = self._http.get_json(f"{repo.path}/pulls/{number}", what=f"PR #{number}", not_found=not_found)
         return PullRequest.from_api(body)
 
     def pull_merged(self, repo: RepoRef, number: int) -> bool:
