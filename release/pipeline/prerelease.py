@@ -32,13 +32,27 @@ class PrereleaseRequest:
     dry_run: bool = False
 
     @classmethod
-    def from_flags(cls, *, increment: str | None, max_runs: int, **rest: Any) -> PrereleaseRequest:
+    def from_flags(
+        cls,
+        *,
+        increment: str | None,
+        max_runs: int,
+        source: str | None,
+        branch: str | None,
+        event: str | None,
+        keep_existing: bool,
+        dry_run: bool,
+    ) -> PrereleaseRequest:
+        """The task's flags, checked: an increment is required, at least one CI run."""
         parsed = parse_increment(increment)
         if parsed is None:
             raise ConfigError("--increment is required: major, minor or patch")
         if int(max_runs) < 1:
             raise ConfigError("--max-runs must be at least 1")
-        return cls(increment=parsed, max_runs=int(max_runs), **rest)
+        return cls(
+            increment=parsed, max_runs=int(max_runs), source=source, branch=branch, event=event,
+            keep_existing=keep_existing, dry_run=dry_run,
+        )  # fmt: skip
 
     def arguments(self) -> dict[str, Any]:
         """What identifies the run in its state file (a run started again with them resumes)."""

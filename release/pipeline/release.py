@@ -30,8 +30,11 @@ class ReleaseRequest:
     dry_run: bool = False
 
     @classmethod
-    def from_flags(cls, *, version: str | None, **rest: Any) -> ReleaseRequest:
-        return cls(version=Version.parse(version, source="--version") if version else None, **rest)
+    def from_flags(
+        cls, *, version: str | None, last_good: str | None, keep_existing: bool, dry_run: bool
+    ) -> ReleaseRequest:
+        parsed = Version.parse(version, source="--version") if version else None
+        return cls(version=parsed, last_good=last_good, keep_existing=keep_existing, dry_run=dry_run)
 
 
 def release_steps(run: Run, *, last_good: Path, keep_existing: bool = False) -> list[Step]:
