@@ -39,6 +39,12 @@ OPERATIONS = [  # (method, path template)
     ("delete", "/repos/{owner}/{repo}/releases/assets/{asset_id}"),
     ("get", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}"),
+    # what `inv prerelease --undo` / `inv release --undo` write: a comment on the PR it closes, a draft release
+    # deleted, and container package versions (ghcr.io images) listed and deleted
+    ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("delete", "/repos/{owner}/{repo}/releases/{release_id}"),
+    ("get", "/orgs/{org}/packages/{package_type}/{package_name}/versions"),
+    ("delete", "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}"),
 ]
 OUT = Path(__file__).with_name("github-api-slice.json")
 
