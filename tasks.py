@@ -419,6 +419,22 @@ def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
 # ------------------------------------------------------------------------------------------------ composites
 
 
+UNDO_HELP = {
+    "undo": "plan the undo of the run of --version from its state file (its PRs closed, its branch and the image "
+    "tags it created deleted, the checkout restored); nothing changes without --apply; exit 3 if anything is left",
+    "apply": "with --undo: do it",
+}
+
+
+def _undo(command: str, *, undo: bool, apply: bool, version: str | None, dry_run: bool) -> None:
+    """`--undo [--apply] --version X.Y.Z` of `inv prerelease` and `inv release` (release/undo/)."""
+    from release.display import UndoDisplay
+    from release.undo import run as command_
+
+    request = command_.UndoRequest.from_flags(command, undo=undo, apply=apply, version=version, dry_run=dry_run)
+    command_.run_undo(load_config(), request, on_event=UndoDisplay())
+
+
 @task(
     name="prerelease",
     help={
@@ -431,14 +447,21 @@ def ci_health_task(c, all_results, out=None, last_good=None, dry_run=False):
         "keep_existing": "images.promote's decision on conflicts: keep the destination tags that hold another "
         "digest as they are; a run stopped by conflicts resumes with it",
         "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
+        **UNDO_HELP,
+        "version": "with --undo: the version whose pre-release run to undo, X.Y.Z",
     },
 )
 @release_task
-def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=None, keep_existing=False, dry_run=False):
+def prerelease(
+    c, increment=None, max_runs=90, from_=None, branch=None, event=None, keep_existing=False, dry_run=False,
+    undo=False, apply=False, version=None,
+):  # fmt: skip
     """The pre-release in one command: CI → branch → catalogue → dev images → builds → commit → PR to dev."""
     from release.display import CompositeDisplay
     from release.pipeline import prerelease as command
 
+    if undo or apply or version:
+        return _undo("prerelease", undo=undo, apply=apply, version=version, dry_run=dry_run)
     request = command.PrereleaseRequest.from_flags(
         increment=increment, max_runs=max_runs, source=from_, branch=branch, event=event, keep_existing=keep_existing,
         dry_run=dry_run,
@@ -456,14 +479,17 @@ def prerelease(c, increment=None, max_runs=90, from_=None, branch=None, event=No
         "keep_existing": "images.promote's decision on conflicts: keep the destination tags that hold another "
         "digest as they are (recorded in the release record); a run stopped by conflicts resumes with it",
         "dry_run": "plan every step and write nothing anywhere (git, registry, GitHub, files)",
+        **UNDO_HELP,
     },
 )
 @release_task
-def release(c, version=None, last_good=None, keep_existing=False, dry_run=False):
+def release(c, version=None, last_good=None, keep_existing=False, dry_run=False, undo=False, apply=False):
     """The release in one command: rc branch → release images → builds → diff vs main → PR to main → record → notes."""
     from release.display import CompositeDisplay
     from release.pipeline import release as command
 
+    if undo or apply:
+        return _undo("release", undo=undo, apply=apply, version=version, dry_run=dry_run)
     request = command.ReleaseRequest.from_flags(
         version=version, last_good=last_good, keep_existing=keep_existing, dry_run=dry_run
     )

@@ -35,16 +35,16 @@ def release_task(fn: F | None = None, *, read_only: bool = False) -> Any:
     """Turn a ReleaseError into one line on stderr and its exit code. Other exceptions keep their traceback.
 
     A task that writes holds the checkout's run lock (release/runlock.py) for its whole run, so two kit processes
-    never write in one checkout at once (a second one exits 4, naming the holder). A `--dry-run` takes no lock: it
-    writes nothing, so a plan can be looked at while a release runs. `@release_task(read_only=True)` marks a task
-    that never writes (it never takes the lock)."""
+    never write in one checkout at once (a second one exits 4, naming the holder). A `--dry-run` (or an `--undo`
+    without `--apply`) takes no lock: it writes nothing, so a plan can be looked at while a release runs.
+    `@release_task(read_only=True)` marks a task that never writes (it never takes the lock)."""
 
     def decorate(body: F) -> F:
         @functools.wraps(body)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             _configure_logging()
             try:
-                with _run_lock(read_only or bool(kwargs.get("dry_run"))):
+                with _run_lock(read_only or _plans_only(kwargs)):
                     return body(*args, **kwargs)
             except ReleaseError as e:
                 raise Exit(f"error: {redact_text(str(e))}", code=e.exit_code) from None
@@ -55,6 +55,11 @@ def release_task(fn: F | None = None, *, read_only: bool = False) -> Any:
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _plans_only(kwargs: dict[str, Any]) -> bool:
+    """`--dry-run`, or `--undo` without `--apply`: the task writes nothing."""
+    return bool(kwargs.get("dry_run")) or bool(kwargs.get("undo") and not kwargs.get("apply"))
 
 
 def _run_lock(skip: bool) -> AbstractContextManager[None]:

@@ -499,6 +499,19 @@ class CompositeDisplay:
             self._log(event)
 
 
+class UndoDisplay:
+    """`inv prerelease --undo` / `inv release --undo`: each step on stderr as it runs, then the plan and what was
+    done."""
+
+    def __call__(self, event: object) -> None:
+        from release.undo.run import Undone
+
+        if isinstance(event, Undone):
+            say(event.outcome.text)
+        elif isinstance(event, str):
+            progress(event)
+
+
 def git_done(outcome: FlowOutcome, dry_run: bool) -> None:
     """The last lines of a git task: nothing changed, nothing to do, or the steps done and the URLs."""
     if dry_run:

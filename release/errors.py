@@ -144,3 +144,9 @@ class DigestMismatch(RegistryError):
 
 class ServiceError(ReleaseError):
     """A local service for a rehearsal (registry, dockerd, simulator) is missing or did not start."""
+
+
+class UndoIncomplete(ReleaseError):
+    """An undo left something of the run (changed since, merged, or not provably the run's); each is listed."""
+
+    exit_code = 3

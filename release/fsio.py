@@ -210,3 +210,15 @@ def scratch_file(folder: Path, *, prefix: str) -> Iterator[tuple[Path, BinaryIO]
             yield Path(tmp), fh
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def move(path: Path, to: Path) -> None:
+    """Move a file to `to` (its folder is made; an existing file there is replaced), durably."""
+    path, to = Path(path), Path(to)
+    try:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, to)
+    except OSError as e:
+        raise ReleaseError(f"{path}: cannot move it to {to} ({e.strerror or type(e).__name__})") from None
+    fsync_dir(to.parent)
+    fsync_dir(path.parent)

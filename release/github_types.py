@@ -362,3 +362,23 @@ class CommitInfo:
             parents=tuple(_Fields(p, "commit parent").string("sha") for p in f.items("parents")),
             message=(commit.opt_string("message") if commit else None) or "",
         )
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """A version of a container package on GitHub Packages (ghcr.io): `name` is its manifest digest, `tags` the
+    tags that point at it."""
+
+    id: int
+    name: str
+    tags: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, d: Any) -> PackageVersion:
+        f = _Fields(d, "package version")
+        meta = d.get("metadata")
+        container = meta.get("container") if isinstance(meta, Mapping) else None
+        tags = _Fields(container, "package version's container metadata").items("tags") if container else []
+        if not all(isinstance(t, str) for t in tags):
+            raise GitHubError(f"GitHub answered a package version whose tags are not all strings; {_RETRY}")
+        return cls(id=f.integer("id"), name=f.string("name"), tags=tuple(tags))

@@ -389,6 +389,16 @@ class RegistryClient:
             raise DigestMismatch(f"{ref}: the registry stored the manifest as {got}, expected {manifest.digest}")
         return got
 
+    def delete_manifest(self, ref: ImageRef) -> bool:
+        """DELETE `ref` (a digest, or a tag where the registry deletes tags): True when deleted, False when it was
+        not there. A refusal raises RegistryResponseError with its status and OCI codes (distribution 2.x answers
+        a tag 400 DIGEST_INVALID; with deletion disabled, 405 UNSUPPORTED)."""
+        url = self._url(ref, "manifests", ref.reference)
+        scopes = (ref.scope("delete"),)
+        resp = self._request("DELETE", url, registry=ref.registry, scopes=scopes, ok=(200, 202, 204, 404))
+        resp.close()
+        return resp.status_code != 404
+
     # -- blobs -------------------------------------------------------------------------------------------
 
     def blob_exists(self, ref: ImageRef, digest: str, *, scopes: tuple[str, ...] = ()) -> bool:

@@ -56,6 +56,7 @@ class RunState:
     finished: bool = False
     steps: dict[str, StepState] = field(default_factory=dict)
     finished_at: str | None = None
+    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the run created, for its undo
 
     def done_steps(self) -> dict[str, StepState]:
         return {name: step for name, step in self.steps.items() if step.done}
@@ -69,6 +70,8 @@ class RunState:
         }
         if self.finished_at is not None:
             out["finished_at"] = self.finished_at
+        if self.ledger:
+            out["ledger"] = self.ledger
         return out
 
 
@@ -135,6 +138,10 @@ def parse(data: Any, *, source: str) -> ReleaseState:
             finished=bool(optional(raw.get("finished"), bool, f"{where}.finished", "true or false")),
             steps={name: step(s, f"{where}.steps.{fsio.shown(name)}") for name, s in steps.items()},
             finished_at=optional(raw.get("finished_at"), str, f"{where}.finished_at", "a string"),
+            ledger={
+                k: dict(v) if isinstance(v, Mapping) else v
+                for k, v in mapping(raw.get("ledger", {}), f"{where}.ledger").items()
+            },  # read by release/undo/evidence.py, which checks each entry
         )
 
     data = mapping(data, "the file")

@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from release.config import Secret
-from release.errors import GitHubError
+from release.errors import GitHubError, GitHubStatusError
 from release.github.transport import GitHubTransport, RequestStats, ResponseCache, TokenRole
 from release.github_types import (
     Artifact,
@@ -27,6 +27,7 @@ from release.github_types import (
     CommitInfo,
     GitRef,
     Job,
+    PackageVersion,
     PullRequest,
     Release,
     ReleaseAsset,
@@ -43,6 +44,7 @@ from release.http import WaitBudget
 PER_PAGE = 100
 _PULLS = "Pull requests: write"  # what a write needs, named in the error when GitHub refuses it
 _RELEASES = "Contents: write"
+_PACKAGES = "Packages: delete (classic token: delete:packages)"
 
 
 class GitHubClient:
@@ -236,7 +238,48 @@ class GitHubClient:
         what = f"delete release asset {asset_id}"
         self._http.send("DELETE", f"{repo.path}/releases/assets/{asset_id}", what=what, ok=(204,), permission=_RELEASES)
 
+    # ----------------------------------------------------------------------------------------- undo of a run
+
+    def comment(self, repo: RepoRef, number: int, body: str) -> None:
+        """A comment on issue or PR `number`."""
+        self._write("POST", f"{repo.path}/issues/{number}/comments", {"body": body}, f"comment on #{number}", _PULLS)
+
+    def close_pull(self, repo: RepoRef, number: int) -> PullRequest:
+        what = f"close PR #{number}"
+        return PullRequest.from_api(
+            self._write("PATCH", f"{repo.path}/pulls/{number}", {"state": "closed"}, what, _PULLS)
+        )
+
+    def delete_release(self, repo: RepoRef, release_id: int) -> bool:
+        """Delete a release (its tag stays); False when it was already gone."""
+        path, what = f"{repo.path}/releases/{release_id}", f"delete release {release_id}"
+        return self._http.send("DELETE", path, what=what, ok=(204, 404), permission=_RELEASES).status_code == 204
+
+    def list_package_versions(self, org: str, package: str) -> list[PackageVersion]:
+        """Every version of the container package `org/package` (ghcr.io/ORG/PACKAGE); [] when there is none."""
+        what = f"versions of package {org}/{package}"
+        try:
+            pages = list(
+                self._http.paginate(_package_path(org, package) + "/versions", {"per_page": PER_PAGE}, what=what)
+            )
+        except GitHubStatusError as e:
+            if e.status == 404:
+                return []
+            raise
+        return [PackageVersion.from_api(v) for page in pages for v in list_page(page, "package versions")]
+
+    def delete_package_version(self, org: str, package: str, version_id: int) -> bool:
+        """Delete one version of a container package (every tag on it goes with it); False when already gone."""
+        path = f"{_package_path(org, package)}/versions/{version_id}"
+        what = f"delete version {version_id} of package {org}/{package}"
+        return self._http.send("DELETE", path, what=what, ok=(204, 404), permission=_PACKAGES).status_code == 204
+
     def _write(self, method: str, path: str, payload: Any, what: str, permission: str) -> Any:
         """A JSON write (POST creates: 201; PATCH changes: 200); GitHub's JSON answer."""
         ok = (201,) if method == "POST" else (200,)
         return self._http.send_json(method, path, what=what, ok=ok, permission=permission, json_body=payload)
+
+
+def _package_path(org: str, package: str) -> str:
+    """A container package's API path: its name is the repository path under the org, URL-encoded (`a/b` → `a%2Fb`)."""
+    return f"/orgs/{quote(org, safe='')}/packages/container/{quote(package, safe='')}"

@@ -44,9 +44,24 @@ class RunContext:
     dry_run: bool
     outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     on_event: Callable[[str], None] = lambda _msg: None
+    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)  # the run's `ledger` in the state file
+    on_ledger: Callable[[], None] = lambda: None  # saves the state file
 
     def output(self, step: str, key: str, default: Any = None) -> Any:
         return self.outputs.get(step, {}).get(key, default)
+
+    def remember(self, section: str, key: str, facts: Any, *, keep_first: bool = False) -> None:
+        """Record at once, in the state file's ledger, what the run created (or found there before it): the undo
+        (release/undo) deletes only what the ledger proves the run's. Mappings are merged; with `keep_first` an
+        entry already there stays. Nothing is recorded in a dry run."""
+        if self.dry_run:
+            return
+        entries = self.ledger.setdefault(section, {})
+        old = entries.get(key)
+        if keep_first and old is not None:
+            return
+        entries[key] = {**old, **facts} if isinstance(old, dict) and isinstance(facts, Mapping) else facts
+        self.on_ledger()
 
 
 StepFn = Callable[[RunContext], StepOutcome]
@@ -148,6 +163,8 @@ def run_steps(
     with runlock.hold(lock_path(release_logs), command=command):
         state = _load_state(path, command, version, arguments)
         run = state.runs[command]
+        ctx.ledger = run.ledger
+        ctx.on_ledger = lambda: run_state.write(path, state)
         reports: list[StepReport] = []
         for index, step in enumerate(steps):
             saved = run.steps.get(step.name)

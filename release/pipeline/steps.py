@@ -21,6 +21,7 @@ from release.images import promote
 from release.pipeline.run import Run, last_good_of, rel
 from release.pipeline.runner import RunContext, Step, StepOutcome
 from release.promotion import Mode
+from release.undo import ledger
 from release.version import Increment
 
 Go = Callable[[RunContext, bool], StepOutcome]  # (context, dry_run) → outcome
@@ -55,10 +56,11 @@ def ci_read_step(run: Run, *, max_runs: int, branch: str | None, event: str | No
     return _step("ci.read", f"read the newest {max_runs} completed Models CI runs", go)
 
 
-def _branch_made(run: Run, branch: str, out: FlowOutcome, dry_run: bool) -> StepOutcome:
+def _branch_made(run: Run, ctx: RunContext, branch: str, out: FlowOutcome, dry_run: bool) -> StepOutcome:
     if dry_run:
         return StepOutcome(f"would create {branch}: " + "; ".join(s.describe() for s in out.plan.actions))
     sha = run.clients.git.rev_parse(f"refs/heads/{branch}") or ""
+    ledger.branch_cut(ctx, branch, out.plan.steps, sha)
     return StepOutcome(f"{branch} at {sha[:7]}, checked out and pushed", {"branch": branch, "sha": sha})
 
 
@@ -66,11 +68,12 @@ def git_prerelease_step(run: Run, *, source: str | None) -> Step:
     branch = prerelease_branch(run.version)
 
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        ledger.checkout(ctx, run.clients.git.current_branch(), run_branch=branch)
         out = git.prerelease(
             run.cfg, run.version, source=source, last_good=last_good_of(ctx), dry_run=dry_run, show=ctx.on_event,
             on_event=run.clients.on_event,
         )  # fmt: skip
-        return _branch_made(run, branch, out, dry_run)
+        return _branch_made(run, ctx, branch, out, dry_run)
 
     return _step("git.prerelease", f"cut {branch} from the commit that passed Models CI", go)
 
@@ -79,8 +82,9 @@ def git_rc_step(run: Run) -> Step:
     branch = rc_branch(run.version)
 
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
+        ledger.checkout(ctx, run.clients.git.current_branch(), run_branch=branch)
         out = git.rc(run.cfg, run.version, dry_run=dry_run, show=ctx.on_event, on_event=run.clients.on_event)
-        return _branch_made(run, branch, out, dry_run)
+        return _branch_made(run, ctx, branch, out, dry_run)
 
     return _step("git.rc", f"cut {branch} from {prerelease_branch(run.version)} (after its merge into dev)", go)
 
@@ -126,6 +130,8 @@ def promote_step(run: Run, *, mode: Mode, increment: Increment | None, keep_exis
         def note(event: object) -> None:
             if isinstance(event, promote.Decided):
                 ctx.on_event(event.prep.decision.note)
+            elif isinstance(event, promote.Promoted):  # before a failure is raised: the undo needs every copy
+                ledger.promoted(ctx, event.result)
 
         done = promote.promote_images(run.cfg, request(ctx, False), registry=run.clients.registry, on_event=note)
         assert done.result is not None  # not a dry run
@@ -174,6 +180,8 @@ def build_step(run: Run, *, release: bool) -> Step:
             line = build_report.progress_line(event) if isinstance(event, BuildEvent) else None
             if line is not None:
                 ctx.on_event(line)
+            if isinstance(event, build_run.Built):  # before a failure is raised: the undo needs every push
+                ledger.built(ctx, event.run.result)
 
         done = build_run.build_images(run.cfg, request, registry=run.clients.registry, on_event=on_event)
         assert done is not None  # not a dry run
@@ -229,6 +237,7 @@ def commit_step(run: Run, *, branch: str, step_label: str, summary_prefix: str) 
         sha = run.clients.git.rev_parse("HEAD")
         if not out.files:
             return StepOutcome("nothing to commit", {"sha": sha})
+        ledger.committed(ctx, branch, sha)
         return StepOutcome(
             f"committed {len(out.files)} file(s) as {(sha or '')[:7]}", {"sha": sha, "files": list(out.files)}
         )
@@ -243,8 +252,11 @@ def push_step(run: Run, *, branch: str) -> Step:
     remote = run.cfg.git_remote
 
     def apply(ctx: RunContext) -> StepOutcome:
-        git.push(run.cfg, branch, show=ctx.on_event, on_event=run.clients.on_event)
-        return StepOutcome(f"pushed {branch} to {remote}", {"sha": run.clients.git.rev_parse("HEAD")})
+        out = git.push(run.cfg, branch, show=ctx.on_event, on_event=run.clients.on_event)
+        sha = run.clients.git.rev_parse("HEAD")
+        ledger.branch_cut(ctx, branch, out.plan.steps, sha)
+        ledger.pushed(ctx, branch, sha)
+        return StepOutcome(f"pushed {branch} to {remote}", {"sha": sha})
 
     def plan(ctx: RunContext) -> StepOutcome:
         return StepOutcome(f"would push {branch} to {remote}")
@@ -266,6 +278,7 @@ def pr_step(run: Run, *, kind: str) -> Step:
         if dry_run:
             return StepOutcome("would " + ("; ".join(s.describe() for s in out.plan.actions) or "leave the PR as is"))
         urls = tuple(out.result.urls) if out.result else ()
+        ledger.pulls_opened(ctx, out.plan.steps, urls)
         return StepOutcome("PR opened or updated" if urls else "PR up to date", {"urls": list(urls)}, urls)
 
     return _step("pr", f"open or update the PR {head} → {base}", go)

@@ -89,6 +89,7 @@ class ProjectSim:
         self.user = user
         self.pulls: dict[int, SimPull] = {}
         self.releases: dict[int, SimRelease] = {}
+        self.comments: dict[int, list[str]] = {}  # issue or PR number → comment bodies
         self.lock = threading.RLock()
         self._ids = iter(range(1, 10**9))
         self.writes: list[str] = []  # "POST /repos/o/r/pulls", ... : what tests assert on for dry runs
@@ -536,6 +537,36 @@ def delete_asset(srv: GitHubServer, req: SimRequest) -> Reply:
     return error(404, "Not Found")
 
 
+def delete_release(srv: GitHubServer, req: SimRequest) -> Reply:
+    p = req.params
+    proj = _project(srv, p)
+    rel = _release(proj, p) if proj else None
+    if proj is None or rel is None:
+        return error(404, "Not Found")
+    with proj.lock:
+        del proj.releases[rel.id]
+        proj.writes.append(f"DELETE /repos/{proj.owner}/{proj.repo}/releases/{rel.id}")
+    return Reply(204, None)
+
+
+def create_comment(srv: GitHubServer, req: SimRequest) -> Reply:
+    p, body = req.params, _json_body(req.raw)
+    proj = _project(srv, p)
+    n = int(p["issue_number"]) if p["issue_number"].isdigit() else 0
+    if proj is None or n not in proj.pulls:
+        return error(404, "Not Found")
+    if body is None or not isinstance(body.get("body"), str):
+        return _invalid("body", resource="IssueComment", code="missing_field", field_name="body")
+    with proj.lock:
+        proj.comments.setdefault(n, []).append(body["body"])
+        cid, now, issue = proj.next_id(), _now(), f"{proj.base_url(srv)}/issues/{n}"
+        proj.writes.append(f"POST /repos/{proj.owner}/{proj.repo}/issues/{n}/comments")
+    return Reply(201, {"id": cid, "node_id": f"IC_{cid}", "url": f"{proj.base_url(srv)}/issues/comments/{cid}",
+                       "html_url": proj.html(f"/pull/{n}#issuecomment-{cid}"), "body": body["body"], "issue_url": issue,
+                       "user": srv.user_json(proj.user), "created_at": now, "updated_at": now,
+                       "author_association": "MEMBER"})  # fmt: skip
+
+
 def get_ref(srv: GitHubServer, req: SimRequest) -> Reply:
     p = req.params
     proj = _project(srv, p)
@@ -575,6 +606,8 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/repos/{owner}/{repo}/releases/tags/{tag}", release_by_tag),
     ("GET", "/repos/{owner}/{repo}/releases/{release_id}", get_release),
     ("PATCH", "/repos/{owner}/{repo}/releases/{release_id}", update_release),
+    ("DELETE", "/repos/{owner}/{repo}/releases/{release_id}", delete_release),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", create_comment),
     ("GET", "/repos/{owner}/{repo}/releases/{release_id}/assets", list_assets),
     ("POST", "/repos/{owner}/{repo}/releases/{release_id}/assets", upload_asset),
     ("DELETE", "/repos/{owner}/{repo}/releases/assets/{asset_id}", delete_asset),

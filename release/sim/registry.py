@@ -155,8 +155,10 @@ def _serve(root: Path, config: dict[str, object], *, what: str) -> subprocess.Po
     raise ServiceError(f"{what} did not start within 20 s (log: {root / 'registry.log'})")
 
 
-def start_registry(workdir: Path, name: str, *, password: str | None = None) -> Registry:
-    """A registry with htpasswd auth for USERNAME (a random password unless given) in `workdir/name`."""
+def start_registry(workdir: Path, name: str, *, password: str | None = None, delete: bool = True) -> Registry:
+    """A registry with htpasswd auth for USERNAME (a random password unless given) in `workdir/name`. Manifests
+    can be deleted (by digest: distribution 2.8 refuses to delete a tag) unless `delete` is False (then every DELETE
+    answers 405 UNSUPPORTED)."""
     root = workdir / name
     (root / "data").mkdir(parents=True)
     password = password or secrets.token_urlsafe(12)
@@ -167,7 +169,7 @@ def start_registry(workdir: Path, name: str, *, password: str | None = None) -> 
         "log": {"level": "error", "accesslog": {"disabled": False}},
         "storage": {
             "filesystem": {"rootdirectory": str(root / "data")},
-            "delete": {"enabled": True},
+            "delete": {"enabled": delete},
             "cache": {"blobdescriptor": "inmemory"},
         },
         "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
