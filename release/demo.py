@@ -55,6 +55,7 @@ from release.redact import redact_text
 from release.sim import dockerd as sim_dockerd
 from release.sim import packages
 from release.sim import registry as sim_registry
+from release.sim.github_packages import PackagesSim, install_packages
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import CI_IMAGE, SimHistory, SimModel, generate_history
@@ -399,6 +400,7 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
 
         registry = sim_registry.start_registry(workspace / "services", "registry")
         stack.callback(sim_registry.stop_registry, registry)
+        install_packages(server, PackagesSim(registry.client(), registry.host))  # ghcr.io packages, for an undo
         say(f"registry on {registry.host} (htpasswd auth)\n  data: {registry.root}")
 
         engine: sim_dockerd.Dockerd | None = None

@@ -18,6 +18,7 @@ import requests
 
 from release import artifacts_summary
 from release.imageref import ImageRef
+from release.sim.github_packages import PackagesSim, install_packages
 from release.sim.github_project import ProjectSim, install
 from release.sim.github_server import GitHubServer
 from release.sim.history import SimModel, generate_history
@@ -60,6 +61,7 @@ class World:
     server: GitHubServer
     project: ProjectSim
     dev_sha: str
+    packages: PackagesSim
 
     def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -129,7 +131,8 @@ def world(tmp_path: Path, fresh_registry: Registry, dockerd, tt_metal_origin) ->
         "RELEASE_TT_METAL_REPO": tt_metal_origin.url,
     }
     try:
-        yield World(work, origin, env, fresh_registry, server, project, git(work, "rev-parse", "HEAD"))
+        packages = install_packages(server, PackagesSim(fresh_registry.client(), fresh_registry.host))
+        yield World(work, origin, env, fresh_registry, server, project, git(work, "rev-parse", "HEAD"), packages)
     finally:
         server.stop()
     assert not server.validation_errors, "\n".join(server.validation_errors[:10])
@@ -139,7 +142,8 @@ def snapshot(w: World) -> tuple:
     files = {
         str(p.relative_to(w.work)): p.read_bytes() for p in w.work.rglob("*") if ".git" not in p.parts and p.is_file()
     }
-    return files, w.remote_refs(), w.registry.snapshot(), len(w.project.pulls), w.registry.writes_logged()
+    return (files, w.remote_refs(), w.registry.snapshot(), len(w.project.pulls), w.registry.writes_logged(),
+            list(w.project.writes), list(w.packages.writes), git(w.work, "status", "--porcelain"))  # fmt: skip
 
 
 def test_prerelease_then_release_end_to_end(world: World) -> None:
@@ -253,3 +257,66 @@ def test_prerelease_then_release_end_to_end(world: World) -> None:
     assert dry.returncode == 0, dry.stderr + dry.stdout
     assert dry.stdout.count("done earlier") == 10 and " planned " not in dry.stdout
     assert snapshot(w) == before
+
+
+def tags_of(w: World, prefix: str) -> dict[str, list[str]]:
+    """Every tag of the registry that starts with `prefix`, by repository."""
+    found = {repo: [t for t in tags if t.startswith(prefix)] for repo, tags in w.registry.snapshot().items()}
+    return {repo: tags for repo, tags in found.items() if tags}
+
+
+def test_undo_a_prerelease_and_a_release_then_make_them_again(world: World) -> None:
+    """The issue's rehearsal: a pre-release run, its undo planned (nothing changes) then applied, the same pre-release
+    again; a merged PR stops the undo; then a release, its undo, and the release again."""
+    w = world
+    args = ("--increment", "minor", "--max-runs", "3", "--from", w.dev_sha)
+    assert w.inv("prerelease", *args).returncode == 0
+    made = tags_of(w, "0.6.0")
+    assert sum(len(t) for t in made.values()) == 3  # promoted Alpha, built Beta and its cloud image
+    media = ImageRef.parse(MEDIA).rewrite((("ghcr.io", w.registry.host),))
+    media_digest = w.registry.client().digest(media)  # there before the run
+
+    before = snapshot(w)
+    plan = w.inv("prerelease", "--undo", "--version", "0.6.0")
+    assert plan.returncode == 0, plan.stderr + plan.stdout
+    assert snapshot(w) == before  # no file, ref, PR, registry or GitHub write; the checkout as it was
+    assert "close PR #1 pre-release-v0.6.0 → dev" in plan.stdout and "nothing was changed" in plan.stdout
+    assert plan.stdout.count("(version ") == 3  # every tag through GitHub Packages (ghcr.io, rewritten here)
+    assert f"{media}: there before the run" in plan.stdout
+
+    done = w.inv("prerelease", "--undo", "--version", "0.6.0", "--apply")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert tags_of(w, "0.6.0") == {} and w.registry.client().digest(media) == media_digest
+    assert w.project.pulls[1].state == "closed" and "--undo --version 0.6.0 --apply" in w.project.comments[1][0]
+    assert "pre-release-v0.6.0" not in w.remote_refs() and "pre-release" not in git(w.work, "branch")
+    assert git(w.work, "branch", "--show-current") == "dev" and git(w.work, "status", "--porcelain") == ""
+    assert (w.work / "VERSION").read_text() == "0.5.0\n"
+    assert not (w.work / "release_logs" / "release_state_v0.6.0.json").exists()
+    assert w.inv("prerelease", "--undo", "--version", "0.6.0").returncode == 0  # reported from the archive
+
+    again = w.inv("prerelease", *args)
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "done earlier" not in again.stdout and "1 copied, 0 already there, 1 to build; VERSION 0.6.0" in again.stdout
+    assert tags_of(w, "0.6.0") == made and len(w.project.pulls) == 2
+
+    # The maintainer merged the PR: the undo stops and changes nothing.
+    w.merge(2)
+    before = snapshot(w)
+    stopped = w.inv("prerelease", "--undo", "--version", "0.6.0", "--apply")
+    assert stopped.returncode == 3 and "hot-fix" in stopped.stdout and "stopped" in stopped.stderr
+    assert snapshot(w) == before
+
+    rel = w.inv("release")
+    assert rel.returncode == 0, rel.stderr + rel.stdout
+    released = tags_of(w, "0.6.0")
+    undo_rel = w.inv("release", "--undo", "--version", "0.6.0", "--apply")
+    assert undo_rel.returncode == 0, undo_rel.stderr + undo_rel.stdout
+    assert "close PR #3 rc-v0.6.0 → main" in undo_rel.stdout
+    assert "rc-v0.6.0" not in w.remote_refs() and git(w.work, "branch", "--show-current") == "pre-release-v0.6.0"
+    assert tags_of(w, "0.6.0") == made  # the release images went; the pre-release's stay (its PR was merged)
+    logs = w.work / "release_logs"
+    assert not (logs / "release_record_v0.6.0.json").exists()
+    assert list(json.loads((logs / "release_state_v0.6.0.json").read_text())["runs"]) == ["prerelease"]
+    again = w.inv("release")
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert tags_of(w, "0.6.0") == released and "done earlier" not in again.stdout

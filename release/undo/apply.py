@@ -24,7 +24,7 @@ PR is never commented on twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,11 +73,19 @@ class Journal:
         self.data = data
 
     @classmethod
+    def load(cls, path: Path) -> Journal | None:
+        """The journal at `path`; None when there is none, or it is not one (then a new undo starts afresh)."""
+        data = fsio.read_json(path, what="undo state") if Path(path).exists() else None
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), dict) or not data.get("archive"):
+            return None
+        return cls(path, data)
+
+    @classmethod
     def start(cls, path: Path, *, source: dict[str, Any], run_started_at: str | None, archive: Path) -> Journal:
         """The journal of this undo: the one on disk when it undoes the same run, else a new one."""
-        old = fsio.read_json(path, what="undo state") if Path(path).exists() else None
-        if isinstance(old, dict) and old.get("run_started_at") == run_started_at and isinstance(old.get("steps"), dict):
-            return cls(path, old)
+        old = cls.load(path)
+        if old is not None and old.data.get("run_started_at") == run_started_at:
+            return old
         data = {"schema": 1, "run_started_at": run_started_at, "started_at": _now(), "archive": str(archive),
                 "source": source, "steps": {}}  # fmt: skip
         return cls(path, data)
@@ -85,6 +93,17 @@ class Journal:
     @property
     def archive(self) -> Path:
         return Path(self.data["archive"])
+
+    @property
+    def source(self) -> Mapping[str, Any]:
+        """The run's state file and release record (as JSON) the undo started from."""
+        saved = self.data.get("source")
+        return saved if isinstance(saved, Mapping) else {}
+
+    @property
+    def left(self) -> list[str]:
+        """What the finished undo left of the run, one line each."""
+        return [str(line) for line in self.data.get("left") or [] if isinstance(line, str)]
 
     def has(self, key: str) -> bool:
         return key in self.data["steps"]
@@ -256,7 +275,15 @@ def _restore_files(step: p.RestoreFiles, t: Tools) -> Outcome:
     for rel in (*added, *step.untracked):
         if (t.root / rel).exists():
             fsio.move(t.root / rel, snapshot / rel)
-    return "done", f"restored {len(restore)} file(s), moved {len(added) + len(step.untracked)} into {snapshot}"
+    moved = len(added) + len(step.untracked)
+    return "done", f"restored {len(restore)} file(s), moved {moved}; copies in {_shown(snapshot, t.root)}"
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _in_head(t: Tools, paths: Sequence[str]) -> set[str]:
@@ -289,7 +316,7 @@ def _archive(step: p.Archive, t: Tools) -> Outcome:
             _archive_state(path, folder, t.command)
         else:
             fsio.move(path, folder / path.name)
-    return "done", f"archived {len(step.files)} file(s) into {folder}"
+    return "done", f"archived {len(step.files)} file(s) into {_shown(folder, t.root)}"
 
 
 def _archive_state(path: Path, folder: Path, command: str) -> None:

@@ -141,7 +141,7 @@ def undo(
     results = executor.apply_undo(first, tools)
     _converged(look(), results)
     archived = executor.finish(journal, plan=first, results=results)
-    lines = [f"  {r.status}: {r.step.describe()} — {r.detail}" for r in results]
+    lines = [f"  {n}. {r.status}: {r.detail}" for n, r in enumerate(results, 1)]
     left = len(first.skipped) + sum(r.status != "done" for r in results)
     summary = f"\n\nundone: {sum(r.status == 'done' for r in results)} step(s) done, {left} item(s) left"
     text += "\n\napplied:\n" + "\n".join(lines) + summary + f"\nthe undo's record: {files.shown(archived)}"
@@ -195,9 +195,9 @@ class _Files:
                 data = fsio.read_json(self.record, what="release record")
                 record = ReleaseRecord.from_json(data, source=self.shown(self.record))
             return state, record, self.shown(self.state)
-        saved = fsio.read_json(self.journal, what="undo state") if self.journal.exists() else None
-        source = saved.get("source") if isinstance(saved, Mapping) else None
-        if isinstance(source, Mapping) and isinstance(source.get("state"), Mapping):
+        journal = executor.Journal.load(self.journal)
+        source = journal.source if journal is not None else {}
+        if isinstance(source.get("state"), Mapping):
             shown = self.shown(self.journal)
             kept = run_state.parse(source["state"], source=shown)
             rec = source.get("record")
@@ -215,11 +215,12 @@ class _Files:
 
     def finished_earlier(self) -> UndoOutcome:
         path = self._archived()
-        assert path is not None
-        data = fsio.read_json(path, what="undo state")
-        left = [str(x) for x in data.get("left") or []] if isinstance(data, Mapping) else []
-        text = f"the {self.command} run of v{self.version} was undone at {data.get('finished_at', '?')}: nothing left "
-        text += f"to do (its files are in {self.shown(path.parent)})"
+        journal = executor.Journal.load(path) if path is not None else None
+        if path is None or journal is None:
+            raise InputError(f"{path}: not the state of an undo; look at it, or move it away")
+        left = journal.left
+        text = f"the {self.command} run of v{self.version} was undone at {journal.data.get('finished_at', '?')}: "
+        text += f"nothing left to do (its files are in {self.shown(path.parent)})"
         text += "".join(f"\n  left: {line}" for line in left)
         return UndoOutcome(text, None, not left, applied=False)
 
