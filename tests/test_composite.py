@@ -316,6 +316,11 @@ def test_undo_a_prerelease_and_a_release_then_make_them_again(world: World) -> N
     assert tags_of(w, "0.6.0") == made  # the release images went; the pre-release's stay (its PR was merged)
     logs = w.work / "release_logs"
     assert not (logs / "release_record_v0.6.0.json").exists()
+    (archived,) = (logs / "undone").glob("v0.6.0-release-*/release_record_v0.6.0.json")
+    audit = w.inv("images.audit", "--record", str(archived), "--json")  # no image the release made is left
+    assert audit.returncode == 1
+    found = {i["image"]: i["status"] for i in json.loads(audit.stdout)["images"]}
+    assert sorted(found.values()) == ["missing", "missing", "ok"] and found[str(media)] == "ok"
     assert list(json.loads((logs / "release_state_v0.6.0.json").read_text())["runs"]) == ["prerelease"]
     again = w.inv("release")
     assert again.returncode == 0, again.stderr + again.stdout

@@ -32,6 +32,9 @@ PURE_MODULES = [
     "release.imagetags",
     "release.ci_hardware",
     "release.branch_point",
+    "release.undo.evidence",
+    "release.undo.plan",
+    "release.undo.ledger",
 ]
 IO_MODULES = {"requests", "docker", "urllib3", "release.github", "release.registry", "release.docker_engine",
               "release.git"}  # fmt: skip

@@ -219,3 +219,25 @@ def test_the_archive_is_what_a_second_undo_reports(made: RunMade, tmp_path: Path
     made.undo(apply=True)
     out = made.undo(apply=False)
     assert out.plan is None and "nothing left to do" in out.text
+
+
+def test_a_draft_release_the_run_recorded_is_deleted_and_a_published_one_never(
+    git_world: GitWorld, github_project: GitHubProject, fresh_registry: Registry
+) -> None:
+    gh, repo = github_project, github_project.repo
+    head = sh(git_world.work, "rev-parse", "HEAD")
+    draft = gh.client.create_release(repo, tag="v0.6.0", target=head, name="v0.6.0", body="notes", draft=True)
+    published = gh.client.create_release(repo, tag="v0.5.0", target=head, name="v0.5.0", body="", draft=False)
+    ledger = {"releases": {str(draft.id): {"tag": "v0.6.0"}, str(published.id): {"tag": "v0.5.0"}}}
+    run = {"arguments": {}, "started_at": "2026-01-01T00:00:00Z", "finished": False, "steps": {}, "ledger": ledger}
+    logs = git_world.work / "release_logs"
+    logs.mkdir()
+    (git_world.work / ".git" / "info" / "exclude").write_text("release_logs/\n")
+    (logs / f"release_state_v{V}.json").write_text(json.dumps({"schema": 1, "version": V, "runs": {"release": run}}))
+    cfg = Config.from_env(gh.env, repo_root=git_world.work)
+    clients = undo_run.UndoClients(Git(git_world.work, environ=git_env()), gh.client, fresh_registry.client())
+    out = undo_run.undo(cfg, clients, command="release", version=V, apply=True)
+    assert f"delete the draft release v0.6.0 (id {draft.id})" in out.text
+    assert "published since" in out.text and "never undone" in out.text
+    assert set(gh.project.releases) == {published.id} and not out.complete
+    assert f"DELETE /repos/tenstorrent/tt-inference-server/releases/{draft.id}" in gh.project.writes
