@@ -108,6 +108,11 @@ def test_the_whole_run_is_undone_in_reverse_order_of_creation(golden: Any) -> No
     golden.check("undo/plan_prerelease.txt", render(plan, source="release_logs/release_state_v0.6.0.json"))
 
 
+def test_the_release_tag_is_listed_never_touched() -> None:
+    plan = plan_undo(ev(), seen(remote_tag=TIP))
+    assert plan.complete and any(k.what == f"tag v0.6.0 on origin (at {TIP[:12]})" for k in plan.kept)
+
+
 def test_a_merged_pr_stops_everything() -> None:
     merged = PullSeen(1, "closed", True, BRANCH, "dev", TIP, URL)
     plan = plan_undo(ev(), seen(pulls=(merged,)))

@@ -50,17 +50,19 @@ class RunContext:
     def output(self, step: str, key: str, default: Any = None) -> Any:
         return self.outputs.get(step, {}).get(key, default)
 
-    def remember(self, section: str, key: str, facts: Any, *, keep_first: bool = False) -> None:
+    def remember(self, section: str, entries: Mapping[str, Any], *, keep_first: bool = False) -> None:
         """Record at once, in the state file's ledger, what the run created (or found there before it): the undo
-        (release/undo) deletes only what the ledger proves the run's. Mappings are merged; with `keep_first` an
-        entry already there stays. Nothing is recorded in a dry run."""
-        if self.dry_run:
+        (release/undo) deletes only what the ledger proves the run's. Each entry (key → facts) is merged into the
+        section (mappings key by key); with `keep_first` an entry already there stays. One write of the state file
+        per call; nothing is recorded in a dry run."""
+        if self.dry_run or not entries:
             return
-        entries = self.ledger.setdefault(section, {})
-        old = entries.get(key)
-        if keep_first and old is not None:
-            return
-        entries[key] = {**old, **facts} if isinstance(old, dict) and isinstance(facts, Mapping) else facts
+        book = self.ledger.setdefault(section, {})
+        for key, facts in entries.items():
+            old = book.get(key)
+            if keep_first and old is not None:
+                continue
+            book[key] = {**old, **facts} if isinstance(old, dict) and isinstance(facts, Mapping) else facts
         self.on_ledger()
 
 

@@ -22,7 +22,7 @@ write through `ctx.remember`; `release/undo/evidence.py` reads the ledger back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 CHECKOUT, BRANCHES, PULLS, IMAGES, EXISTED, RELEASES = "checkout", "branches", "pulls", "images", "existed", "releases"
@@ -33,13 +33,13 @@ class Remember(Protocol):
 
     ledger: dict[str, dict[str, Any]]
 
-    def remember(self, section: str, key: str, facts: Any, *, keep_first: bool = False) -> None: ...
+    def remember(self, section: str, entries: Mapping[str, Any], *, keep_first: bool = False) -> None: ...
 
 
 def checkout(ctx: Remember, branch: str | None, *, run_branch: str) -> None:
     """The branch checked out before the run switched to its own (kept from the first attempt)."""
     if branch and branch != run_branch:
-        ctx.remember(CHECKOUT, "branch", branch, keep_first=True)
+        ctx.remember(CHECKOUT, {"branch": branch}, keep_first=True)
 
 
 def branch_cut(ctx: Remember, name: str, steps: Iterable[Any], sha: str | None) -> None:
@@ -52,17 +52,17 @@ def branch_cut(ctx: Remember, name: str, steps: Iterable[Any], sha: str | None) 
     if any(a[:2] == ("push", "--set-upstream") for a in args):
         facts.update(created_remote=True, remote_tip=sha)
     if facts:
-        ctx.remember(BRANCHES, name, facts)
+        ctx.remember(BRANCHES, {name: facts})
 
 
 def committed(ctx: Remember, branch: str, sha: str | None) -> None:
     if sha:
-        ctx.remember(BRANCHES, branch, {"local_tip": sha})
+        ctx.remember(BRANCHES, {branch: {"local_tip": sha}})
 
 
 def pushed(ctx: Remember, branch: str, sha: str | None) -> None:
     if sha:
-        ctx.remember(BRANCHES, branch, {"local_tip": sha, "remote_tip": sha})
+        ctx.remember(BRANCHES, {branch: {"local_tip": sha, "remote_tip": sha}})
 
 
 _PULL_NUMBER = re.compile(r"/pull/(\d{1,9})$")
@@ -73,28 +73,29 @@ def pulls_opened(ctx: Remember, steps: Iterable[Any], urls: Iterable[str]) -> No
     opened = [s for s in steps if type(s).__name__ == "OpenPull"]
     if not opened:
         return
-    for step, url in zip(opened, urls, strict=False):
-        m = _PULL_NUMBER.search(url)
-        if m:
-            ctx.remember(PULLS, m[1], {"url": url, "head": step.head, "base": step.base})
+    found = {m[1]: {"url": url, "head": step.head, "base": step.base}
+             for step, url in zip(opened, urls, strict=False) if (m := _PULL_NUMBER.search(url))}  # fmt: skip
+    ctx.remember(PULLS, found)
 
 
 def promoted(ctx: Remember, result: Any) -> None:
     """A promotion's copies (created: the plan saw each destination missing) and the destinations that were there
     (Skip, Conflict), with their digests."""
+    copies = {
+        str(o.step.dst): {"digest": o.digest, "by": "images.promote"} for o in result.outcomes if o.ok and o.digest
+    }
+    ctx.remember(IMAGES, copies)
     created = ctx.ledger.get(IMAGES, {})
-    for outcome in result.outcomes:
-        if outcome.ok and outcome.digest:
-            ctx.remember(IMAGES, str(outcome.step.dst), {"digest": outcome.digest, "by": "images.promote"})
+    there = {}
     for step in result.plan.steps:
         digest = getattr(step, "dst_digest", None) or (getattr(step, "digest", None) if step.kind == "skip" else None)
         if digest and str(step.dst) not in created:
-            ctx.remember(EXISTED, str(step.dst), digest, keep_first=True)
+            there[str(step.dst)] = digest
+    ctx.remember(EXISTED, there, keep_first=True)
 
 
 def built(ctx: Remember, result: Any) -> None:
     """The images a build pushed (each was missing right before its push: release/build/push.py)."""
-    for unit in result.units:
-        for image in unit.images.values():
-            if image.pushed and image.digest:
-                ctx.remember(IMAGES, image.ref, {"digest": image.digest, "by": "images.build"})
+    pushed = {image.ref: {"digest": image.digest, "by": "images.build"}
+              for unit in result.units for image in unit.images.values() if image.pushed and image.digest}  # fmt: skip
+    ctx.remember(IMAGES, pushed)

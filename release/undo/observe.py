@@ -88,16 +88,17 @@ def observe(
             f"the undo of v{ev.version} needs the GitHub API (the run's PRs, releases or ghcr.io packages): set "
             "GITHUB_TOKEN (or GH_PAT), the token the run used"
         )
-    remote_heads: dict[str, str | None] = {ev.run_branch: None}
+    found: dict[str, str] = {}
     if git.remote_url(where.remote) is not None:
-        found = git.ls_remote(where.remote, f"refs/heads/{ev.run_branch}")
-        remote_heads[ev.run_branch] = found.get(f"refs/heads/{ev.run_branch}")
+        found = git.ls_remote(where.remote, f"refs/heads/{ev.run_branch}", f"refs/tags/{ev.tag}")
+    tag = f"refs/tags/{ev.tag}"
     return Observed(
         remote=where.remote,
         current_branch=git.current_branch(),
         dirty=tuple(_porcelain(line) for line in git.status_porcelain(untracked=True)),
         local={b: git.rev_parse(f"refs/heads/{b}") for b in dict.fromkeys((ev.run_branch, home))},
-        remote_heads=remote_heads,
+        remote_heads={ev.run_branch: found.get(f"refs/heads/{ev.run_branch}")},
+        remote_tag=found.get(f"{tag}^{{}}") or found.get(tag),
         home=home,
         kit_files=where.kit_files,
         leftovers=where.leftovers,

@@ -73,6 +73,7 @@ class Observed:
     pulls: tuple[PullSeen, ...] = ()  # the PRs from the run's branch into its base, and the ones it opened
     releases: tuple[ReleaseSeen, ...] = ()  # releases of the run's tag
     images: Mapping[str, ImageSeen] = field(default_factory=dict)
+    remote_tag: str | None = None  # the run's tag vX.Y.Z on the remote, when it is there
 
 
 # ---------------------------------------------------------------------------------------------- steps
@@ -270,6 +271,9 @@ def plan_undo(ev: Evidence, seen: Observed) -> UndoPlan:
     for image in ev.images:
         _image(ev, seen, image, d)
     d.kept += [Line(dst, f"there before the run at {dg[:19]}…: never touched") for dst, dg in ev.existed.items()]
+    if seen.remote_tag is not None:
+        why = "no run creates it (`inv git.notes --publish` tags a merged release): the kit never deletes a tag"
+        d.kept.append(Line(f"tag {ev.tag} on {seen.remote} (at {seen.remote_tag[:12]})", why))
     _checkout(ev, seen, d)
     if seen.leftovers:
         d.steps.append(
