@@ -7,5 +7,6 @@ observe.py   reads only: git, the remote, GitHub and the registries → Observed
 apply.py     the executor: each step re-checked right before it acts, its own state file, the archive
 run.py       the command: evidence → observe → plan → (apply → observe → plan again: nothing may be left)
 
-The package's `__init__` imports nothing, so the composite steps (release/pipeline/steps.py) record into the ledger cheaply.
+The package's `__init__` imports nothing, so the composite steps (release/pipeline/steps.py) record into the
+ledger cheaply.
 """
