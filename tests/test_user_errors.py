@@ -179,6 +179,19 @@ CASES = [
         "publish-without-a-token", ("git.notes", "--version", "1.2.3", "--publish"), alone=True, says="set GITHUB_TOKEN"
     ),
     Case("git-task-outside-a-checkout", ("git.rc", "--version", "1.2.3"), alone=True, says="not a git checkout"),
+    Case("apply-without-undo", ("prerelease", "--apply"), alone=True, says="--undo --version X.Y.Z"),
+    Case("undo-apply-and-dry-run", ("release", "--undo", "--apply", "-n", "--version", "1.2.3"), alone=True),
+    Case("undo-without-version", ("release", "--undo"), alone=True, says="--undo needs --version"),
+    Case("undo-version-not-semver", ("prerelease", "--undo", "--version", "1.2"), alone=True, says="MAJOR.MINOR"),
+    Case(
+        "undo-without-a-state-file", ("prerelease", "--undo", "--version", "9.9.9"), alone=True, says="nothing to undo"
+    ),
+    Case(
+        "undo-state-file-a-list",
+        ("release", "--undo", "--version", "1.2.3"),
+        setup=write("release_logs/release_state_v1.2.3.json", "[]"),
+        says="not a release state file",
+    ),
 ]
 
 
