@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -241,3 +242,26 @@ def test_a_draft_release_the_run_recorded_is_deleted_and_a_published_one_never(
     assert "published since" in out.text and "never undone" in out.text
     assert set(gh.project.releases) == {published.id} and not out.complete
     assert f"DELETE /repos/tenstorrent/tt-inference-server/releases/{draft.id}" in gh.project.writes
+
+
+def test_an_interrupted_undo_resumes_and_comments_once(made: RunMade, monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.errors import GitHubError
+
+    client = made.gh.client
+    real_close = client.close_pull
+
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise GitHubError("PATCH /pulls/1 failed after retries: ConnectionError")
+
+    monkeypatch.setattr(client, "close_pull", broken)
+    with pytest.raises(GitHubError):
+        made.undo(apply=True)
+    journal = made.world.work / "release_logs" / f"undo_state_v{V}_prerelease.json"
+    assert json.loads(journal.read_text())["steps"] == {
+        "pull:1:comment": {"status": "done", "detail": "commented", "at": ANY}
+    }
+    monkeypatch.setattr(client, "close_pull", real_close)
+    done = made.undo(apply=True)
+    assert made.gh.project.comments[made.pr] == [undo_run._comment("prerelease", V)]  # once
+    assert made.gh.project.pulls[made.pr].state == "closed" and not journal.exists()
+    assert "closed" in done.text
