@@ -5,18 +5,10 @@
   while planning is not read again to copy it.
 - Copies (release/registry_copy.py) mount first (`POST …/blobs/uploads/?mount=&from=`), else stream GET → upload
   (one PUT, or PATCH chunks for large blobs); an index is copied children first.
-- Auth: Basic, or the token flow (401 + `WWW-Authenticate: Bearer realm,service,scope`), with one token per
-  registry and set of scopes; credentials come from a `Keychain`, which binds each credential to its hosts. The
-  first request to a registry is preceded by one `GET /v2/` that learns the scheme, so concurrent requests do not
-  each take a 401.
-- Authorization goes only to the registry's own origin: an upload `Location` or a redirect on another host (a
-  storage host with a signed URL) gets none, and a 401 from there is an error, not a challenge to answer. A
-  token server (`realm`) must be https, or http on loopback; it gets the registry's credential only when the
-  keychain allows it (`Keychain.token_host_allowed`), else it is asked anonymously.
-- Plain HTTP only for loopback hosts. Every request goes through `_request` and every response through `_check`,
-  which raises a
-  `RegistryResponseError` naming the method, the URL without its query, the status and the OCI error codes;
-  every transport failure (`requests` exception) becomes a `RegistryError` of one line.
+- Every request goes through `RegistryTransport.request` (release/registry_transport.py): auth (Basic, or the
+  token flow with one token per registry and set of scopes; credentials from a `Keychain`, which binds each
+  credential to its hosts), Authorization only to the registry's own origin, plain HTTP only for loopback hosts,
+  one response check raising `RegistryResponseError`, and every transport failure as one `RegistryError` line.
 - Registry data is checked before use: manifests are read up to 4 MiB, must be JSON objects with the keys their
   media type requires, and every descriptor needs a valid digest (ALGORITHM:HEX) and a size.
 
@@ -36,24 +28,15 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from release.errors import (
-    DigestMismatch,
-    RegistryAuthError,
-    RegistryError,
-    RegistryResponseError,
-    TagConflict,
-)
-from release.http import plain_http_allowed, same_origin
-from release.imageref import ImageRef, is_digest, is_loopback_host
+from release.errors import DigestMismatch, RegistryError, RegistryResponseError, TagConflict
+from release.imageref import ImageRef, is_digest
 from release.oci import ACCEPT, MANIFEST_TYPES, Descriptor, Manifest, sha256_digest
 from release.registry_copy import Copier, CopyEstimate, CopyResult, copy_scopes, source_scopes
 from release.registry_transport import (
     MAX_MANIFEST_BYTES,
-    MAX_SMALL_BODY,
     KeychainLike,
     MiB,
-    RequestStats,
-    TokenAuth,
+    RegistryTransport,
     one_line,
     read_limited,
     shown_url,
@@ -128,156 +111,23 @@ class RegistryClient:
         chunk_size: int = 64 * MiB,
         blob_workers: int = 4,
     ) -> None:
-        self._s = session
-        self._up = upload_session or session
-        self.stats = RequestStats()
-        self._auth = TokenAuth(session, keychain, self.stats)
+        self._t = RegistryTransport(session, keychain, upload_session=upload_session)
+        self.stats = self._t.stats
+        self._request = self._t.request
         self._chunk_size = chunk_size
         self._lock = threading.Lock()
         self._manifests: dict[tuple[str, str, str], Manifest] = {}  # (registry, repository, digest) → manifest
-        self._pinged: set[str] = set()
-        self._ping_locks: dict[str, threading.Lock] = {}
         self._copier = Copier(self, workers=blob_workers)
 
     def close(self) -> None:
         self._copier.close()
 
-    # -- plumbing ----------------------------------------------------------------------------------------
-
     @staticmethod
     def _base(ref: ImageRef) -> str:
-        return RegistryClient._registry_base(ref.registry)
-
-    @staticmethod
-    def _registry_base(registry: str) -> str:
-        """The API root of a registry: the origin its credentials are for."""
-        scheme = "http" if is_loopback_host(registry) else "https"
-        host = "registry-1.docker.io" if registry == "docker.io" else registry
-        return f"{scheme}://{host}/v2/"
+        return RegistryTransport.registry_base(ref.registry)
 
     def _url(self, ref: ImageRef, kind: str, reference: str = "") -> str:
         return f"{self._base(ref)}{ref.repository}/{kind}/{reference}"
-
-    def _ping(self, registry: str, scopes: tuple[str, ...]) -> None:
-        """Before the first request to a registry, `GET /v2/` once: its 401 tells the auth scheme (and the token
-        for `scopes` is fetched there), so the requests started meanwhile wait instead of each taking a 401."""
-        with self._lock:
-            if registry in self._pinged:
-                return
-            gate = self._ping_locks.setdefault(registry, threading.Lock())
-        with gate:
-            if registry in self._pinged:
-                return
-            url = self._registry_base(registry)
-            try:
-                self._request(
-                    "GET", url, registry=registry, scopes=scopes, ok=(200, 401), ping=True, stream=True
-                ).close()  # the body is not needed
-            except RegistryAuthError:
-                raise
-            except RegistryError as e:  # no usable answer: the requests themselves will say what is wrong
-                log.debug("GET %s: %s; going on without a ping", url, e)
-            with self._lock:
-                self._pinged.add(registry)
-
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        registry: str,
-        scopes: tuple[str, ...],
-        ok: tuple[int, ...],
-        replayable: bool = True,
-        session: requests.Session | None = None,
-        ping: bool = False,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """The one request path: the origin rules, the auth header, one answer to a 401 challenge, `_check`."""
-        if not ping:
-            self._ping(registry, scopes)
-        s = session or self._s
-        headers = dict(kwargs.pop("headers", {}) or {})
-        own = same_origin(url, self._registry_base(registry))  # an upload Location may be on another host
-        if not own and not plain_http_allowed(url):
-            raise RegistryError(
-                f"{method} {shown_url(url)}: registry {registry} pointed at plain http on a host that is not loopback; "
-                "refused"
-            )
-        auth = self._auth.header(registry, scopes) if own else None
-        if auth:
-            headers["Authorization"] = auth
-        counted = "PING" if ping else method
-        self.stats.count(counted)
-        resp = self._send(s, method, url, registry, headers, kwargs)
-        if resp.status_code == 401 and not (own and same_origin(resp.url or url, url)):
-            resp.close()
-            raise RegistryAuthError(
-                f"{method} {shown_url(resp.url or url)} answered 401, but the credentials of {registry} go to "
-                f"{registry} only (this URL is on another host, given by the registry); run again, or check the "
-                "registry"
-            )
-        if resp.status_code == 401 and ping:
-            # What a ping is for: the scheme is learnt (and the token for `scopes` fetched); no need to ask again.
-            resp.close()
-            self._auth.on_challenge(registry, scopes, resp)
-            return resp
-        if resp.status_code == 401:
-            if not replayable:
-                raise RegistryAuthError(
-                    f"{method} {shown_url(url)}: the registry asked for credentials in the middle of an "
-                    "upload; run the same command again"
-                )
-            resp.close()
-            headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
-            self.stats.count(counted)
-            resp = self._send(s, method, url, registry, headers, kwargs)
-            if resp.status_code == 401:
-                raise RegistryAuthError(
-                    f"{registry} rejected {self._auth.describe(registry)} ({method} {shown_url(url)} → 401); "
-                    "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
-                )
-        return self._check(resp, method, url, ok)
-
-    @staticmethod
-    def _send(
-        s: requests.Session, method: str, url: str, registry: str, headers: dict[str, str], kwargs: dict[str, Any]
-    ) -> requests.Response:
-        """One request; a registry that cannot be reached (after the session's retries) is a RegistryError."""
-        try:
-            return s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
-        except requests.RequestException as e:
-            raise RegistryError(transport_failure(method, url, registry, e)) from None
-
-    @staticmethod
-    def _check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:
-        """The one place that decides whether a status is acceptable."""
-        if resp.status_code in ok:
-            return resp
-        codes: tuple[str, ...] = ()
-        detail = ""
-        try:
-            body = json.loads(read_limited(resp, MAX_SMALL_BODY, "the error")) if method != "HEAD" else {}
-            errors = body.get("errors", []) if isinstance(body, dict) else []
-            errors = [e for e in errors if isinstance(e, dict)][:5] if isinstance(errors, list) else []
-            codes = tuple(one_line(str(e.get("code", "")))[:60] for e in errors)
-            detail = "; ".join(one_line(str(e.get("message", "")))[:200] for e in errors if e.get("message"))
-        except (ValueError, RecursionError, RegistryError, requests.RequestException):
-            pass
-        finally:
-            resp.close()
-        advice = {
-            403: "the credentials lack permission (push needs write access to the destination packages)",
-            404: "not found: check the repository and tag",
-            429: "rate limited: wait and run again",
-        }.get(resp.status_code, "the registry failed; run again later" if resp.status_code >= 500 else "")
-        parts = [f"{method} {shown_url(url)} → {resp.status_code}"]
-        if codes:
-            parts.append(" ".join(codes))
-        if detail:
-            parts.append(f"({detail})")
-        message = " ".join(parts) + (f": {advice}" if advice else "")
-        raise RegistryResponseError(message, method=method, url=shown_url(url), status=resp.status_code, codes=codes)
 
     # -- manifests ---------------------------------------------------------------------------------------
 
@@ -463,7 +313,7 @@ class RegistryClient:
                     scopes=scopes,
                     ok=(201,),
                     replayable=False,
-                    session=self._up,
+                    upload=True,
                     data=reader,
                     headers={"Content-Type": "application/octet-stream", "Content-Length": str(desc.size)},
                 )
@@ -480,7 +330,7 @@ class RegistryClient:
                         scopes=scopes,
                         ok=(202,),
                         replayable=False,
-                        session=self._up,
+                        upload=True,
                         data=chunk,
                         headers={
                             "Content-Type": "application/octet-stream",
@@ -498,7 +348,7 @@ class RegistryClient:
                     scopes=scopes,
                     ok=(201,),
                     replayable=False,
-                    session=self._up,
+                    upload=True,
                     headers={"Content-Length": "0"},
                 )
             got = "sha256:" + reader.hasher.hexdigest()
@@ -557,25 +407,28 @@ class RegistryClient:
     # -- listing (tests, audits) --------------------------------------------------------------------------
 
     def list_tags(self, ref: ImageRef) -> list[str]:
-        url: str | None = f"{self._base(ref)}{ref.repository}/tags/list?n=1000"
-        tags: list[str] = []
-        while url:
-            resp = self._request("GET", url, registry=ref.registry, scopes=(ref.scope("pull"),), ok=(200, 404))
-            if resp.status_code == 404:
-                return []
-            tags.extend(_json_list(resp, "tags", url))
-            url = _next_link(url, resp.headers.get("Link", ""))
-        return tags
+        """Every tag of `ref`'s repository (none when the repository does not exist)."""
+        url = f"{self._base(ref)}{ref.repository}/tags/list?n=1000"
+        return self._listing(url, "tags", registry=ref.registry, scope=ref.scope("pull"), missing_ok=True)
 
     def catalog(self, registry: str) -> list[str]:
-        probe = ImageRef(registry=registry, repository="x")
-        url: str | None = f"{self._base(probe)}_catalog?n=1000"
-        repos: list[str] = []
-        while url:
-            resp = self._request("GET", url, registry=registry, scopes=("registry:catalog:*",), ok=(200,))
-            repos.extend(_json_list(resp, "repositories", url))
-            url = _next_link(url, resp.headers.get("Link", ""))
-        return repos
+        """Every repository of `registry`."""
+        url = f"{RegistryTransport.registry_base(registry)}_catalog?n=1000"
+        return self._listing(url, "repositories", registry=registry, scope="registry:catalog:*")
+
+    def _listing(self, url: str, key: str, *, registry: str, scope: str, missing_ok: bool = False) -> list[str]:
+        """The names of a paginated listing (`Link: <…>; rel="next"`); with `missing_ok`, a 404 is an empty list."""
+        names: list[str] = []
+        next_url: str | None = url
+        while next_url:
+            resp = self._request(
+                "GET", next_url, registry=registry, scopes=(scope,), ok=(200, 404) if missing_ok else (200,)
+            )
+            if resp.status_code == 404:
+                return []
+            names.extend(_json_list(resp, key, next_url))
+            next_url = _next_link(next_url, resp.headers.get("Link", ""))
+        return names
 
     def push_blob(self, dst: ImageRef, data: bytes) -> str:
         """Upload bytes as a blob (monolithic); used to seed test registries and by image builders."""

@@ -1,6 +1,12 @@
-"""The registry client's transport rules (our `pkg/v1/remote/transport`): authorization per registry, answers read
-within bounds, and transport failures turned into one line.
+"""The registry client's transport (our `pkg/v1/remote/transport`): the one request path, authorization per
+registry, answers read within bounds, and transport failures turned into one line.
 
+- `RegistryTransport.request`: every request of `RegistryClient` goes through it. Authorization goes only to the
+  registry's own origin (an upload `Location` or a redirect on another host gets none, and a 401 from there is an
+  error, not a challenge to answer); plain http only for loopback hosts; the first request to a registry is
+  preceded by one `GET /v2/` that learns the auth scheme, so concurrent requests do not each take a 401; a 401
+  is answered once; every answer goes through `check`, which raises a `RegistryResponseError` naming the method,
+  the URL without its query, the status and the OCI error codes.
 - `TokenAuth`: Basic, or the distribution token flow (401 + `WWW-Authenticate: Bearer realm,service,scope`), one
   token per registry and set of scopes. The token server (`realm`) must be https, or http on a loopback host,
   and gets the registry's credential only when the keychain allows that host (`token_host_allowed`); else it is
@@ -18,13 +24,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 
 from release.errors import RegistryAuthError, RegistryError, RegistryResponseError
-from release.http import InsecureRedirect, plain_http_allowed
+from release.http import InsecureRedirect, plain_http_allowed, same_origin
+from release.imageref import is_loopback_host
 from release.redact import redact_url
 from release.registry_auth import Credential
 
@@ -188,6 +195,150 @@ class TokenAuth:
         """Whose credentials went to `registry`, for messages."""
         cred = self._keychain.resolve(registry)
         return f"the credentials from {cred.source}" if cred else "anonymous access"
+
+
+class RegistryTransport:
+    """The one request path to registries, shared by every call of a `RegistryClient`; thread-safe."""
+
+    def __init__(
+        self, session: requests.Session, keychain: KeychainLike, *, upload_session: requests.Session | None = None
+    ) -> None:
+        self._session = session
+        self._upload_session = upload_session or session
+        self.stats = RequestStats()
+        self._auth = TokenAuth(session, keychain, self.stats)
+        self._lock = threading.Lock()
+        self._pinged: set[str] = set()
+        self._ping_locks: dict[str, threading.Lock] = {}
+
+    @staticmethod
+    def registry_base(registry: str) -> str:
+        """The API root of a registry: the origin its credentials are for."""
+        scheme = "http" if is_loopback_host(registry) else "https"
+        host = "registry-1.docker.io" if registry == "docker.io" else registry
+        return f"{scheme}://{host}/v2/"
+
+    def _ping(self, registry: str, scopes: tuple[str, ...]) -> None:
+        """Before the first request to a registry, `GET /v2/` once: its 401 tells the auth scheme (and the token
+        for `scopes` is fetched there), so the requests started meanwhile wait instead of each taking a 401."""
+        with self._lock:
+            if registry in self._pinged:
+                return
+            gate = self._ping_locks.setdefault(registry, threading.Lock())
+        with gate:
+            if registry in self._pinged:
+                return
+            url = self.registry_base(registry)
+            try:
+                self.request(
+                    "GET", url, registry=registry, scopes=scopes, ok=(200, 401), ping=True, stream=True
+                ).close()  # the body is not needed
+            except RegistryAuthError:
+                raise
+            except RegistryError as e:  # no usable answer: the requests themselves will say what is wrong
+                log.debug("GET %s: %s; going on without a ping", url, e)
+            with self._lock:
+                self._pinged.add(registry)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        registry: str,
+        scopes: tuple[str, ...],
+        ok: tuple[int, ...],
+        replayable: bool = True,
+        upload: bool = False,
+        ping: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """The one request path: the origin rules, the auth header, one answer to a 401 challenge, `check`.
+        `upload`: over the upload session (a blob's body); `replayable=False`: a body that cannot be sent twice."""
+        if not ping:
+            self._ping(registry, scopes)
+        s = self._upload_session if upload else self._session
+        headers = dict(kwargs.pop("headers", {}) or {})
+        own = same_origin(url, self.registry_base(registry))  # an upload Location may be on another host
+        if not own and not plain_http_allowed(url):
+            raise RegistryError(
+                f"{method} {shown_url(url)}: registry {registry} pointed at plain http on a host that is not loopback; "
+                "refused"
+            )
+        auth = self._auth.header(registry, scopes) if own else None
+        if auth:
+            headers["Authorization"] = auth
+        counted = "PING" if ping else method
+        self.stats.count(counted)
+        resp = self._send(s, method, url, registry, headers, kwargs)
+        if resp.status_code == 401 and not (own and same_origin(resp.url or url, url)):
+            resp.close()
+            raise RegistryAuthError(
+                f"{method} {shown_url(resp.url or url)} answered 401, but the credentials of {registry} go to "
+                f"{registry} only (this URL is on another host, given by the registry); run again, or check the "
+                "registry"
+            )
+        if resp.status_code == 401 and ping:
+            # What a ping is for: the scheme is learnt (and the token for `scopes` fetched); no need to ask again.
+            resp.close()
+            self._auth.on_challenge(registry, scopes, resp)
+            return resp
+        if resp.status_code == 401:
+            if not replayable:
+                raise RegistryAuthError(
+                    f"{method} {shown_url(url)}: the registry asked for credentials in the middle of an "
+                    "upload; run the same command again"
+                )
+            resp.close()
+            headers["Authorization"] = self._auth.on_challenge(registry, scopes, resp)
+            self.stats.count(counted)
+            resp = self._send(s, method, url, registry, headers, kwargs)
+            if resp.status_code == 401:
+                raise RegistryAuthError(
+                    f"{registry} rejected {self._auth.describe(registry)} ({method} {shown_url(url)} → 401); "
+                    "check the user name and password (REGISTRY_USERNAME/REGISTRY_PASSWORD or docker login)"
+                )
+        return check(resp, method, url, ok)
+
+    @staticmethod
+    def _send(
+        s: requests.Session, method: str, url: str, registry: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """One request; a registry that cannot be reached (after the session's retries) is a RegistryError."""
+        try:
+            return s.request(method, url, headers=headers, allow_redirects=method in ("GET", "HEAD"), **kwargs)
+        except requests.RequestException as e:
+            raise RegistryError(transport_failure(method, url, registry, e)) from None
+
+
+def check(resp: requests.Response, method: str, url: str, ok: tuple[int, ...]) -> requests.Response:
+    """The one place that decides whether a status is acceptable."""
+    if resp.status_code in ok:
+        return resp
+    codes: tuple[str, ...] = ()
+    detail = ""
+    try:
+        body = json.loads(read_limited(resp, MAX_SMALL_BODY, "the error")) if method != "HEAD" else {}
+        errors = body.get("errors", []) if isinstance(body, dict) else []
+        errors = [e for e in errors if isinstance(e, dict)][:5] if isinstance(errors, list) else []
+        codes = tuple(one_line(str(e.get("code", "")))[:60] for e in errors)
+        detail = "; ".join(one_line(str(e.get("message", "")))[:200] for e in errors if e.get("message"))
+    except (ValueError, RecursionError, RegistryError, requests.RequestException):
+        pass
+    finally:
+        resp.close()
+    advice = {
+        403: "the credentials lack permission (push needs write access to the destination packages)",
+        404: "not found: check the repository and tag",
+        429: "rate limited: wait and run again",
+    }.get(resp.status_code, "the registry failed; run again later" if resp.status_code >= 500 else "")
+    parts = [f"{method} {shown_url(url)} → {resp.status_code}"]
+    if codes:
+        parts.append(" ".join(codes))
+    if detail:
+        parts.append(f"({detail})")
+    message = " ".join(parts) + (f": {advice}" if advice else "")
+    raise RegistryResponseError(message, method=method, url=shown_url(url), status=resp.status_code, codes=codes)
 
 
 def check_realm(registry: str, realm: str) -> str:
