@@ -56,8 +56,8 @@ from release.sim import dockerd as sim_dockerd
 from release.sim import packages
 from release.sim import registry as sim_registry
 from release.sim.github_packages import PackagesSim, install_packages
-from release.sim.github_project import ProjectSim, install
-from release.sim.github_server import GitHubServer
+from release.sim.github_project import ProjectSim
+from release.sim.github_server import GitHubServer, install_project
 from release.sim.history import CI_IMAGE, SimHistory, SimModel, generate_history
 from release.sim.tt_metal_origin import Origin, make_origin
 from release.version import Increment, Version, parse_increment
@@ -392,7 +392,7 @@ def started_services(opts: DemoOptions, workspace: Path) -> Iterator[Services]:
         token = Secret("ghp_demo_" + secrets.token_hex(16))
         server = GitHubServer(history, token=token.reveal()).start()
         stack.callback(server.stop)
-        sim = install(server, ProjectSim(PROJECT.owner, PROJECT.name, project.origin))
+        sim = install_project(server, ProjectSim(PROJECT.owner, PROJECT.name, project.origin))
         say(
             f"GitHub simulator on {server.api_url}: Models CI ({len(history.runs)} nightly runs of {len(cat.specs)} "
             "models),\n  and the project's pull requests and releases over the bare origin"

@@ -19,8 +19,8 @@ import requests
 from release import artifacts_summary
 from release.imageref import ImageRef
 from release.sim.github_packages import PackagesSim, install_packages
-from release.sim.github_project import ProjectSim, install
-from release.sim.github_server import GitHubServer
+from release.sim.github_project import ProjectSim
+from release.sim.github_server import GitHubServer, install_project
 from release.sim.history import SimModel, generate_history
 from tests.builders import catalogue_toml, device, template
 from tests.openapi.validate import validate
@@ -112,7 +112,7 @@ def world(tmp_path: Path, fresh_registry: Registry, dockerd, tt_metal_origin) ->
     ci_models = [SimModel.from_spec(s) for s in cat.specs.values() if "Alpha" in s.model_id]
     history = generate_history(ci_models, runs=3, seed=7, outcomes=[("target", 1)], expired_runs=0)
     server = GitHubServer(history, token=TOKEN, validator=validate).start()
-    project = install(server, ProjectSim("tenstorrent", "tt-inference-server", origin))
+    project = install_project(server, ProjectSim("tenstorrent", "tt-inference-server", origin))
 
     rewrite = (("ghcr.io", fresh_registry.host),)
     client = fresh_registry.client()

@@ -27,7 +27,8 @@ from release.http import make_session, same_origin
 from release.imageref import ImageRef
 from release.registry import RegistryClient
 from release.registry_auth import Keychain
-from release.sim.github_server import GitHubServer, Reply
+from release.sim.github_routing import Reply
+from release.sim.github_server import GitHubServer
 from release.sim.history import generate_history
 from tests.services.github_project import CI_TOKEN, TOKEN, GitHubProject
 from tests.services.recording import RecordingProxy

@@ -13,7 +13,7 @@ from release.github import GitHubClient
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session, retry_after_seconds
 from release.http_cache import FileResponseCache
-from release.sim.github_server import Reply, error
+from release.sim.github_routing import Reply, error
 from release.sim.history import generate_history
 from tests.services.github_server import TOKEN, small_models
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from release.sim.github_server import GitHubServer, Reply, SimRequest, error
+from release.sim.github_routing import Reply, SimRequest, error
+from release.sim.github_server import GitHubServer
 from release.sim.history import generate_history
 from tests.openapi.validate import validate
 from tests.services.github_server import small_models

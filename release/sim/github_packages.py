@@ -21,11 +21,10 @@ from urllib.parse import quote, unquote
 
 from release.errors import RegistryError
 from release.imageref import ImageRef
-from release.sim.github_server import Reply, SimRequest, error
+from release.sim.github_routing import Reply, RoutingServer, SimRequest, error
 
 if TYPE_CHECKING:
     from release.registry import RegistryClient
-    from release.sim.github_server import GitHubServer
 
 
 class PackagesSim:
@@ -56,7 +55,7 @@ class PackagesSim:
             found = [(self._ids[(repo.repository, d)], d, t) for d, t in by_digest.items()]
         return sorted(found, reverse=True)
 
-    def version_json(self, srv: GitHubServer, org: str, package: str, version: tuple[int, str, list[str]]) -> Any:
+    def version_json(self, srv: RoutingServer, org: str, package: str, version: tuple[int, str, list[str]]) -> Any:
         vid, digest, tags = version
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         name = quote(package, safe="")
@@ -68,7 +67,7 @@ class PackagesSim:
         }  # fmt: skip
 
 
-def _target(srv: GitHubServer, req: SimRequest) -> tuple[PackagesSim, str, str] | None:
+def _target(srv: RoutingServer, req: SimRequest) -> tuple[PackagesSim, str, str] | None:
     sim: PackagesSim | None = getattr(srv, "packages", None)
     p = req.params
     if sim is None or p["org"] not in sim.orgs or p["package_type"] != "container":
@@ -76,7 +75,7 @@ def _target(srv: GitHubServer, req: SimRequest) -> tuple[PackagesSim, str, str] 
     return sim, p["org"], unquote(p["package_name"])
 
 
-def list_versions(srv: GitHubServer, req: SimRequest) -> Reply:
+def list_versions(srv: RoutingServer, req: SimRequest) -> Reply:
     found = _target(srv, req)
     versions = found[0].versions(found[1], found[2]) if found else None
     if found is None or versions is None:
@@ -88,7 +87,7 @@ def list_versions(srv: GitHubServer, req: SimRequest) -> Reply:
     return reply
 
 
-def delete_version(srv: GitHubServer, req: SimRequest) -> Reply:
+def delete_version(srv: RoutingServer, req: SimRequest) -> Reply:
     found = _target(srv, req)
     versions = found[0].versions(found[1], found[2]) if found else None
     vid = req.params["package_version_id"]
@@ -110,7 +109,7 @@ ROUTES = [
 ]
 
 
-def install_packages(server: GitHubServer, packages: PackagesSim) -> PackagesSim:
+def install_packages(server: RoutingServer, packages: PackagesSim) -> PackagesSim:
     """Serve `packages` from `server` (its other routes are unchanged)."""
     server.packages = packages  # type: ignore[attr-defined]
     for method, template, fn in ROUTES:

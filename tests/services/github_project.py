@@ -19,8 +19,8 @@ import requests
 from release.config import Config
 from release.github import GitHubClient
 from release.github_types import RepoRef
-from release.sim.github_project import ProjectSim, install
-from release.sim.github_server import GitHubServer
+from release.sim.github_project import ProjectSim
+from release.sim.github_server import GitHubServer, install_project
 from release.sim.history import generate_history
 from release.wiring import ci_github_client, project_github_client
 from tests.openapi.validate import validate
@@ -63,7 +63,7 @@ def github_project(git_world: GitWorld) -> Iterator[GitHubProject]:
     repo_tokens = {f"{PROJECT.owner}/{PROJECT.name}": TOKEN, f"{history.owner}/{history.repo}": CI_TOKEN}
     server = GitHubServer(history, token=TOKEN, extra_tokens=(CI_TOKEN,), repo_tokens=repo_tokens,
                           validator=validate).start()  # fmt: skip
-    project = install(server, ProjectSim(PROJECT.owner, PROJECT.name, git_world.origin))
+    project = install_project(server, ProjectSim(PROJECT.owner, PROJECT.name, git_world.origin))
     env = {"GITHUB_API_URL": server.api_url, "GITHUB_TOKEN": TOKEN, "GH_PAT": CI_TOKEN}
     cfg = Config.from_env(env, repo_root=git_world.work)
     try:
