@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from release.demo import MARKER, commits_to_build, fresh_workspace, images_to_seed
-from release.demo import main as demo_main
+from release.demo.run import main as demo_main
+from release.demo.seeding import commits_to_build, images_to_seed
+from release.demo.workspace import MARKER, fresh_workspace
 from release.errors import ConfigError, ServiceError
 from release.sim import dockerd as sim_dockerd
 from release.sim import registry as sim_registry

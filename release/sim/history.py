@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from release.sim.joblogs import SimCheckout, iso, make_job_log
-from release.sim.reports import CI_IMAGE, OUTCOMES, _artifact_zip, _outcome, _quirk, _zip, sha
+from release.sim.reports import CI_IMAGE, OUTCOMES, _artifact_zip, _outcome, _quirk, _zip, override_image, sha
 
 MEDIA_IMAGE = "ghcr.io/tenstorrent/tt-media-inference-server"
 BASE_TIME = datetime(2025, 10, 1, 2, 0, 5, tzinfo=timezone.utc)
@@ -171,6 +171,7 @@ class SimRun:
     jobs: list[SimJob] = field(default_factory=list)
     artifacts: list[SimArtifact] = field(default_factory=list)
     images: set[str] = field(default_factory=set)  # CI images named by this run's artifacts and logs
+    override_images: set[str] = field(default_factory=set)  # run specs' override images (quirks), unexpired
     project_commit: str = ""  # the tt-inference-server commit its jobs checked out
 
 
@@ -197,6 +198,12 @@ class SimHistory:
     def ci_images(self) -> list[str]:
         """Every CI image the runs of the workflow name (override images of quirks excluded), sorted."""
         return sorted({image for run in self.runs for image in run.images})
+
+    def named_images(self) -> list[str]:
+        """Every image the runs name, the override images of unexpired artifacts' run specs included: `ci_images`,
+        then those overrides, sorted."""
+        ci = self.ci_images()
+        return [*ci, *sorted({i for run in self.runs for i in run.override_images} - set(ci))]
 
     def artifact(self, artifact_id: int) -> tuple[SimRun, SimArtifact] | None:
         for run in [*self.runs, *self.other_runs]:
@@ -474,6 +481,9 @@ def _make_run(
                 log,
             )
         )
+        override = override_image(quirk)
+        if override is not None and not expired:
+            run.override_images.add(override)
         content = functools.cache(
             functools.partial(
                 _artifact_zip, model=model, outcome=outcome, quirk=quirk, image=image, idx=idx, created=created

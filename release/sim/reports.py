@@ -154,6 +154,15 @@ def _quirk(special: bool, offset: int, pos: int) -> str | None:
     }.get((offset, pos))
 
 
+def override_image(quirk: str | None) -> str | None:
+    """The `cli_args.override_docker_image` a quirk puts in the run spec (None: no override)."""
+    if quirk == "override_short_tag":
+        return f"{RELEASED_IMAGE}:0.5.0-ae65ee5-35f023f"
+    if quirk == "override_ci_tag":
+        return f"{CI_IMAGE}:0.0.6-{sha('override')}-{sha('ov', 7)}-1234"
+    return None
+
+
 def _artifact_zip(
     *, model: ModelLike, outcome: str, quirk: str | None, image: str, idx: int, created: datetime
 ) -> bytes:
@@ -168,10 +177,7 @@ def _artifact_zip(
         "docker_image": image,
         "cli_args": {"override_docker_image": None},
     }
-    if quirk == "override_short_tag":
-        spec["cli_args"]["override_docker_image"] = f"{RELEASED_IMAGE}:0.5.0-ae65ee5-35f023f"
-    if quirk == "override_ci_tag":
-        spec["cli_args"]["override_docker_image"] = f"{CI_IMAGE}:0.0.6-{sha('override')}-{sha('ov', 7)}-1234"
+    spec["cli_args"]["override_docker_image"] = override_image(quirk)
     files: dict[str, bytes] = {
         f"run_specs/tt_model_spec_{run_label}.json": json.dumps(spec, indent=2).encode(),
         f"reports_output/release/data/report_data_{model.model_id}_{ts}.json": json.dumps(
