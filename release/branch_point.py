@@ -11,10 +11,11 @@ for `--from`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from release.ci_results_file import AllResults
 from release.errors import InputError
 from release.imagetags import same_commit
 from release.last_good_file import LastGoodRecords
@@ -69,7 +70,7 @@ def _witnesses(last_good: LastGoodRecords) -> list[Witness]:
     ]  # fmt: skip
 
 
-def choose(last_good: LastGoodRecords | None, all_results: Mapping[str, Any] | None, *, source: str) -> BranchPoint:
+def choose(last_good: LastGoodRecords | None, all_results: AllResults | None, *, source: str) -> BranchPoint:
     """The commit of the newest run among the last-good records (pure; InputError when there is none)."""
     if last_good is None:
         raise InputError(f"no models_ci_last_good_*.json in {source}: run `inv ci.read`, or pass --from SHA")
@@ -99,22 +100,11 @@ def choose(last_good: LastGoodRecords | None, all_results: Mapping[str, Any] | N
     return BranchPoint(chosen.commit, chosen, _log_line(all_results, chosen), others)
 
 
-def _log_line(all_results: Mapping[str, Any] | None, w: Witness) -> tuple[int, str] | None:
+def _log_line(all_results: AllResults | None, w: Witness) -> tuple[int, str] | None:
     """Where the job's log said it (the all-results entry of that job)."""
-    entries = all_results.get(w.model_id) if isinstance(all_results, Mapping) else None
-    for entry in entries if isinstance(entries, list) else []:
-        meta = entry.get("ci_metadata") if isinstance(entry, Mapping) else None
-        job = meta.get("ci_job_metadata") if isinstance(meta, Mapping) else None
-        if not isinstance(job, Mapping) or job.get("job_id") != w.job_id:
-            continue
-        logs = entry.get("ci_logs")
-        found = logs.get("tt_inference_server_checkout") if isinstance(logs, Mapping) else None
-        if not isinstance(found, Mapping):
-            continue
-        number, line = found.get("line_number"), found.get("line")
-        if isinstance(number, int) and isinstance(line, str):
-            return number, line
-    return None
+    entries = all_results.of_job(w.model_id, w.job_id) if all_results is not None else ()
+    found = next((e.checkout for e in entries if e.checkout is not None), None)
+    return (found.line_number, found.line) if found is not None else None
 
 
 class GitLike(Protocol):

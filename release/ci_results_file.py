@@ -90,6 +90,16 @@ class ResultSummary:
 
 
 @dataclass(frozen=True)
+class CheckoutLine:
+    """`ci_logs.tt_inference_server_checkout`: where the job's log said which tt-inference-server commit it checked
+    out (the line `git.prerelease` quotes for its default `--from`)."""
+
+    line_number: int
+    line: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
 class ResultEntry:
     """One entry of the file: one model's artifact in one run, with its job and the CI log facts."""
 
@@ -105,6 +115,7 @@ class ResultEntry:
     firmware_bundle: str | None = None
     kmd_version: str | None = None
     runner_name: str | None = None
+    checkout: CheckoutLine | None = None
 
     @property
     def model_id(self) -> str | None:
@@ -123,6 +134,10 @@ class AllResults:
     def entries(self) -> Iterator[ResultEntry]:
         for items in self.by_key.values():
             yield from items
+
+    def of_job(self, model_id: str, job_id: int | None) -> Iterator[ResultEntry]:
+        """The entries of `model_id` that came from the job `job_id`."""
+        return (e for e in self.by_key.get(model_id, ()) if e.job is not None and e.job.job_id == job_id)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_key.values())
@@ -176,6 +191,7 @@ def _entry(where: _Where, raw: Any) -> ResultEntry:
     run = _run(where, meta) if meta is not None else None
     job_raw = _object(where, meta, "ci_job_metadata", prefix="ci_metadata.") if meta is not None else None
     summary_raw = _object(where, wl, "summary", prefix="workflow_logs.")
+    checkout_raw = _object(where, logs, "tt_inference_server_checkout", prefix="ci_logs.")
     return ResultEntry(
         key=where.key,
         index=where.index,
@@ -189,6 +205,7 @@ def _entry(where: _Where, raw: Any) -> ResultEntry:
         firmware_bundle=_text(where, logs, "firmware_bundle", "ci_logs."),
         kmd_version=_text(where, logs, "kmd_version", "ci_logs."),
         runner_name=_text(where, logs, "runner_name", "ci_logs."),
+        checkout=_checkout(where, checkout_raw) if checkout_raw is not None else None,
     )
 
 
@@ -222,6 +239,15 @@ def _job(where: _Where, job: Mapping[str, Any]) -> JobInfo:
         started_at=_text(where, job, "started_at", p),
         completed_at=_text(where, job, "completed_at", p),
     )
+
+
+def _checkout(where: _Where, c: Mapping[str, Any]) -> CheckoutLine | None:
+    """None when the line itself is missing (nothing to quote)."""
+    p = "ci_logs.tt_inference_server_checkout."
+    number, line = _int(where, c, "line_number", p), _text(where, c, "line", p)
+    if number is None or line is None:
+        return None
+    return CheckoutLine(number, line, _text(where, c, "commit", p))
 
 
 def _summary(where: _Where, s: Mapping[str, Any]) -> ResultSummary:

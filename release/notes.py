@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from release import models_diff
 from release.ci_results_file import AllResults, ResultEntry
@@ -19,6 +19,9 @@ from release.git_types import Commit
 from release.last_good_file import LastGoodRecords
 from release.markdown import code, table
 from release.models_diff import DiffRow, ModelsDiff
+
+if TYPE_CHECKING:
+    from workflows.model_spec import ModelSpec
 
 UNKNOWN = "UNKNOWN"
 
@@ -195,20 +198,17 @@ def _models(n: int) -> str:
     return f"{n} model{'s' if n != 1 else ''}"
 
 
-def find_waivers(all_results: AllResults, specs: Mapping[str, Any]) -> list[Waiver]:
+def find_waivers(all_results: AllResults, specs: Mapping[str, ModelSpec]) -> list[Waiver]:
     """Default-impl models whose newest CI result is not passing.
 
-    `all_results` is the §8.1 file, read by its one reader (`ci_results_file`); `specs` is model_specs_output.json
-    ({model_id: spec}), which says which models are the default impl. A model the specs do not know is left out; a
-    model without `default_impl` information is listed (better one waiver too many than one missed).
+    `all_results` is the §8.1 file, read by its one reader (`ci_results_file`); `specs` are the catalogue's (the
+    source of model_specs_output.json), which say which models are the default impl. A model the catalogue does not
+    know is left out.
     """
     waivers: list[Waiver] = []
     for model_id, entries in all_results.by_key.items():
         spec = specs.get(model_id)
-        if not entries or not isinstance(spec, Mapping):
-            continue
-        default_impl = (spec.get("device_model_spec") or {}).get("default_impl", True)
-        if default_impl is False:
+        if not entries or spec is None or not spec.default_impl:
             continue
         ordered = sorted(entries, key=_entry_order)
         newest = ordered[-1]
@@ -221,7 +221,7 @@ def find_waivers(all_results: AllResults, specs: Mapping[str, Any]) -> list[Waiv
         else:
             reason = f"failed in run {run}; no passing run"
         link = f"[job]({newest.job.url})" if newest.job is not None and newest.job.url else UNKNOWN
-        waivers.append(Waiver(model_id, str(spec.get("device_type") or UNKNOWN), reason, link))
+        waivers.append(Waiver(model_id, spec.device_type or UNKNOWN, reason, link))
     return sorted(waivers, key=lambda w: w.model_id)
 
 

@@ -258,7 +258,7 @@ def prepare(cfg: Config, *, files: Sequence[Path], mode: Mode, increment: Increm
     """Read inputs, decide the version and load the catalogue with it (no registry request)."""
     docs, raw = read_last_good(files)
     current = catalogue.read_version(cfg.version_file)
-    state = _read_state(cfg.release_logs / STATE_FILE)
+    state = read_bump_state(cfg.release_logs / STATE_FILE)
     decision = resolve_version(
         current, increment=increment, mode=mode, fingerprint=inputs_fingerprint(mode, increment, raw), state=state
     )
@@ -270,7 +270,9 @@ def prepare(cfg: Config, *, files: Sequence[Path], mode: Mode, increment: Increm
     return Prepared(tuple(tgts), sources, decision, unknown, cfg.release_logs, cfg.version_file, mode)
 
 
-def _read_state(path: Path) -> BumpState | None:
+def read_bump_state(path: Path) -> BumpState | None:
+    """promote_state.json, its one reader: None when it is not there or unreadable (logged; a bump then goes on as
+    if there were none)."""
     if not path.exists():
         return None
     try:

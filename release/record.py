@@ -1,8 +1,9 @@
-"""Pure: the release record, `release_logs/release_record_vX.Y.Z.json` — what was released, where it came from and
-how to check it.
+"""The release record, `release_logs/release_record_vX.Y.Z.json` — what was released, where it came from and how
+to check it.
 
-One typed value, written once by `inv release` and read back by everything that reports on the release: the
-release notes list its images and commit (`gitflow.render_notes`), `inv images.audit --record` checks its digests.
+One typed value, written once by `inv release` and read back (`read`, its one reader) by everything that reports on
+the release: the release notes list its images and commit (`gitflow.render_notes`), `inv images.audit --record`
+checks its digests, the undo of a release deletes what it recorded.
 Its images come from the release artifacts summary after the builds (`ArtifactsSummary.with_builds`), so
 the summary, the record and the notes name the same images with the same digests.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from release import fsio
 from release.artifacts_summary import ArtifactsSummary
 from release.errors import InputError
 from release.notes import UNKNOWN, CiRunRef, ReleasedImage
@@ -186,6 +189,15 @@ class ReleaseRecord:
                 RecordDecision.from_json(d, where=f"{source}: decisions[{n}]") for n, d in enumerate(decided)
             ),
         )
+
+
+def read(path: Path, *, shown: str | None = None) -> ReleaseRecord:
+    """The record at `path` (`shown`: how messages name it); missing, not JSON or not a record: InputError."""
+    return ReleaseRecord.from_json(fsio.read_json(Path(path), what="release record"), source=shown or str(path))
+
+
+def read_if_exists(path: Path) -> ReleaseRecord | None:
+    return read(path) if Path(path).exists() else None
 
 
 def images_from_summary(summary: ArtifactsSummary) -> tuple[RecordImage, ...]:

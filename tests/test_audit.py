@@ -8,6 +8,7 @@ import requests
 
 from release.imageref import ImageRef
 from release.images import audit
+from release.record import ReleaseRecord
 from tests.builders import catalogue_toml, template
 from tests.services.registry import random_layer
 from workflows.model_spec import load_catalogue
@@ -50,12 +51,14 @@ def test_audit_record_checks_digests_and_finds_a_deleted_image(registry, seeder)
         timeout=10,
     )
     assert resp.status_code == 202
-    record = {"images": [
+    record = {"version": "0.6.0", "images": [
         {"destination": str(keep), "digest": keep_digest, "models": ["a"]},
         {"destination": str(gone), "digest": gone_digest, "models": ["b"]},
         {"destination": str(keep), "digest": "sha256:" + "0" * 64, "models": ["c"]},
     ]}  # fmt: skip
-    items = audit.plan_audit_from_record(record, source="record.json", registry_map=rewrite)
+    items = audit.plan_audit_from_record(
+        ReleaseRecord.from_json(record, source="record.json"), source="record.json", registry_map=rewrite
+    )
     statuses = [f.status for f in audit.run_audit(items, registry.client())]
     assert statuses == ["ok", "missing", "digest differs"]
 

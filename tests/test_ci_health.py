@@ -459,7 +459,7 @@ def test_pr_body_names_the_page_and_where_it_is(tmp_path):
     body = notes.render_pr_body(inp)
     assert "`models_ci_health_1_to_9.html`" in body and "not committed" in body and "release_logs" in body
     assert "models_ci_health" not in notes.render_pr_body(dataclasses.replace(inp, ci_health_page=None))
-    files = gitflow.ReleaseFiles(tmp_path, tmp_path, tmp_path / "specs.json")
+    files = gitflow.ReleaseFiles(tmp_path, tmp_path, tmp_path / "model_specs.toml", tmp_path / "VERSION")
     (tmp_path / "models_ci_last_good_1_to_9.json").write_text("{}")
     assert files.health_page() is None
     (tmp_path / "models_ci_health_1_to_9.html").write_text("<html>")

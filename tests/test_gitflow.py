@@ -45,7 +45,9 @@ def flow(
 
 
 def files(world: GitWorld) -> gitflow.ReleaseFiles:
-    return gitflow.ReleaseFiles(world.work, world.work / "release_logs", world.work / "model_specs_output.json")
+    return gitflow.ReleaseFiles(
+        world.work, world.work / "release_logs", world.work / "workflows" / "model_specs.toml", world.work / "VERSION"
+    )
 
 
 def prerelease(world: GitWorld, source: str | None, *, show=None, **kw: object) -> gitflow.FlowOutcome:
@@ -332,7 +334,7 @@ def test_default_from_is_the_commit_the_newest_last_good_run_tested(git_world: G
     other = sh(git_world.work, "rev-parse", "HEAD~1")
     line = f"HEAD is now at {source[:7]} dev work 0"
     checkout = {"commit": source[:7], "line_number": 41, "line": line}
-    entry = {"ci_metadata": {"run_id": 1007, "ci_job_metadata": {"job_id": 71}}, "ci_logs": {
+    entry = {"ci_metadata": {"run_id": 1007, "run_number": 7, "ci_job_metadata": {"job_id": 71}}, "ci_logs": {
         "tt_inference_server_checkout": checkout}}  # fmt: skip
     write_ci_files(
         git_world,

@@ -34,7 +34,9 @@ def flow(world: GitWorld, gh: GitHubProject, *, dry_run: bool = False) -> gitflo
 
 
 def files(world: GitWorld) -> gitflow.ReleaseFiles:
-    return gitflow.ReleaseFiles(world.work, world.work / "release_logs", world.work / "model_specs_output.json")
+    return gitflow.ReleaseFiles(
+        world.work, world.work / "release_logs", world.work / "workflows" / "model_specs.toml", world.work / "VERSION"
+    )
 
 
 def quiet(_: str) -> None:
@@ -51,9 +53,10 @@ def prerelease_with_outputs(world: GitWorld, gh: GitHubProject) -> None:
         shutil.copy(DATA / name, logs / name)
     diff = models_diff.parse(json.loads((DATA / "release_models_diff.json").read_text()), source="test data")
     (logs / "release_models_diff.md").write_text(models_diff.render(diff))
-    shutil.copy(DATA / "model_specs_output.json", world.work / "model_specs_output.json")
+    (world.work / "workflows").mkdir(exist_ok=True)
+    shutil.copy(DATA / "model_specs.toml", world.work / "workflows" / "model_specs.toml")
     sh(world.work, "add", "-f", "release_logs/release_models_diff.md", "release_logs/release_models_diff.json",
-       "release_logs/dev_artifacts_summary.md", "model_specs_output.json")  # fmt: skip
+       "release_logs/dev_artifacts_summary.md", "workflows/model_specs.toml")  # fmt: skip
     sh(world.work, "commit", "-q", "-m", notes.kit_commit_message("spec.update", "Update model specs"))
     world.commit(world.work, "Hand-tune Qwen3-32B max_context", {"workflows/tweak.txt": "32k\n"})
     for name in ("models_ci_last_good_230_to_236.json", "models_ci_all_results_230_to_236.json"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from release import artifacts_summary, models_diff, notes, record
 from release.ci_results_file import AllResults, parse_all_results
 from release.git_types import Commit
 from release.last_good_file import LastGoodRecords, parse_last_good
+from workflows.model_spec import ModelSpec, load_catalogue
 
 DATA = Path(__file__).parent / "data" / "gitflow"
 
@@ -29,6 +31,11 @@ def all_results() -> AllResults:
     return parse_all_results(
         load("models_ci_all_results_230_to_236.json"), source="models_ci_all_results_230_to_236.json"
     )
+
+
+def specs() -> Mapping[str, ModelSpec]:
+    """The data's catalogue: which models are the default impl."""
+    return load_catalogue(DATA / "model_specs.toml", version="0.6.0").specs
 
 
 def release_summary() -> artifacts_summary.ArtifactsSummary:
@@ -83,7 +90,7 @@ def test_kit_commit_subjects_are_short_and_the_files_go_in_the_body() -> None:
 
 
 def test_waivers_are_default_impl_models_whose_last_result_regressed() -> None:
-    waivers = notes.find_waivers(all_results(), load("model_specs_output.json"))
+    waivers = notes.find_waivers(all_results(), specs())
     assert [(w.model_id, w.reason) for w in waivers] == [
         ("id_tt-transformers_AFM-4.5B_n300", "failed in run 236; no passing run"),
         ("id_tt-transformers_Qwen3-32B_t3k", "failed in run 236 after passing in run 230"),
@@ -120,7 +127,7 @@ def pr_input(kind: str) -> notes.PrBodyInput:
         artifacts_summary_md=(DATA / "dev_artifacts_summary.md").read_text() if kind == "prerelease" else None,
         artifacts_summary_name=summary,
         manual_changes=notes.manual_changes(COMMITS),
-        waivers=notes.find_waivers(all_results(), load("model_specs_output.json")),
+        waivers=notes.find_waivers(all_results(), specs()),
         ci_runs=notes.ci_runs_used(last_good()),
     )
 
@@ -146,7 +153,7 @@ def notes_input(**over: object) -> notes.NotesInput:
         firmware=fw,
         kmd=kmd,
         changes=diff().rows,
-        waivers=notes.find_waivers(all_results(), load("model_specs_output.json")),
+        waivers=notes.find_waivers(all_results(), specs()),
         images=record.released_images(record.images_from_summary(release_summary())),
     )
     values.update(over)

@@ -1,5 +1,5 @@
-"""Where the earlier steps' outputs are (`release_logs/`, model_specs_output.json), read as committed on a branch
-(what a PR shows) or as they are in the working tree, each through its one reader."""
+"""Where the earlier steps' outputs are (`release_logs/`, the catalogue), read as committed on a branch (what a PR
+shows) or as they are in the working tree, each through its one reader."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from release import ci_results_file, fsio, last_good_file, models_diff, notes, release_inputs
+from release import catalogue, ci_results_file, fsio, last_good_file, models_diff, notes, release_inputs
 from release.ci_results_file import AllResults
 from release.last_good_file import LastGoodRecords
 from release.models_diff import ModelsDiff
+from workflows.model_spec import Catalogue
 
 if TYPE_CHECKING:
     from release.config import Config
@@ -19,17 +20,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReleaseFiles:
-    """Where the earlier steps' outputs are: `release_logs/` and model_specs_output.json (both in the repo)."""
+    """Where the earlier steps' outputs are: `release_logs/`, and the catalogue with its VERSION (all in the repo)."""
 
     repo_root: Path
     release_logs: Path
-    specs_json: Path
+    catalogue_path: Path
+    version_file: Path
     last_good: Path | None = None  # default: the newest models_ci_last_good_*.json in release_logs
     all_results: Path | None = None
 
     @classmethod
     def from_config(cls, cfg: Config, *, last_good: Path | None = None) -> ReleaseFiles:
-        return cls(cfg.repo_root, cfg.release_logs, cfg.output_json_path, last_good=last_good)
+        return cls(cfg.repo_root, cfg.release_logs, cfg.catalogue_path, cfg.version_file, last_good=last_good)
 
     def rel(self, path: Path) -> str | None:
         try:
@@ -76,18 +78,24 @@ class ReleaseFiles:
         path = self.all_results_path()
         return ci_results_file.read_all_results(path) if path is not None and path.exists() else None
 
-    def all_results_data(self) -> dict[str, Any] | None:
-        """The raw all-results file, for the job log lines `branch_point` quotes (the typed reader keeps none)."""
-        return release_inputs.read_mapping(self.all_results_path(), "all CI results")
-
     def json_text(self, git: Git, rev: str | None, path: Path) -> Any | None:
         text = self.text(git, rev, path)
         return fsio.parse_json(text, source=str(path)) if text is not None else None
 
 
+    def catalogue_at(self, git: Git, rev: str | None) -> Catalogue | None:
+        """The catalogue as committed at `rev` (else as it is in the working tree); None when it or VERSION is not
+        there."""
+        text, version = self.text(git, rev, self.catalogue_path), self.text(git, rev, self.version_file)
+        if text is None or version is None:
+            return None
+        return catalogue.load_path(self.catalogue_path, version=version.strip(), text=text)
+
+
 def waivers_for(files: ReleaseFiles, git: Git, rev: str | None) -> list[notes.Waiver] | None:
+    """The waivers of the CI results, with the catalogue (at `rev`) saying which models are the default impl."""
     results = files.all_results_records()
-    specs = files.json_text(git, rev, files.specs_json)
-    if results is None or not isinstance(specs, dict):
+    cat = files.catalogue_at(git, rev) if results is not None else None
+    if results is None or cat is None:
         return None
-    return notes.find_waivers(results, specs)
+    return notes.find_waivers(results, cat.specs)

@@ -110,7 +110,8 @@ def prerelease_flow(
     if source:
         label = f"--from {source}"
     else:
-        point = branch_point.choose(files.last_good_records(), files.all_results_data(), source=str(files.release_logs))
+        results = files.all_results_records()
+        point = branch_point.choose(files.last_good_records(), results, source=str(files.release_logs))
         label, facts = point.label, point.facts()
 
     def make() -> GitPlan:

@@ -72,9 +72,7 @@ def record_path(files: ReleaseFiles, version: Version) -> Path:
 
 
 def read_record(files: ReleaseFiles, version: Version) -> record.ReleaseRecord | None:
-    path = record_path(files, version)
-    data = release_inputs.read_json(path)
-    return record.ReleaseRecord.from_json(data, source=str(path)) if data is not None else None
+    return record.read_if_exists(record_path(files, version))
 
 
 def render_notes(flow: Flow, version: Version, files: ReleaseFiles, repo: RepoFacts) -> str:

@@ -7,7 +7,7 @@ the command (request → config → plan → registry reads → findings).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from release import catalogue, fsio, wiring
+from release import catalogue, record, wiring
 from release.config import Config
 from release.errors import InputError, PartialFailure
 from release.imageref import ImageRef, ImageRefError
+from release.record import ReleaseRecord
 from workflows.model_spec import Catalogue
 
 if TYPE_CHECKING:
@@ -61,27 +62,17 @@ def plan_audit_from_catalogue(
 
 
 def plan_audit_from_record(
-    record: object, *, source: str, registry_map: Iterable[tuple[str, str]] = ()
+    record: ReleaseRecord, *, source: str, registry_map: Iterable[tuple[str, str]] = ()
 ) -> list[AuditItem]:
-    images = record.get("images") if isinstance(record, Mapping) else None
-    if not isinstance(images, list):
-        raise InputError(f"{source}: no images list (is it a release_logs/release_record_vX.Y.Z.json?)")
+    """Every image the record names, with the digest it recorded."""
     rewrite = tuple(registry_map)
     items = []
-    for i, entry in enumerate(images):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("destination"), str):
-            raise InputError(f"{source}: images[{i}].destination: missing")
-        dst = entry["destination"]
-        models = entry.get("models") or []
-        if not isinstance(entry.get("digest"), str | None):
-            raise InputError(f"{source}: images[{i}].digest: expected a string")
-        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-            raise InputError(f"{source}: images[{i}].models: expected a list of model_ids")
+    for i, image in enumerate(record.images):
         try:
-            checked = ImageRef.parse(dst).rewrite(rewrite)
+            checked = ImageRef.parse(image.destination).rewrite(rewrite)
         except ImageRefError as e:
             raise InputError(f"{source}: images[{i}].destination: {e}") from None
-        items.append(AuditItem(dst, checked, entry.get("digest"), tuple(models)))
+        items.append(AuditItem(image.destination, checked, image.digest, image.models))
     return items
 
 
@@ -154,8 +145,9 @@ def audit_images(
     """Every image must exist (with its recorded digest); the findings are returned, or, when any image fails,
     PartialFailure is raised after `on_event` received them."""
     if request.record is not None:
-        record = fsio.read_json(request.record)
-        items = plan_audit_from_record(record, source=str(request.record), registry_map=cfg.registry_rewrite)
+        items = plan_audit_from_record(
+            record.read(request.record), source=str(request.record), registry_map=cfg.registry_rewrite
+        )
     else:
         items = plan_audit_from_catalogue(catalogue.load(cfg), dev=request.dev, registry_map=cfg.registry_rewrite)
     on_event(Auditing(len(items)))

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release import fsio, run_state, wiring
+from release import run_state, wiring
 from release.config import Config
 from release.errors import ConfigError, InputError, ReleaseError, UndoIncomplete
 from release.github_types import RepoRef
-from release.promotion import BumpState
+from release.promotion_run import read_bump_state
 from release.record import ReleaseRecord
+from release.record import read as read_record
 from release.run_state import ReleaseState
 from release.undo import apply as executor
 from release.undo import evidence, observe
@@ -192,8 +193,7 @@ class _Files:
         if state is not None and self.command in state.runs:
             record = None
             if self.command == "release" and self.record.exists():
-                data = fsio.read_json(self.record, what="release record")
-                record = ReleaseRecord.from_json(data, source=self.shown(self.record))
+                record = read_record(self.record, shown=self.shown(self.record))
             return state, record, self.shown(self.state)
         journal = executor.Journal.load(self.journal)
         source = journal.source if journal is not None else {}
@@ -249,8 +249,5 @@ class _Files:
 
     def _promote_state_is_ours(self) -> bool:
         """promote_state.json (the VERSION bump of `images.promote --increment`) of this version's dev promotion."""
-        try:
-            bump = BumpState.parse(fsio.read_json(self.promote_state)) if self.promote_state.exists() else None
-        except InputError:
-            return False
+        bump = read_bump_state(self.promote_state)
         return bump is not None and str(bump.to_version) == self.version and bump.mode == "dev"
