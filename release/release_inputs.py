@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from release import fsio
-from release.errors import InputError
 
 _CI_SPAN = re.compile(r"^models_ci_(?:last_good|all_results)_(.+)\.json$")
 _CI_FILE = re.compile(r"^models_ci_(last_good|all_results)_(\w+?)_to_(\w+)\.json$")
@@ -44,21 +42,6 @@ def health_page_name(ci_file: Path) -> str | None:
 
 def read_text(path: Path) -> str | None:
     return fsio.read_text_if_exists(path)
-
-
-def read_json(path: Path | None) -> Any | None:
-    if path is None or not Path(path).exists():
-        return None
-    return fsio.read_json(path)
-
-
-def read_mapping(path: Path | None, what: str) -> dict[str, Any] | None:
-    data = read_json(path)
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object ({what})")
-    return data
 
 
 def _num(text: str) -> int:
