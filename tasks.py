@@ -64,15 +64,15 @@ def spec_update_task(
     diff_out=None,
 ):
     """Apply last good CI results to the catalogue; regenerate model_specs_output.json and the README table."""
-    from release import spec_run
+    from release import spec_update
     from release.display import SpecDisplay
 
-    request = spec_run.SpecRequest(
+    request = spec_update.SpecRequest(
         last_good=Path(last_good) if last_good else None, output_only=output_only, allow_downgrade=allow_downgrade,
         only=tuple(only or ()), against=against, diff_out=Path(diff_out) if diff_out else None, dry_run=dry_run,
     )  # fmt: skip
     cfg = load_config(output_json_path=output_json, readme_path=readme)
-    spec_run.update_specs(cfg, request, on_event=SpecDisplay(cfg))
+    spec_update.update_specs(cfg, request, on_event=SpecDisplay(cfg))
 
 
 # ------------------------------------------------------------------------------------------------ images

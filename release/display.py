@@ -251,7 +251,7 @@ class SpecDisplay:
 
     def __call__(self, event: object) -> None:
         from release import spec_report
-        from release.spec_run import Planned
+        from release.spec_update import Planned
 
         if not isinstance(event, Planned):
             return
@@ -313,8 +313,8 @@ class PromoteDisplay(_CopyBar):
         self._json = json
 
     def __call__(self, event: object) -> None:
-        from release import promotion_report as report
         from release.images import promote
+        from release.images import promotion_report as report
 
         if self._copy_event(event):
             return
@@ -340,7 +340,7 @@ class PromoteDisplay(_CopyBar):
             self._promoted(event)
 
     def _promoted(self, event: Any) -> None:
-        from release import promotion_report as report
+        from release.images import promotion_report as report
 
         result, decision = event.result, event.prep.decision
         if self._json:
@@ -365,8 +365,8 @@ class CopyDisplay(_CopyBar):
         self._listed = listed  # --from-summary
 
     def __call__(self, event: object) -> None:
-        from release import promotion_report as report
         from release.images import copy
+        from release.images import promotion_report as report
 
         if self._copy_event(event):
             return

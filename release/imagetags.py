@@ -97,6 +97,16 @@ def image_commits(image: str | None, *, has_vllm: bool | None = None) -> tuple[s
     return parsed.tt_metal, parsed.vllm
 
 
+def commits_disagree(tag: TagCommits, *, tt_metal: str | None, vllm: str | None) -> tuple[str, str, str | None] | None:
+    """The first commit a tag disagrees on, as (which, expected, in the tag): "tt-metal" or "vLLM"; None when the
+    tag agrees. An expected commit of None is not checked."""
+    if tt_metal is not None and not same_commit(tt_metal, tag.tt_metal):
+        return "tt-metal", tt_metal, tag.tt_metal
+    if vllm is not None and not same_commit(vllm, tag.vllm or ""):
+        return "vLLM", vllm, tag.vllm
+    return None
+
+
 def same_commit(expected: str, found: str) -> bool:
     """SHAs match by prefix in either direction (at least 7 characters); tags and branches must be equal."""
     a, b = expected.strip().lower(), found.strip().lower()

@@ -1,26 +1,29 @@
-"""`inv spec.update`: keep the catalogue's generated outputs in step with workflows/model_specs.toml.
+"""`inv spec.update`, the command: request → config → plan → write. The task and the spec.update, spec.diff and
+spec.outputs steps of `inv prerelease` / `inv release` call `update_specs`; it reports the files it is about to
+write through `on_event` (`Planned`) before it writes them, and leaves the printing to its caller.
 
-Plan, then apply: `plan_outputs` computes the new text of every generated file and keeps the stale ones;
-`apply_file_changes` writes them atomically.
+With a last-good file: apply its records to the catalogue (`spec_plan.plan_spec_update` plans, `spec_edit` edits the
+TOML text), regenerate model_specs_output.json and the README table (`plan_outputs`: the new text of every
+generated file, only the stale ones kept), and render release_models_diff.md (`against`: against the catalogue in
+that git ref). With `output_only`: regenerate the outputs for VERSION. Every file is computed first, then written
+atomically (`apply_file_changes`).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from release import catalogue as kit_catalogue
-from release import fsio, models_diff, spec_edit, spec_outputs, spec_report
+from release import fsio, models_diff, spec_edit, spec_outputs, spec_report, wiring
 from release.config import Config
 from release.errors import ConfigError, InputError
-from release.imageref import ImageRef
-from release.imagetags import parse_commit_tag, same_commit
-from release.last_good_file import LastGoodRecord, LastGoodRecords, read_last_good
+from release.events import OnEvent, ignore
+from release.last_good_file import read_last_good
 from release.models_diff import ModelsDiff
-from release.spec_plan import Candidate, Rejected, SpecUpdatePlan, TemplateUpdate
-from workflows.model_spec import STATUSES, Catalogue
+from release.spec_plan import SpecUpdatePlan, plan_spec_update
+from workflows.model_spec import Catalogue
 
 
 @dataclass(frozen=True)
@@ -75,103 +78,6 @@ def plan_outputs_for(cfg: Config, catalogue: Catalogue) -> tuple[FileChange, ...
 def apply_file_changes(changes: tuple[FileChange, ...]) -> None:
     for change in changes:
         fsio.atomic_write(change.path, change.new)
-
-
-# --------------------------------------------------------------------------------------------------- update plan
-
-STATUS_FROM_PERF = {
-    "experimental": "EXPERIMENTAL",
-    "functional": "FUNCTIONAL",
-    "complete": "COMPLETE",
-    "target": "TOP_PERF",
-}
-
-
-def plan_spec_update(
-    catalogue: Catalogue,
-    last_good: LastGoodRecords,
-    *,
-    allow_downgrade: bool = False,
-    only: Sequence[str] = (),
-) -> SpecUpdatePlan:
-    """Per template, the record of the highest CI run (ties: first in template order), guarded (pure)."""
-    updates: list[TemplateUpdate] = []
-    rejected: list[Rejected] = []
-    for template in catalogue.templates:
-        candidates: list[Candidate] = []
-        for model_id, weight, device in template.model_ids():
-            if only and not any(fnmatch.fnmatchcase(model_id, pattern) for pattern in only):
-                continue
-            record = last_good.get(model_id)
-            if record is None or not (record.tt_metal_commit or record.vllm_commit):
-                continue
-            problem = _tag_problem(record)
-            if problem:
-                rejected.append(Rejected(template.label, model_id, problem))
-                continue
-            candidates.append(Candidate(model_id, weight, device, record))
-        if not candidates:
-            continue
-        best = max(candidates, key=lambda c: c.record.ci_run_number)  # max keeps the first of equals
-        rec = best.record
-        distinct = {(_short(c.record.tt_metal_commit), _short(c.record.vllm_commit)) for c in candidates}
-        ci_tm = _short(rec.tt_metal_commit) or template.tt_metal_commit
-        ci_vllm = template.vllm_commit
-        if template.vllm_commit is not None and rec.vllm_commit:
-            ci_vllm = _short(rec.vllm_commit)
-        # A template with an explicit image (media, forge) keeps the commits its image carries: writing the CI's
-        # commits would describe an image that does not exist. The difference is listed under "Needs attention".
-        explicit = template.docker_image is not None
-        tm_after = template.tt_metal_commit if explicit else ci_tm
-        vllm_after = template.vllm_commit if explicit else ci_vllm
-        status_after, proposed = template.status, None
-        mapped = STATUS_FROM_PERF.get(rec.perf_status)
-        if mapped is not None and mapped != template.status:
-            if STATUSES.index(mapped) > STATUSES.index(template.status) or allow_downgrade:
-                status_after = mapped
-            else:
-                proposed = mapped
-        updates.append(
-            TemplateUpdate(
-                template_index=template.index,
-                label=template.label,
-                impl_id=template.impl.impl_id,
-                weights=template.weights,
-                devices=tuple(d.device for d in template.devices),
-                source=best,
-                tt_metal_before=template.tt_metal_commit,
-                tt_metal_after=tm_after,
-                vllm_before=template.vllm_commit,
-                vllm_after=vllm_after,
-                status_before=template.status,
-                status_after=status_after,
-                proposed_status=proposed,
-                explicit_image=template.docker_image,
-                ci_tt_metal=ci_tm,
-                ci_vllm=ci_vllm,
-                disagreements=tuple(candidates) if len(distinct) > 1 else (),
-            )
-        )
-    return SpecUpdatePlan(tuple(updates), tuple(rejected), allow_downgrade)
-
-
-def _short(commit: str | None) -> str | None:
-    return commit[:7] if commit else None
-
-
-def _tag_problem(record: LastGoodRecord) -> str | None:
-    """Why a record may not be applied: its CI image tag must carry commits that agree with the record."""
-    if not record.docker_image:
-        return "the CI record has no docker_image to read its commits from"
-    tag = ImageRef.parse(record.docker_image).tag or ""
-    parsed = parse_commit_tag(tag, has_vllm=record.vllm_commit is not None)
-    if parsed is None:
-        return f"CI image tag of {record.docker_image} carries no parseable commits"
-    if record.tt_metal_commit and not same_commit(record.tt_metal_commit, parsed.tt_metal):
-        return f"tt-metal commit {record.tt_metal_commit} disagrees with the CI image tag ({parsed.tt_metal})"
-    if record.vllm_commit and not same_commit(record.vllm_commit, parsed.vllm or ""):
-        return f"vLLM commit {record.vllm_commit} disagrees with the CI image tag ({parsed.vllm})"
-    return None
 
 
 # --------------------------------------------------------------------------------------------------- files
@@ -252,3 +158,56 @@ def update_from_last_good(
     return prepare_update(
         cfg, plan, catalogue_text=catalogue_text, version=version, diff_out=diff_out, against=against_cat
     )
+
+
+# --------------------------------------------------------------------------------------------------- the command
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecRequest:
+    last_good: Path | None = None  # from `inv ci.read`; None with output_only
+    output_only: bool = False
+    allow_downgrade: bool = False
+    only: tuple[str, ...] = ()  # model_id globs
+    against: str | None = None  # a git ref: the diff is rendered against its catalogue
+    diff_out: Path | None = None  # default: release_logs/release_models_diff.md
+    version: str | None = None  # with output_only: the VERSION the outputs show (default: the VERSION file)
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.output_only and not self.last_good:
+            raise ConfigError("give LAST_GOOD_JSON (from `inv ci.read`), or --output-only")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What is about to be written (nothing on a dry run)."""
+
+    changes: tuple[FileChange, ...]
+    plan: SpecUpdatePlan | None  # None with output_only
+    version: str
+    specs: int  # catalogue entries (with output_only)
+    dry_run: bool
+
+
+def update_specs(cfg: Config, request: SpecRequest, *, on_event: OnEvent = ignore) -> Planned:
+    """Plan the catalogue update (or only the outputs), tell `on_event`, then write the files that change."""
+    if request.output_only:
+        cat = kit_catalogue.load(cfg, version=request.version)
+        changes, plan = plan_outputs_for(cfg, cat), None
+    else:
+        files = update_from_last_good(
+            cfg,
+            Path(request.last_good or ""),
+            allow_downgrade=request.allow_downgrade,
+            only=request.only,
+            against=request.against,
+            show_file=wiring.git_client(cfg).show_file if request.against else None,
+            diff_out=request.diff_out or cfg.release_logs / "release_models_diff.md",
+        )
+        changes, plan, cat = files.changes, files.plan, files.new_catalogue
+    planned = Planned(changes, plan, str(cat.version), len(cat.specs), request.dry_run)
+    on_event(planned)
+    if not request.dry_run:
+        apply_file_changes(planned.changes)
+    return planned

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from release import promotion, promotion_report, promotion_run
 from release.config import Config
 from release.errors import InputError, TagConflict
 from release.imageref import ImageRef
+from release.images import promotion, promotion_report, promotion_run
 from release.last_good_file import parse_last_good
 from release.version import Version
 from tests.builders import last_good_record
@@ -608,7 +608,7 @@ def test_progress_bar_lines_without_a_terminal() -> None:
 
 def test_planning_and_rendering_import_no_io() -> None:
     code = (
-        "import sys, release.promotion, release.promotion_report\n"
+        "import sys, release.images.promotion, release.images.promotion_report\n"
         "io = ('requests', 'docker', 'subprocess', 'urllib3', 'release.registry', 'release.wiring')\n"
         "bad = [m for m in io if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from release import catalogue as kit_catalogue
-from release import models_diff, spec_update
+from release import models_diff, spec_plan, spec_update
 from release.config import Config
 from release.errors import InputError
 from release.last_good_file import parse_last_good
@@ -222,5 +222,5 @@ def test_tag_guard(tm, vllm, image, problem):
     from release.last_good_file import LastGoodRecord
 
     record = LastGoodRecord("m", tm, vllm, image, "complete", 1)
-    found = spec_update._tag_problem(record)
+    found = spec_plan.tag_problem(record)
     assert (found is None) if problem is None else (problem in found)

@@ -28,6 +28,7 @@ from release.build.tt_metal import CommitResolver
 from release.build.units import RegistryMap, Selection, image_names, images_to_build, work_units
 from release.config import Config
 from release.errors import BuildError, PartialFailure, TagConflict
+from release.events import OnEvent, ignore
 from release.imageref import ImageRef
 
 if TYPE_CHECKING:
@@ -100,16 +101,12 @@ class SummaryUpdated:
     moved: int  # images that left its images_to_build
 
 
-def _ignore(_event: object) -> None:
-    return None
-
-
 def build_images(
     cfg: Config,
     request: BuildRequest,
     *,
     registry: RegistryClient | None = None,
-    on_event: Callable[[object], None] = _ignore,
+    on_event: OnEvent = ignore,
 ) -> BuildRun | None:
     """Plan; stop there on a dry run or when a listed image cannot be built (PartialFailure); else build, push,
     write the build summary and check. Returns the run (None on a dry run)."""

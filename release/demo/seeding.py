@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from release import ci_read, ci_report, spec_plan, spec_update, wiring
+from release import ci_read, ci_report, spec_plan, wiring
 from release.config import Config, Secret
 from release.imageref import ImageRef
 from release.imagetags import parse_commit_tag, same_commit
@@ -31,7 +31,7 @@ def preview_spec_update(
         opts, github=github, models=ci_read.models_from_specs(cat.specs.values()), out_root=scratch
     )
     records = parse_last_good(ci_report.last_good(result), source="the CI preview")
-    return spec_update.plan_spec_update(cat, records)
+    return spec_plan.plan_spec_update(cat, records)
 
 
 def template_commits(plan: spec_plan.SpecUpdatePlan) -> Counter[tuple[str, str]]:

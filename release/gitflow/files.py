@@ -82,7 +82,6 @@ class ReleaseFiles:
         text = self.text(git, rev, path)
         return fsio.parse_json(text, source=str(path)) if text is not None else None
 
-
     def catalogue_at(self, git: Git, rev: str | None) -> Catalogue | None:
         """The catalogue as committed at `rev` (else as it is in the working tree); None when it or VERSION is not
         there."""

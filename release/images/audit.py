@@ -7,7 +7,7 @@ the command (request → config → plan → registry reads → findings).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from tabulate import tabulate
 from release import catalogue, record, wiring
 from release.config import Config
 from release.errors import InputError, PartialFailure
+from release.events import OnEvent, ignore
 from release.imageref import ImageRef, ImageRefError
 from release.record import ReleaseRecord
 from workflows.model_spec import Catalogue
@@ -139,9 +140,7 @@ class Audited:
     findings: list[AuditFinding]
 
 
-def audit_images(
-    cfg: Config, request: AuditRequest, *, on_event: Callable[[object], None] = lambda _: None
-) -> list[AuditFinding]:
+def audit_images(cfg: Config, request: AuditRequest, *, on_event: OnEvent = ignore) -> list[AuditFinding]:
     """Every image must exist (with its recorded digest); the findings are returned, or, when any image fails,
     PartialFailure is raised after `on_event` received them."""
     if request.record is not None:

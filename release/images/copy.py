@@ -7,17 +7,18 @@ the registry's copy events, `Copied`) and leaves the printing to the task.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from release import artifacts_summary, fsio, promotion_report, promotion_run, wiring
+from release import artifacts_summary, events, fsio, wiring
 from release.config import Config
 from release.errors import ConfigError, InputError
 from release.imageref import ImageRef, ImageRefError
-from release.promotion import (
+from release.images import promotion_report, promotion_run
+from release.images.promotion import (
     CiSource,
     Conflict,
     Copy,
@@ -31,7 +32,7 @@ from release.promotion import (
     check_result,
     refuse_outside_sources,
 )
-from release.promotion_run import apply_promotion
+from release.images.promotion_run import apply_promotion
 
 if TYPE_CHECKING:
     from release.registry import RegistryClient
@@ -196,16 +197,12 @@ class Copied:
     summary: Path | None  # copy_artifacts_summary.md (with --from-summary)
 
 
-def _ignore(_event: object) -> None:
-    return None
-
-
 def copy_images(
     cfg: Config,
     request: CopyImagesRequest,
     *,
     registry: RegistryClient | None = None,
-    on_event: Callable[[object], None] = _ignore,
+    on_event: events.OnEvent = events.ignore,
 ) -> PromotionResult | None:
     """Plan (registry reads only); on a dry run stop there, with estimates. Else copy, write the summary of a
     --from-summary copy, and raise for a missing source, a conflict or a failed copy. None on a dry run."""

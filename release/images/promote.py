@@ -2,23 +2,25 @@
 of `inv prerelease` / `inv release` both call `promote_images`; it reports through `on_event` (`Reading`,
 `Decided`, `Planned` on a dry run, the registry's copy events, `Promoted`) and leaves the printing to its caller.
 
-The stages live in release/promotion_run.py (prepare: inputs and the version, no registry request; plan_only;
-execute: copy, write the summaries, then VERSION), the plan in release/promotion.py, the summaries in
-release/promotion_report.py.
+The stages live in release/images/promotion_run.py (prepare: inputs and the version, no registry request;
+plan_only; execute: copy, write the summaries, then VERSION), the plan in release/images/promotion.py, the
+summaries in release/images/promotion_report.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from release import fsio, promotion, promotion_report, promotion_run, wiring
+from release import fsio, wiring
 from release.config import Config
 from release.errors import ConfigError
-from release.promotion import Mode, PromotionPlan, PromotionResult
-from release.promotion_run import Prepared
+from release.events import OnEvent, ignore
+from release.images import promotion, promotion_report, promotion_run
+from release.images.promotion import Mode, PromotionPlan, PromotionResult
+from release.images.promotion_run import Prepared
 from release.version import Increment, parse_increment
 
 if TYPE_CHECKING:
@@ -100,16 +102,12 @@ class PromoteRun:
     result: PromotionResult | None  # None on a dry run
 
 
-def _ignore(_event: object) -> None:
-    return None
-
-
 def promote_images(
     cfg: Config,
     request: PromoteRequest,
     *,
     registry: RegistryClient | None = None,
-    on_event: Callable[[object], None] = _ignore,
+    on_event: OnEvent = ignore,
 ) -> PromoteRun:
     """Plan; on a dry run stop there (with estimates); else promote, write the summaries and VERSION, and raise
     for undecided conflicts (exit 3), failed copies or a registry that did not converge."""

@@ -1,5 +1,5 @@
 """The steps of `inv prerelease` and `inv release`: each calls the command its step task calls (release/ci_read.py,
-release/gitflow/commands.py, release/spec_run.py, release/images/promote.py, release/build/run.py) and says in one
+release/gitflow/commands.py, release/spec_update.py, release/images/promote.py, release/build/run.py) and says in one
 line what it did (`apply`) or would do (`plan`). A dry run plans every step; file-level steps run for real on
 scratch copies (`Run.dry_cfg`), so each plan sees what the steps before it would have done.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from release import ci_read, fsio, notes, promotion, promotion_report, spec_run
+from release import ci_read, fsio, notes, spec_update
 from release.build import report as build_report
 from release.build import run as build_run
 from release.build.result import BuildEvent
@@ -17,10 +17,10 @@ from release.errors import InputError
 from release.gitflow import commands as git
 from release.gitflow.flows import FlowOutcome
 from release.gitflow.names import prerelease_branch, rc_branch
-from release.images import promote
+from release.images import promote, promotion, promotion_report
+from release.images.promotion import Mode
 from release.pipeline.run import Run, last_good_of, rel
 from release.pipeline.runner import RunContext, Step, StepOutcome
-from release.promotion import Mode
 from release.undo import ledger
 from release.version import Increment
 
@@ -91,8 +91,8 @@ def git_rc_step(run: Run) -> Step:
 
 def spec_update_step(run: Run, *, against: str | None = None) -> Step:
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
-        request = spec_run.SpecRequest(last_good=last_good_of(ctx), against=against)
-        done = spec_run.update_specs(run.files_cfg(dry_run), request)  # on scratch copies in a dry run
+        request = spec_update.SpecRequest(last_good=last_good_of(ctx), against=against)
+        done = spec_update.update_specs(run.files_cfg(dry_run), request)  # on scratch copies in a dry run
         plan = done.plan
         assert plan is not None  # not --output-only
         verb = "would write" if dry_run else "wrote"
@@ -203,8 +203,8 @@ def build_step(run: Run, *, release: bool) -> Step:
 
 def outputs_step(run: Run) -> Step:
     def go(ctx: RunContext, dry_run: bool) -> StepOutcome:
-        request = spec_run.SpecRequest(output_only=True, version=ctx.output("images.promote", "version"))
-        done = spec_run.update_specs(run.files_cfg(dry_run), request)  # on scratch copies in a dry run
+        request = spec_update.SpecRequest(output_only=True, version=ctx.output("images.promote", "version"))
+        done = spec_update.update_specs(run.files_cfg(dry_run), request)  # on scratch copies in a dry run
         verb = "would regenerate" if dry_run else "regenerated"
         for change in done.changes:
             ctx.on_event(f"  {verb} {run.shown(change.path)}")

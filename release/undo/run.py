@@ -23,7 +23,7 @@ from release import run_state, wiring
 from release.config import Config
 from release.errors import ConfigError, InputError, ReleaseError, UndoIncomplete
 from release.github_types import RepoRef
-from release.promotion_run import read_bump_state
+from release.images.promotion_run import read_bump_state
 from release.record import ReleaseRecord
 from release.record import read as read_record
 from release.run_state import ReleaseState

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from release import artifacts_summary
 from release.artifacts_summary import ArtifactsSummary, CiOrigin, ConflictEntry, FailedCopy, ImageEntry, https_link
-from release.promotion import (
+from release.images.promotion import (
     CiSource,
     Conflict,
     Copy,

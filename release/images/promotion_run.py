@@ -1,4 +1,4 @@
-"""`inv images.promote`, the run: the executor of release/promotion.py's pure plan.
+"""`inv images.promote`, the run: the executor of release/images/promotion.py's pure plan.
 
 1. `prepare(cfg, ...)`: read the last-good files, decide the version (promote_state.json), load the catalogue with
    it: the targets and the CI records. No registry request.
@@ -28,8 +28,7 @@ from release import catalogue, fsio, last_good_file
 from release.config import Config
 from release.errors import InputError, ReleaseError
 from release.imageref import ImageRef
-from release.last_good_file import LastGoodRecords
-from release.promotion import (
+from release.images.promotion import (
     STATE_FILE,
     BumpState,
     CiSource,
@@ -56,6 +55,7 @@ from release.promotion import (
     targets,
     usable_images,
 )
+from release.last_good_file import LastGoodRecords
 from release.redact import redact_text
 from release.version import Increment
 from release.version import file_text as version_file_text

@@ -1,5 +1,5 @@
 """`inv images.promote`: copy Models CI images to their dev/release names, registry to registry. Pure: the
-values and decisions; release/promotion_run.py reads the registries and applies them.
+values and decisions; release/images/promotion_run.py reads the registries and applies them.
 
 A pipeline of named steps:
 1. `merge_last_good(docs)` (pure): one CI record per model from several parsed last-good files; later files win.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from release.errors import InputError, PartialFailure, RegistryError, TagConflict
 from release.imageref import ImageRef, ImageRefError, SourceAllowList
-from release.imagetags import parse_commit_tag, same_commit
+from release.imagetags import commits_disagree, parse_commit_tag
 from release.last_good_file import LastGoodRecords
 from release.version import Increment, Version
 
@@ -146,11 +146,11 @@ def commit_mismatch(target: Target, src: ImageRef) -> str | None:
     if parsed is None:
         want = "VERSION-TTMETAL-VLLM[-ID]" if target.vllm_commit else "VERSION-TTMETAL[-ID]"
         return f"cannot read commits from CI tag {src.tag!r} (expected {want})"
-    if not same_commit(target.tt_metal_commit, parsed.tt_metal):
-        return f"tt-metal commit differs: catalogue {target.tt_metal_commit}, CI image {parsed.tt_metal}"
-    if target.vllm_commit and not same_commit(target.vllm_commit, parsed.vllm or ""):
-        return f"vLLM commit differs: catalogue {target.vllm_commit}, CI image {parsed.vllm}"
-    return None
+    differs = commits_disagree(parsed, tt_metal=target.tt_metal_commit, vllm=target.vllm_commit or None)
+    if differs is None:
+        return None
+    which, catalogue, found = differs
+    return f"{which} commit differs: catalogue {catalogue}, CI image {found}"
 
 
 # ------------------------------------------------------------------------------------ observed (values)
