@@ -6,9 +6,15 @@ Regenerate the locks after changing pyproject.toml:  nox -s lock
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import nox
 import nox.logger
+
+# The kit's list of environment variables, from a file that imports nothing (nox runs without the kit's packages).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from release.environment import ENV_VARIABLES
 
 nox.options.sessions = ["lint", "typecheck", "tests", "tomlkit"]
 nox.options.reuse_existing_virtualenvs = True
@@ -117,28 +123,18 @@ def release(session: nox.Session) -> None:
     session.run("python", "-m", "invoke", *session.posargs, env=passthrough_env(), include_outer_env=False)
 
 
+# What a release run needs beyond the kit's own variables: the git identity, the ssh agent, home and PATH.
+PROCESS_VARIABLES = (
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "SSH_AUTH_SOCK",
+    "HOME",
+    "PATH",
+)
+
+
 def passthrough_env() -> dict[str, str]:
-    """The variables a release needs, and no others (release.config.ENV_VARIABLES, plus git identity and home)."""
-    names = (
-        "GH_PAT",
-        "GITHUB_TOKEN",
-        "GITHUB_API_URL",
-        "RELEASE_REGISTRY_REWRITE",
-        "RELEASE_SOURCE_REGISTRIES",
-        "REGISTRY_USERNAME",
-        "REGISTRY_PASSWORD",
-        "DOCKER_CONFIG",
-        "DOCKER_HOST",
-        "RELEASE_DOCKER_HOSTS",
-        "RELEASE_BUILD_RECIPE",
-        "RELEASE_TT_METAL_REPO",
-        "GITHUB_STEP_SUMMARY",
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "SSH_AUTH_SOCK",
-        "HOME",
-        "PATH",
-    )
-    return {n: os.environ[n] for n in names if n in os.environ}
+    """The variables a release needs, and no others: the kit's (release/environment.py) and PROCESS_VARIABLES."""
+    return {n: os.environ[n] for n in (*ENV_VARIABLES, *PROCESS_VARIABLES) if n in os.environ}

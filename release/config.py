@@ -19,33 +19,16 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from release import fsio
+from release.environment import (
+    CI_TOKEN_VARIABLES,
+    PROJECT_TOKEN_VARIABLES,
+)
 from release.errors import ConfigError
 from release.imageref import ImageRefError, RepoPrefix, SourceAllowList, rewrite_registry
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
-TOKEN_VARIABLES = ("GH_PAT", "GITHUB_TOKEN")
-# Each GitHub token role reads its variables in this order: reading Models CI (tt-shield) prefers GH_PAT (a token
-# that can read the other repository); writing this repository prefers GITHUB_TOKEN (the workflow's own token).
-CI_TOKEN_VARIABLES = ("GH_PAT", "GITHUB_TOKEN")
-PROJECT_TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_PAT")
 DEFAULT_RELEASE_REGISTRY = "ghcr.io"
 DEFAULT_SOURCE_REGISTRIES = ("ghcr.io/tenstorrent/",)
-# Every environment variable the kit reads (noxfile.py's passthrough list repeats them: nox cannot import the kit).
-ENV_VARIABLES: tuple[str, ...] = (
-    *TOKEN_VARIABLES,
-    "GITHUB_API_URL",
-    "RELEASE_REGISTRY_REWRITE",
-    "RELEASE_SOURCE_REGISTRIES",
-    "REGISTRY_USERNAME",
-    "REGISTRY_PASSWORD",
-    "DOCKER_CONFIG",
-    "DOCKER_HOST",
-    "RELEASE_DOCKER_HOSTS",
-    "RELEASE_BUILD_RECIPE",
-    "RELEASE_TT_METAL_REPO",
-    "GITHUB_STEP_SUMMARY",
-)
-SECRET_VARIABLES: tuple[str, ...] = (*TOKEN_VARIABLES, "REGISTRY_PASSWORD")
 
 
 class Secret:

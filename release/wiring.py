@@ -13,7 +13,8 @@ from urllib3.util.retry import Retry
 
 from release.build.recipes import Recipe, make_recipe
 from release.build.tt_metal import CommitResolver
-from release.config import CI_TOKEN_VARIABLES, PROJECT_TOKEN_VARIABLES, Config, Token
+from release.config import Config, Token
+from release.environment import CI_TOKEN_VARIABLES, PROJECT_TOKEN_VARIABLES
 from release.git import Git
 from release.github_types import RateLimitWait, RepoRef
 from release.http import WaitBudget, make_retry, make_session

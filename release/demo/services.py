@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import catalogue
-from release.config import ENV_VARIABLES, SECRET_VARIABLES, Secret
+from release.config import Secret
 from release.demo.console import say
 from release.demo.options import DemoOptions
 from release.demo.seeding import plan_seeding, preview_spec_update, seed_registry
 from release.demo.workspace import PROJECT, ProjectRepo, git_env, make_project
+from release.environment import ENV_VARIABLES, SECRET_VARIABLES
 from release.redact import redact_text
 from release.sim import dockerd as sim_dockerd
 from release.sim import registry as sim_registry

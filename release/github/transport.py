@@ -29,7 +29,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
-from release.config import CI_TOKEN_VARIABLES, Secret, variables_hint
+from release.config import Secret, variables_hint
+from release.environment import CI_TOKEN_VARIABLES
 from release.errors import AuthError, DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
 from release.github_types import ByteSink, RateLimitWait
 from release.http import WaitBudget, retry_after_seconds, same_origin
