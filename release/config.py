@@ -8,7 +8,6 @@ never show the value.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from release.environment import (
     PROJECT_TOKEN_VARIABLES,
 )
 from release.errors import ConfigError
-from release.imageref import ImageRefError, RepoPrefix, SourceAllowList, rewrite_registry
+from release.imageref import ImageRefError, RepoPrefix, SourceAllowList, is_loopback_host, rewrite_registry
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_RELEASE_REGISTRY = "ghcr.io"
@@ -116,18 +115,15 @@ def api_url(value: object, *, source: str) -> str:
         raise ConfigError(f"{source}: the URL must not carry credentials (the token comes from GH_PAT/GITHUB_TOKEN)")
     if url.scheme not in ("http", "https") or not host or url.query or url.fragment:
         raise ConfigError(f"{source}: {text!r} is not an API URL like {DEFAULT_GITHUB_API_URL}")
-    if url.scheme == "http" and not _is_loopback(host):
+    if url.scheme == "http" and not is_loopback_host(host):
         raise ConfigError(f"{source}: plain http is allowed only on this machine (127.0.0.1, ::1, localhost)")
     return text
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _required(token: Token | None, what: str, variables: tuple[str, ...], permission: str) -> Token:
+    if token is None:
+        raise ConfigError(f"no GitHub token {what}: set {variables_hint(variables)} to a token with {permission}")
+    return token
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,21 +208,12 @@ class Config:
 
     def require_ci_token(self, permission: str) -> Token:
         """The token that reads Models CI, or advice naming its variables."""
-        if self.ci_token is None:
-            raise ConfigError(
-                f"no GitHub token to read Models CI: set {variables_hint(CI_TOKEN_VARIABLES)} to a token with "
-                f"{permission}"
-            )
-        return self.ci_token
+        return _required(self.ci_token, "to read Models CI", CI_TOKEN_VARIABLES, permission)
 
     def require_project_token(self, permission: str) -> Token:
         """The token that writes this repository (PRs, releases, tags), or advice naming its variables."""
-        if self.project_token is None:
-            raise ConfigError(
-                f"no GitHub token to write {self.project_owner}/{self.project_repo}: set "
-                f"{variables_hint(PROJECT_TOKEN_VARIABLES)} to a token with {permission}"
-            )
-        return self.project_token
+        what = f"to write {self.project_owner}/{self.project_repo}"
+        return _required(self.project_token, what, PROJECT_TOKEN_VARIABLES, permission)
 
     def source_allow_list(self) -> SourceAllowList:
         """RELEASE_SOURCE_REGISTRIES as values, matched as written and after RELEASE_REGISTRY_REWRITE."""

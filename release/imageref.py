@@ -59,6 +59,15 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _without_scheme(text: str) -> str:
+    """A reference as written, stripped, without a leading `https://` (or another of _PREFIXES)."""
+    text = text.strip()
+    for prefix in _PREFIXES:
+        if text.lower().startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
 @dataclass(frozen=True, order=True)
 class ImageRef:
     registry: str
@@ -69,11 +78,7 @@ class ImageRef:
     @classmethod
     def parse(cls, text: str) -> ImageRef:
         original = text
-        text = text.strip()
-        for prefix in _PREFIXES:
-            if text.lower().startswith(prefix):
-                text = text[len(prefix) :]
-                break
+        text = _without_scheme(text)
         if not text:
             raise ImageRefError(f"{original!r}: empty image reference")
         name, at, digest = text.partition("@")
@@ -199,11 +204,7 @@ class RepoPrefix:
     @classmethod
     def parse(cls, text: str) -> RepoPrefix:
         original = text
-        text = text.strip()
-        for prefix in _PREFIXES:
-            if text.lower().startswith(prefix):
-                text = text[len(prefix) :]
-                break
+        text = _without_scheme(text)
         registry, _, rest = text.partition("/")
         if not _valid_host(registry):
             raise ImageRefError(
