@@ -8,7 +8,7 @@ never show the value.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,31 +311,33 @@ def _read_registry_table(path: Path, body: Any) -> dict[str, Any]:
     return out
 
 
+def _build_recipe(value: str) -> str:
+    if value not in ("real", "offline"):
+        raise ConfigError("RELEASE_BUILD_RECIPE must be 'real' or 'offline'")
+    return value
+
+
+# Environment variable → (Config field, how its text is read); a variable that is unset or empty is not applied.
+_FROM_ENVIRON: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("GITHUB_API_URL", "github_api_url", lambda v: api_url(v, source="GITHUB_API_URL")),
+    ("RELEASE_REGISTRY_REWRITE", "registry_rewrite", parse_registry_rewrite),
+    ("RELEASE_SOURCE_REGISTRIES", "source_registries", parse_source_registries),
+    ("REGISTRY_USERNAME", "registry_username", str),
+    ("REGISTRY_PASSWORD", "registry_password", Secret),
+    ("DOCKER_CONFIG", "docker_config", Path),
+    ("DOCKER_HOST", "docker_host", str),
+    ("RELEASE_DOCKER_HOSTS", "docker_hosts", lambda v: tuple(h.strip() for h in v.split(",") if h.strip())),
+    ("RELEASE_TT_METAL_REPO", "tt_metal_repo", str),
+    ("RELEASE_BUILD_RECIPE", "build_recipe", _build_recipe),
+)
+
+
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if environ.get("GITHUB_API_URL"):
-        out["github_api_url"] = api_url(environ["GITHUB_API_URL"], source="GITHUB_API_URL")
-    out["ci_token"] = _token_for(environ, CI_TOKEN_VARIABLES)
-    out["project_token"] = _token_for(environ, PROJECT_TOKEN_VARIABLES)
-    if environ.get("RELEASE_REGISTRY_REWRITE"):
-        out["registry_rewrite"] = parse_registry_rewrite(environ["RELEASE_REGISTRY_REWRITE"])
-    if environ.get("RELEASE_SOURCE_REGISTRIES"):
-        out["source_registries"] = parse_source_registries(environ["RELEASE_SOURCE_REGISTRIES"])
-    if environ.get("REGISTRY_USERNAME"):
-        out["registry_username"] = environ["REGISTRY_USERNAME"]
-    if environ.get("REGISTRY_PASSWORD"):
-        out["registry_password"] = Secret(environ["REGISTRY_PASSWORD"])
-    if environ.get("DOCKER_CONFIG"):
-        out["docker_config"] = Path(environ["DOCKER_CONFIG"])
-    if environ.get("DOCKER_HOST"):
-        out["docker_host"] = environ["DOCKER_HOST"]
-    if environ.get("RELEASE_DOCKER_HOSTS"):
-        out["docker_hosts"] = tuple(h.strip() for h in environ["RELEASE_DOCKER_HOSTS"].split(",") if h.strip())
-    if environ.get("RELEASE_TT_METAL_REPO"):
-        out["tt_metal_repo"] = environ["RELEASE_TT_METAL_REPO"]
-    if environ.get("RELEASE_BUILD_RECIPE"):
-        recipe = environ["RELEASE_BUILD_RECIPE"]
-        if recipe not in ("real", "offline"):
-            raise ConfigError("RELEASE_BUILD_RECIPE must be 'real' or 'offline'")
-        out["build_recipe"] = recipe
+    out: dict[str, Any] = {
+        "ci_token": _token_for(environ, CI_TOKEN_VARIABLES),
+        "project_token": _token_for(environ, PROJECT_TOKEN_VARIABLES),
+    }
+    for variable, name, read in _FROM_ENVIRON:
+        if environ.get(variable):
+            out[name] = read(environ[variable])
     return out

@@ -304,18 +304,18 @@ class RegistryClient:
                 self.stats.add_bytes(down=n, up=n)
 
             reader = _HashingReader(chunks, desc.size, on_bytes, source=f"{src.name}@{desc.digest}")
+
+            def send(method: str, url: str, ok: int, **kwargs: Any) -> requests.Response:
+                """One request of the upload: over the upload session, never replayed (its body is a stream)."""
+                return self._request(
+                    method, url, registry=dst.registry, scopes=scopes, ok=(ok,), replayable=False, upload=True, **kwargs
+                )
+
+            octets = "application/octet-stream"
             if desc.size <= self._chunk_size:
-                put_url = self._with_query(location, digest=desc.digest)
-                committed = self._request(
-                    "PUT",
-                    put_url,
-                    registry=dst.registry,
-                    scopes=scopes,
-                    ok=(201,),
-                    replayable=False,
-                    upload=True,
-                    data=reader,
-                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(desc.size)},
+                headers = {"Content-Type": octets, "Content-Length": str(desc.size)}
+                committed = send(
+                    "PUT", self._with_query(location, digest=desc.digest), 201, data=reader, headers=headers
                 )
             else:
                 offset = 0
@@ -323,33 +323,14 @@ class RegistryClient:
                     chunk = reader.read(min(self._chunk_size, desc.size - offset))
                     if not chunk:
                         break
-                    resp = self._request(
-                        "PATCH",
-                        location,
-                        registry=dst.registry,
-                        scopes=scopes,
-                        ok=(202,),
-                        replayable=False,
-                        upload=True,
-                        data=chunk,
-                        headers={
-                            "Content-Type": "application/octet-stream",
-                            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                        },
-                    )
+                    headers = {"Content-Type": octets, "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
+                    resp = send("PATCH", location, 202, data=chunk, headers=headers)
                     offset += len(chunk)
                     location = urljoin(location, resp.headers.get("Location", location))
                 if reader.read(1):
                     raise DigestMismatch(f"{src.name}@{desc.digest}: the blob is larger than its descriptor says")
-                committed = self._request(
-                    "PUT",
-                    self._with_query(location, digest=desc.digest),
-                    registry=dst.registry,
-                    scopes=scopes,
-                    ok=(201,),
-                    replayable=False,
-                    upload=True,
-                    headers={"Content-Length": "0"},
+                committed = send(
+                    "PUT", self._with_query(location, digest=desc.digest), 201, headers={"Content-Length": "0"}
                 )
             got = "sha256:" + reader.hasher.hexdigest()
             if desc.digest.startswith("sha256:") and got != desc.digest:

@@ -643,7 +643,7 @@ def test_a_small_promotion_stays_within_the_request_budget(token_registry, uniqu
         sources[model] = promotion.CiSource(model, src, "lg.json", run_number=n)
     start = len(reg.requests_logged())
     client = reg.client()
-    result = promotion_run.promote(tgts, sources, client, mode="dev", version="0.6.0")
+    result = promotion_run.promote(promotion.Promotion(tuple(tgts), sources, "dev", "0.6.0"), client)
     assert result.ok and len(result.outcomes) == 3 and not result.unconverged
     done = [r for r in requests_since(reg, start) if f"/v2/{unique_repo}/" in r]
     by_method = {m: sum(r.startswith(f"{m} ") for r in done) for m in ("HEAD", "GET", "POST", "PUT", "PATCH")}

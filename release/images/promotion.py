@@ -384,6 +384,23 @@ def plan_promotion(
     return PromotionPlan(mode, version, steps)
 
 
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion is planned from: every destination, the CI record of each model, the mode and version, and
+    the decision on conflicts (`keep_existing`)."""
+
+    targets: tuple[Target, ...]
+    sources: Mapping[str, CiSource]
+    mode: Mode
+    version: str
+    keep_existing: bool = False
+
+    def plan(self, observed: Observed) -> PromotionPlan:
+        return plan_promotion(
+            self.targets, self.sources, observed, mode=self.mode, version=self.version, keep_existing=self.keep_existing
+        )
+
+
 # ---------------------------------------------------------------------------------------------- results
 
 

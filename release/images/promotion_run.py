@@ -37,6 +37,7 @@ from release.images.promotion import (
     Mode,
     Observed,
     OnEvent,
+    Promotion,
     PromotionPlan,
     PromotionResult,
     Step,
@@ -47,7 +48,6 @@ from release.images.promotion import (
     inputs_fingerprint,
     merge_last_good,
     plan_group,
-    plan_promotion,
     reads_needed,
     refuse_outside_sources,
     resolve_version,
@@ -127,23 +127,13 @@ def _pools(concurrency: int) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
     )
 
 
-def observe_and_plan(
-    tgts: Sequence[Target],
-    sources: Mapping[str, CiSource],
-    registry: RegistryClient,
-    *,
-    mode: Mode,
-    version: str,
-    keep_existing: bool = False,
-    concurrency: int = 8,
-) -> PromotionPlan:
+def observe_and_plan(job: Promotion, registry: RegistryClient, *, concurrency: int = 8) -> PromotionPlan:
     """Reads only: read what every destination needs, then plan (dry run)."""
     groups, reads_pool = _pools(concurrency)
     with groups, reads_pool:
         reads = Reads(registry, reads_pool, writing=False)
-        seen = list(groups.map(lambda g: reads.for_group(g, sources), group_targets(tgts)))
-    observed = Observed({ref: d for o in seen for ref, d in o.digests.items()})
-    return plan_promotion(tgts, sources, observed, mode=mode, version=version, keep_existing=keep_existing)
+        seen = list(groups.map(lambda g: reads.for_group(g, job.sources), group_targets(job.targets)))
+    return job.plan(Observed({ref: d for o in seen for ref, d in o.digests.items()}))
 
 
 # ---------------------------------------------------------------------------------------------- copies
@@ -177,34 +167,23 @@ def apply_promotion(
 
 
 def promote(
-    tgts: Sequence[Target],
-    sources: Mapping[str, CiSource],
-    registry: RegistryClient,
-    *,
-    mode: Mode,
-    version: str,
-    keep_existing: bool = False,
-    concurrency: int = 8,
-    on_event: OnEvent | None = None,
+    job: Promotion, registry: RegistryClient, *, concurrency: int = 8, on_event: OnEvent | None = None
 ) -> PromotionResult:
     """The pipeline: per destination, read → plan → copy, every destination at once; then verify."""
     emit = on_event or (lambda e: None)
 
     def one(group: Group) -> tuple[Step, StepOutcome | None]:
-        step = plan_group(group, sources, reads.for_group(group, sources), keep_existing=keep_existing)
+        step = plan_group(group, job.sources, reads.for_group(group, job.sources), keep_existing=job.keep_existing)
         emit({"event": "planned", "action": step.kind, "dst": str(step.dst)})
         return step, copy_step(step, registry, emit) if isinstance(step, Copy) else None
 
     groups, reads_pool = _pools(concurrency)
     with groups, reads_pool:
         reads = Reads(registry, reads_pool, writing=True)
-        done = list(groups.map(one, group_targets(tgts)))
-    plan = PromotionPlan(mode, version, tuple(step for step, _ in done))
+        done = list(groups.map(one, group_targets(job.targets)))
+    plan = PromotionPlan(job.mode, job.version, tuple(step for step, _ in done))
     result = PromotionResult(plan, tuple(o for _, o in done if o is not None))
-    after = reads.everything().with_digests(result.answered())
-    return result.with_check(
-        plan_promotion(tgts, sources, after, mode=mode, version=version, keep_existing=keep_existing)
-    )
+    return result.with_check(job.plan(reads.everything().with_digests(result.answered())))
 
 
 def estimate(plan: PromotionPlan, registry: RegistryClient, *, concurrency: int = 8) -> dict[str, CopyEstimate]:
@@ -241,6 +220,9 @@ class Prepared:
     @property
     def state_path(self) -> Path:
         return self.output_dir / STATE_FILE
+
+    def promotion(self, *, keep_existing: bool) -> Promotion:
+        return Promotion(self.targets, self.sources, self.mode, self.version, keep_existing)
 
 
 def read_last_good(paths: Sequence[Path]) -> tuple[list[tuple[str, LastGoodRecords]], list[tuple[str, bytes]]]:
@@ -288,10 +270,7 @@ def plan_only(
     prep: Prepared, registry: RegistryClient, *, keep_existing: bool = False, concurrency: int = 8
 ) -> PromotionPlan:
     """The dry run: read and plan, write nothing."""
-    return observe_and_plan(
-        prep.targets, prep.sources, registry, mode=prep.mode, version=prep.version, keep_existing=keep_existing,
-        concurrency=concurrency,
-    )  # fmt: skip
+    return observe_and_plan(prep.promotion(keep_existing=keep_existing), registry, concurrency=concurrency)
 
 
 def execute(
@@ -310,10 +289,7 @@ def execute(
     """
     if prep.decision.state is not None:
         fsio.write_json(prep.state_path, prep.decision.state.to_json())
-    result = promote(
-        prep.targets, prep.sources, registry, mode=prep.mode, version=prep.version, keep_existing=keep_existing,
-        concurrency=concurrency, on_event=on_event,
-    )  # fmt: skip
+    result = promote(prep.promotion(keep_existing=keep_existing), registry, concurrency=concurrency, on_event=on_event)
     json_text, md_text = render(result)
     fsio.write_if_changed(prep.output_dir / f"{prep.prefix}_artifacts_summary.json", json_text)
     fsio.write_if_changed(prep.output_dir / f"{prep.prefix}_artifacts_summary.md", md_text)

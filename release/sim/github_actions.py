@@ -10,9 +10,10 @@ kit reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from release.sim.github_routing import Reply, RoutingServer, SimRequest, blob_not_found, error
+from release.sim.github_routing import Reply, Route, RoutingServer, SimRequest, blob_not_found, error
 from release.sim.history import SimArtifact, SimHistory, SimJob, SimRun
 
 _STATUSES = {"completed", "in_progress", "queued", "requested", "waiting", "pending", "action_required"}
@@ -28,9 +29,9 @@ class ActionsApi:
         routes = [
             ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}", self._workflow),
             ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", self._runs),
-            ("/repos/{owner}/{repo}/actions/runs/{run_id}", self._run),
-            ("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", self._jobs),
-            ("/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", self._artifacts),
+            ("/repos/{owner}/{repo}/actions/runs/{run_id}", self._of_run(self._run)),
+            ("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", self._of_run(self._jobs)),
+            ("/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", self._of_run(self._artifacts)),
             ("/repos/{owner}/{repo}/actions/jobs/{job_id}/logs", self._job_logs),
             ("/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", self._artifact_zip),
         ]
@@ -234,10 +235,17 @@ class ActionsApi:
         h = self.history
         return self._repo_ok(p) and p["workflow_id"] in (str(h.workflow_id), h.workflow_path.rsplit("/", 1)[-1])
 
-    def _run_of(self, p: dict[str, str]) -> SimRun | None:
-        """The run the path names (None: another repository, or no such run)."""
-        run = self.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
-        return run if self._repo_ok(p) else None
+    def _of_run(self, fn: Callable[[RoutingServer, SimRun, dict[str, str]], Reply]) -> Route:
+        """A route of one run: `fn(server, run, query)`; 404 when the path names another repository or no run."""
+
+        def route(srv: RoutingServer, r: SimRequest) -> Reply:
+            p = r.params
+            run = self.history.run(int(p["run_id"])) if p["run_id"].isdigit() else None
+            if run is None or not self._repo_ok(p):
+                return error(404, "Not Found")
+            return fn(srv, run, r.query)
+
+        return route
 
     def _workflow(self, srv: RoutingServer, r: SimRequest) -> Reply:
         if not self._workflow_ok(r.params):
@@ -262,28 +270,17 @@ class ActionsApi:
         path = f"/repos/{h.owner}/{h.repo}/actions/workflows/{p['workflow_id']}/runs"
         return srv.paginate(runs, q, path, "workflow_runs", lambda run: self.run_json(srv, run))
 
-    def _run(self, srv: RoutingServer, r: SimRequest) -> Reply:
-        run = self._run_of(r.params)
-        if run is None:
-            return error(404, "Not Found")
+    def _run(self, srv: RoutingServer, run: SimRun, q: dict[str, str]) -> Reply:
         return Reply(200, self.run_json(srv, run))
 
-    def _jobs(self, srv: RoutingServer, r: SimRequest) -> Reply:
-        p, q = r.params, r.query
-        run = self._run_of(p)
-        if run is None:
-            return error(404, "Not Found")
+    def _jobs(self, srv: RoutingServer, run: SimRun, q: dict[str, str]) -> Reply:
         jobs = run.jobs
         if q.get("filter", "latest") == "latest":
             jobs = [j for j in jobs if j.run_attempt == run.run_attempt]
         path = f"/repos/{self.history.owner}/{self.history.repo}/actions/runs/{run.id}/jobs"
         return srv.paginate(jobs, q, path, "jobs", lambda j: self.job_json(srv, run, j))
 
-    def _artifacts(self, srv: RoutingServer, r: SimRequest) -> Reply:
-        p, q = r.params, r.query
-        run = self._run_of(p)
-        if run is None:
-            return error(404, "Not Found")
+    def _artifacts(self, srv: RoutingServer, run: SimRun, q: dict[str, str]) -> Reply:
         arts = run.artifacts
         if q.get("name"):
             arts = [a for a in arts if a.name == q["name"]]
