@@ -11,7 +11,7 @@ InputError naming the file and the key. Everything here is pure but `read`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -369,10 +369,21 @@ class _Reader:
                 raise self.fail(f"{where}.{shown(key)}", "a string", text)
         return dict(value)
 
+    def field(self, entry: Mapping[str, Any], key: str, where: str) -> str | None:
+        return self.text(entry.get(key), f"{where}.{key}")
+
+    def destination(self, entry: Mapping[str, Any], where: str) -> str:
+        dst = self.field(entry, "dst", where)
+        if dst is None:
+            raise self.fail(f"{where}.dst", "an image name", None)
+        return dst
+
     def origin(self, entry: Mapping[str, Any], where: str) -> CiOrigin:
-        get: Callable[[str], str | None] = lambda key: self.text(entry.get(key), f"{where}.{key}")  # noqa: E731
         number = self.number(entry.get("ci_run_number"), f"{where}.ci_run_number")
-        return CiOrigin(get("source_file"), number, get("ci_run_url"), get("ci_job_url"))
+        return CiOrigin(
+            self.field(entry, "source_file", where), number, self.field(entry, "ci_run_url", where),
+            self.field(entry, "ci_job_url", where),
+        )  # fmt: skip
 
     def image(self, value: Any, where: str) -> ImageEntry:
         entry = self.mapping(value, where)
@@ -383,38 +394,32 @@ class _Reader:
         return ImageEntry(
             action=action,
             models=self.strings(entry.get("models", []), f"{where}.models"),
-            digest=self.text(entry.get("digest"), f"{where}.digest"),
-            src=self.text(entry.get("src"), f"{where}.src"),
-            src_digest=self.text(entry.get("src_digest"), f"{where}.src_digest"),
-            decision=self.text(entry.get("decision"), f"{where}.decision"),
-            result=self.text(entry.get("result"), f"{where}.result"),
+            digest=self.field(entry, "digest", where),
+            src=self.field(entry, "src", where),
+            src_digest=self.field(entry, "src_digest", where),
+            decision=self.field(entry, "decision", where),
+            result=self.field(entry, "result", where),
             origin=self.origin(entry, where),
             other_ci_images=self.strings(entry.get("other_ci_images", []), f"{where}.other_ci_images"),
             reasons=None if reasons is None else tuple(self.string_map(reasons, f"{where}.reasons").items()),
-            build_log=self.text(entry.get("build_log"), f"{where}.build_log"),
+            build_log=self.field(entry, "build_log", where),
         )
 
     def conflict(self, entry: Mapping[str, Any], where: str) -> ConflictEntry:
-        dst = self.text(entry.get("dst"), f"{where}.dst")
-        if dst is None:
-            raise self.fail(f"{where}.dst", "an image name", None)
         return ConflictEntry(
-            dst=dst,
-            dst_digest=self.text(entry.get("dst_digest"), f"{where}.dst_digest"),
-            src=self.text(entry.get("src"), f"{where}.src"),
-            src_digest=self.text(entry.get("src_digest"), f"{where}.src_digest"),
+            dst=self.destination(entry, where),
+            dst_digest=self.field(entry, "dst_digest", where),
+            src=self.field(entry, "src", where),
+            src_digest=self.field(entry, "src_digest", where),
             models=self.strings(entry.get("models", []), f"{where}.models"),
             origin=self.origin(entry, where),
-            decision=self.text(entry.get("decision"), f"{where}.decision"),
+            decision=self.field(entry, "decision", where),
         )
 
     def failure(self, entry: Mapping[str, Any], where: str) -> FailedCopy:
-        dst = self.text(entry.get("dst"), f"{where}.dst")
-        if dst is None:
-            raise self.fail(f"{where}.dst", "an image name", None)
         return FailedCopy(
-            dst=dst,
-            src=self.text(entry.get("src"), f"{where}.src"),
-            error=self.text(entry.get("error"), f"{where}.error"),
+            dst=self.destination(entry, where),
+            src=self.field(entry, "src", where),
+            error=self.field(entry, "error", where),
             models=self.strings(entry.get("models", []), f"{where}.models"),
         )

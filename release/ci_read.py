@@ -42,7 +42,7 @@ from release.ci_index import INDEX_FILE, CiIndex
 from release.ci_model import CiReadResult, ModelRef, Progress, ReadPlan
 from release.ci_parse import DEFAULT_LIMITS, ArchiveLimits
 from release.ci_walk import Failures, GitHubReader, RunReader, WalkSettings
-from release.config import Config
+from release.config import Config, at_least
 from release.errors import ConfigError, PartialFailure
 from release.github_types import RepoRef, WorkflowRun
 
@@ -76,10 +76,8 @@ class ReadFilters:
     concurrency: int = 8
 
     def __post_init__(self) -> None:
-        if self.max_runs < 1:
-            raise ConfigError("--max-runs must be at least 1")
-        if self.concurrency < 1:
-            raise ConfigError("--concurrency must be at least 1")
+        at_least(self.max_runs, 1, "--max-runs")
+        at_least(self.concurrency, 1, "--concurrency")
 
 
 @dataclass(frozen=True, kw_only=True)

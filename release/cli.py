@@ -24,7 +24,7 @@ from invoke.parser.context import to_flag
 from invoke.tasks import Task
 
 from release import runlock
-from release.config import Config
+from release.config import Config, at_least
 from release.errors import ConfigError, ReleaseError
 from release.redact import install_log_redaction, redact_text
 
@@ -90,9 +90,7 @@ def whole_number(value: object, flag: str, *, minimum: int | None = None) -> int
         number = int(str(value).strip())
     except ValueError:
         raise ConfigError(f"{flag}: {value!r} is not a whole number") from None
-    if minimum is not None and number < minimum:
-        raise ConfigError(f"{flag} must be at least {minimum}")
-    return number
+    return at_least(number, minimum, flag) if minimum is not None else number
 
 
 def shown(cfg: Config, path: Path) -> str:

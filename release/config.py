@@ -72,6 +72,13 @@ def _token_for(environ: Mapping[str, str], variables: tuple[str, ...]) -> Token 
     return None
 
 
+def at_least(value: int, minimum: int, flag: str) -> int:
+    """A number a flag gives, checked against its lower bound (ConfigError naming the flag)."""
+    if value < minimum:
+        raise ConfigError(f"{flag} must be at least {minimum}")
+    return value
+
+
 def variables_hint(variables: tuple[str, ...]) -> str:
     """`("GH_PAT", "GITHUB_TOKEN")` → "GH_PAT (or GITHUB_TOKEN)"."""
     return f"{variables[0]} (or {', '.join(variables[1:])})" if len(variables) > 1 else variables[0]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from release.config import at_least
 from release.errors import ConfigError, EngineUnreachable
 
 E = TypeVar("E")
@@ -84,8 +85,7 @@ class Scheduler(Generic[E, T]):
     def __init__(self, engines: Mapping[str, E], *, jobs: int = 1) -> None:
         if not engines:
             raise ConfigError("no Docker engine: set DOCKER_HOST or pass --docker-host")
-        if jobs < 1:
-            raise ConfigError("--jobs must be at least 1")
+        at_least(jobs, 1, "--jobs")
         self.engines = dict(engines)
         self.jobs = jobs
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release import artifacts_summary, events, fsio, wiring
-from release.config import Config
+from release.config import Config, at_least
 from release.errors import ConfigError, InputError
 from release.imageref import ImageRef, ImageRefError
 from release.images import promotion_report, promotion_run
@@ -165,8 +165,7 @@ class CopyImagesRequest:
     concurrency: int = 8
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigError("--concurrency must be at least 1")
+        at_least(self.concurrency, 1, "--concurrency")
         if self.from_summary is not None and (self.src or self.dst):
             raise ConfigError("give SRC DST or --from-summary FILE, not both")
         if self.from_summary is None and (not self.src or not self.dst):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release import fsio, wiring
-from release.config import Config
+from release.config import Config, at_least
 from release.errors import ConfigError
 from release.events import OnEvent, ignore
 from release.images import promotion, promotion_report, promotion_run
@@ -54,8 +54,7 @@ class PromoteRequest:
         """The task's flags, checked: exactly one of --dev/--release, a known increment, at least one file."""
         if dev == release:
             raise ConfigError("give exactly one of --dev or --release")
-        if int(concurrency) < 1:
-            raise ConfigError("--concurrency must be at least 1")
+        at_least(int(concurrency), 1, "--concurrency")
         files = tuple(Path(p.strip()) for p in str(last_good).split(",") if p.strip())
         if not files:
             raise ConfigError("give at least one LAST_GOOD_JSON")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from release import catalogue
-from release.config import Config
+from release.config import Config, at_least
 from release.errors import ConfigError
 from release.gitflow.names import prerelease_branch
 from release.pipeline import steps
@@ -47,8 +47,7 @@ class PrereleaseRequest:
         parsed = parse_increment(increment)
         if parsed is None:
             raise ConfigError("--increment is required: major, minor or patch")
-        if int(max_runs) < 1:
-            raise ConfigError("--max-runs must be at least 1")
+        at_least(int(max_runs), 1, "--max-runs")
         return cls(
             increment=parsed, max_runs=int(max_runs), source=source, branch=branch, event=event,
             keep_existing=keep_existing, dry_run=dry_run,

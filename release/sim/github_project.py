@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -243,10 +243,15 @@ def project_of(srv: RoutingServer, p: dict[str, str]) -> ProjectSim | None:
     return proj
 
 
-def numbered(items: Mapping[int, T], p: dict[str, str], key: str) -> T | None:
-    """The item whose number the path parameter `key` gives (None: not a number, or no such item)."""
+def project_item(
+    srv: RoutingServer, p: dict[str, str], items: Callable[[ProjectSim], Mapping[int, T]], key: str
+) -> tuple[ProjectSim, T] | None:
+    """The project and its item (`items(project)[n]`) whose number the path parameter `key` gives; None: no such
+    project or item."""
+    proj = project_of(srv, p)
     n = p.get(key, "")
-    return items.get(int(n)) if n.isdigit() else None
+    item = items(proj).get(int(n)) if proj is not None and n.isdigit() else None
+    return (proj, item) if proj is not None and item is not None else None
 
 
 def header(req: SimRequest, name: str) -> str | None:

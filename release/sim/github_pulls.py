@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from release.sim.github_project import ProjectSim, SimPull, invalid, json_body, numbered, project_of, timestamp
+from release.sim.github_project import ProjectSim, SimPull, invalid, json_body, project_item, project_of, timestamp
 from release.sim.github_routing import Reply, RoutingServer, SimRequest, error
 
 
@@ -21,9 +21,7 @@ def _head_branch(proj: ProjectSim, head: str) -> str:
 
 def _found(srv: RoutingServer, p: dict[str, str]) -> tuple[ProjectSim, SimPull] | None:
     """The project and the PR the path names."""
-    proj = project_of(srv, p)
-    pr = numbered(proj.pulls, p, "pull_number") if proj else None
-    return (proj, pr) if proj is not None and pr is not None else None
+    return project_item(srv, p, lambda proj: proj.pulls, "pull_number")
 
 
 def list_pulls(srv: RoutingServer, req: SimRequest) -> Reply:

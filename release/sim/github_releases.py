@@ -16,7 +16,7 @@ from release.sim.github_project import (
     header,
     invalid,
     json_body,
-    numbered,
+    project_item,
     project_of,
     timestamp,
 )
@@ -25,9 +25,7 @@ from release.sim.github_routing import Reply, RoutingServer, SimRequest, error
 
 def _found(srv: RoutingServer, p: dict[str, str]) -> tuple[ProjectSim, SimRelease] | None:
     """The project and the release the path names."""
-    proj = project_of(srv, p)
-    rel = numbered(proj.releases, p, "release_id") if proj else None
-    return (proj, rel) if proj is not None and rel is not None else None
+    return project_item(srv, p, lambda proj: proj.releases, "release_id")
 
 
 def list_releases(srv: RoutingServer, req: SimRequest) -> Reply:

@@ -189,11 +189,7 @@ class SimHistory:
         return next((r for r in [*self.runs, *self.other_runs] if r.id == run_id), None)
 
     def job(self, job_id: int) -> tuple[SimRun, SimJob] | None:
-        for run in [*self.runs, *self.other_runs]:
-            for job in run.jobs:
-                if job.id == job_id:
-                    return run, job
-        return None
+        return next(((run, j) for run in [*self.runs, *self.other_runs] for j in run.jobs if j.id == job_id), None)
 
     def ci_images(self) -> list[str]:
         """Every CI image the runs of the workflow name (override images of quirks excluded), sorted."""
@@ -206,11 +202,8 @@ class SimHistory:
         return [*ci, *sorted({i for run in self.runs for i in run.override_images} - set(ci))]
 
     def artifact(self, artifact_id: int) -> tuple[SimRun, SimArtifact] | None:
-        for run in [*self.runs, *self.other_runs]:
-            for art in run.artifacts:
-                if art.id == artifact_id:
-                    return run, art
-        return None
+        every = [*self.runs, *self.other_runs]
+        return next(((run, a) for run in every for a in run.artifacts if a.id == artifact_id), None)
 
     def expected_last_good(self, max_runs: int) -> dict[str, tuple[int, int]]:
         """{model_id: (run number, artifact id)} of the newest passing, readable, unexpired artifact of each model
