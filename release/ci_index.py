@@ -235,14 +235,8 @@ class CiIndex:
 
 
 def _load(data: bytes) -> tuple[Any, str | None]:
-    if len(data) > MAX_INDEX_BYTES:
-        return None, f"over {MAX_INDEX_BYTES} bytes"
-    try:
-        return json.loads(data), None
-    except RecursionError:
-        return None, "nested too deeply"
-    except (ValueError, UnicodeDecodeError) as e:
-        return None, f"malformed JSON ({str(e)[:80]})"
+    """The index is the kit's own file: bounded in bytes, not in values."""
+    return ci_parse.load_json(data, max_bytes=MAX_INDEX_BYTES, max_values=None)
 
 
 # ------------------------------------------------------------------------------------------- values ↔ JSON

@@ -363,13 +363,15 @@ MAX_PARSED_BYTES = DEFAULT_LIMITS.max_parsed_file_bytes
 MAX_JSON_VALUES = 1_000_000
 
 
-def load_json(data: bytes) -> tuple[Any, str | None]:
+def load_json(
+    data: bytes, *, max_bytes: int = MAX_PARSED_BYTES, max_values: int | None = MAX_JSON_VALUES
+) -> tuple[Any, str | None]:
     """(value, None), or (None, why not) for bytes that are too big, too many values (memory), too deeply nested
     or not JSON. Python objects take 10-50 times the bytes of their JSON, hence the limits."""
-    if len(data) > MAX_PARSED_BYTES:
-        return None, f"{_mib(len(data))}, over the {_mib(MAX_PARSED_BYTES)} limit for a parsed file"
-    if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_JSON_VALUES:
-        return None, f"more than {MAX_JSON_VALUES} JSON values"
+    if len(data) > max_bytes:
+        return None, f"{_mib(len(data))}, over the {_mib(max_bytes)} limit for a parsed file"
+    if max_values is not None and data.count(b",") + data.count(b"[") + data.count(b"{") > max_values:
+        return None, f"more than {max_values} JSON values"
     try:
         return json.loads(data), None
     except RecursionError:

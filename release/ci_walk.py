@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from release import ci_hardware, ci_logs, ci_parse
 from release.ci_cache import CiCache, digest_checked
@@ -24,6 +24,8 @@ from release.ci_model import CiEntry, ModelRef, Progress, SkippedArtifact
 from release.ci_parse import ArchiveLimits, ArtifactParse
 from release.errors import DownloadTooLarge, GitHubError, GitHubStatusError, RateLimitExceeded
 from release.github_types import Artifact, ByteSink, Job, RepoRef, Workflow, WorkflowRun
+
+Listed = TypeVar("Listed", Artifact, Job)
 
 log = logging.getLogger(__name__)
 
@@ -138,40 +140,49 @@ class RunReader:
 
     def _artifacts(self, run: WorkflowRun, total: int) -> list[Artifact]:
         try:
-            items = _from_listing(self.cache.load_listing(run, "artifacts"), Artifact.from_api)
+            items = self._listing(
+                run, "artifacts", Artifact.from_api, lambda gh: gh.list_artifacts(self.s.repo, run.id)
+            )
             if items is None:
-                if not self.s.download:
-                    return []
-                assert self.github is not None
-                items = self.github.list_artifacts(self.s.repo, run.id)
-                self.cache.save_listing(run, "artifacts", [a.to_json() for a in items])
+                return []
             self.index.record_artifacts(run, items)
             return items
-        except RateLimitExceeded:
-            raise
-        except GitHubError as e:
-            self.failures.add(f"run {run.run_number} (id {run.id}): {e}")
-            return []
         finally:
             self._tick("listings", total, f"run {run.run_number}")
 
     def jobs(self, run: WorkflowRun) -> list[Job] | None:
         """The run's jobs (None when they cannot be had: not cached with --no-download, or a failure)."""
-        try:
-            cached = _from_listing(self.cache.load_listing(run, "jobs"), Job.from_api)
-            if cached is not None:
-                return cached
-            if not self.s.download:
-                return None
-            assert self.github is not None
-            items = self.github.list_jobs(self.s.repo, run.id)
-            self.cache.save_listing(run, "jobs", [j.to_json() for j in items])
+
+        def fetch(github: GitHubReader) -> list[Job]:
+            items = github.list_jobs(self.s.repo, run.id)
             self.cache.save_jobs_metadata(run, items)
+            return items
+
+        return self._listing(run, "jobs", Job.from_api, fetch, what=" jobs")
+
+    def _listing(
+        self,
+        run: WorkflowRun,
+        kind: str,
+        from_api: Callable[[Any], Listed],
+        fetch: Callable[[GitHubReader], list[Listed]],
+        *,
+        what: str = "",
+    ) -> list[Listed] | None:
+        """A run's listing (`kind`: artifacts or jobs) from the cache, else fetched and cached; None when it cannot be
+        had (not cached with --no-download, or a GitHub failure, which is recorded)."""
+        try:
+            cached = _from_listing(self.cache.load_listing(run, kind), from_api)
+            if cached is not None or not self.s.download:
+                return cached
+            assert self.github is not None
+            items = fetch(self.github)
+            self.cache.save_listing(run, kind, [i.to_json() for i in items])
             return items
         except RateLimitExceeded:
             raise
         except GitHubError as e:
-            self.failures.add(f"run {run.run_number} (id {run.id}) jobs: {e}")
+            self.failures.add(f"run {run.run_number} (id {run.id}){what}: {e}")
             return None
 
     # artifacts
