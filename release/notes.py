@@ -9,9 +9,9 @@ reviewed by a person, who can fill a gap, while a crash helps nobody.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from release import models_diff
 from release.ci_results_file import AllResults, ResultEntry
@@ -22,6 +22,8 @@ from release.models_diff import DiffRow, ModelsDiff
 
 if TYPE_CHECKING:
     from workflows.model_spec import ModelSpec
+
+T = TypeVar("T")
 
 UNKNOWN = "UNKNOWN"
 
@@ -316,17 +318,10 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
     ]
 
     out += ["## Model support changes", ""]
-    if inp.changes is None:
-        out += [f"{UNKNOWN}: release_logs/release_models_diff.json was not found (run `inv spec.update`)."]
-    elif not inp.changes:
-        out += ["No model spec changes in this release."]
-    else:
-        rows = [
-            (code(c.model_arch), c.weights_cell(), c.devices_cell(), c.tt_metal_cell(), c.vllm_cell(), c.status_cell(),
-             c.ci_cell())
-            for c in inp.changes
-        ]  # fmt: skip
-        out += table(("Model", "Weights", "Devices", "tt-metal", "vLLM", "Status", "CI"), rows)
+    out += _section(
+        inp.changes, "release_logs/release_models_diff.json was not found (run `inv spec.update`).",
+        "No model spec changes in this release.", _changes_table,
+    )  # fmt: skip
     out += ["", "## Status and performance changes", ""]
     if inp.changes is None:
         out += [UNKNOWN]
@@ -340,22 +335,42 @@ def render_release_notes(inp: NotesInput, *, human: str | None = None) -> str:
     out += ["", "## Model waivers", ""]
     out += _waiver_lines(inp.waivers)
     out += ["", "## Release images", ""]
-    if inp.images is None:
-        out += [f"{UNKNOWN}: release_logs/release_artifacts_summary.json was not found (run `inv images.promote`)."]
-    elif not inp.images:
-        out += ["No images in this release."]
-    else:
-        images = [
-            (_link(img.image), code(img.digest) if img.digest != UNKNOWN else UNKNOWN,
-             _link(img.source) if img.source != "—" else "—", img.kind)
-            for img in sorted(inp.images, key=_kind_order)
-        ]  # fmt: skip
-        out += table(("Image", "Digest", "Source", "State"), images)
-        kinds = list(dict.fromkeys(i.kind for i in sorted(inp.images, key=_kind_order)))
-        counts = ", ".join(f"{sum(i.kind == k for i in inp.images)} {k}" for k in kinds)
-        out += ["", f"**Total:** {len(inp.images)} ({counts})"]
+    out += _section(
+        inp.images, "release_logs/release_artifacts_summary.json was not found (run `inv images.promote`).",
+        "No images in this release.", _images_table,
+    )  # fmt: skip
     out.append("")
     return "\n".join(out)
+
+
+def _section(
+    items: Sequence[T] | None, missing: str, empty: str, render: Callable[[Sequence[T]], list[str]]
+) -> list[str]:
+    """A notes section of a list: UNKNOWN when its file was missing, a sentence when it is empty, else rendered."""
+    if items is None:
+        return [f"{UNKNOWN}: {missing}"]
+    return render(items) if items else [empty]
+
+
+def _changes_table(changes: Sequence[DiffRow]) -> list[str]:
+    rows = [
+        (code(c.model_arch), c.weights_cell(), c.devices_cell(), c.tt_metal_cell(), c.vllm_cell(), c.status_cell(),
+         c.ci_cell())
+        for c in changes
+    ]  # fmt: skip
+    return table(("Model", "Weights", "Devices", "tt-metal", "vLLM", "Status", "CI"), rows)
+
+
+def _images_table(released: Sequence[ReleasedImage]) -> list[str]:
+    ordered = sorted(released, key=_kind_order)
+    images = [
+        (_link(img.image), code(img.digest) if img.digest != UNKNOWN else UNKNOWN,
+         _link(img.source) if img.source != "—" else "—", img.kind)
+        for img in ordered
+    ]  # fmt: skip
+    kinds = list(dict.fromkeys(i.kind for i in ordered))
+    counts = ", ".join(f"{sum(i.kind == k for i in released)} {k}" for k in kinds)
+    return [*table(("Image", "Digest", "Source", "State"), images), "", f"**Total:** {len(released)} ({counts})"]
 
 
 def human_section(text: str) -> str | None:
