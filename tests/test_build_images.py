@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from release.fsio import open_log
 from release.git import Git
 from release.imageref import ImageRef
 from tests.builders import catalogue_toml, device, template
+from tests.cli import run_inv
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry, random_layer
 from tests.services.tt_metal_origin import Origin
@@ -354,14 +354,7 @@ def checkout_dir(tmp_path, origin, registry, dockerd) -> Iterator[tuple[Path, di
 
 
 def inv(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "images.build", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    return run_inv("images.build", *args, cwd=root, env=env)
 
 
 def files(root: Path) -> dict[Path, bytes]:

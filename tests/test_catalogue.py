@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from release import spec_outputs, spec_update
 from release.config import Config
 from release.errors import CatalogueError
 from tests.builders import catalogue_toml, template
+from tests.cli import run_inv
 from workflows.model_spec import load_catalogue, make_model_id, param_count_from_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,14 +143,7 @@ def _copy_checkout(tmp_path: Path) -> Path:
 
 def _inv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    return run_inv(*args, cwd=root, env=env)
 
 
 def test_task_reports_bad_catalogue_in_one_line_and_exits_2(tmp_path):

@@ -24,6 +24,7 @@ from release.ci_results_file import parse_all_results, read_all_results
 from release.errors import InputError
 from release.last_good_file import parse_last_good
 from tests import ci_health_data as data
+from tests.cli import run_inv
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [106, 105, 104, 103, 102, 101]
@@ -394,9 +395,7 @@ def inv(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("GH_PAT", "GITHUB_TOKEN")}
     env["RELEASE_REPO_ROOT"] = str(ROOT)
     env["GITHUB_API_URL"] = "http://127.0.0.1:9"  # nothing listens: the task must not need it
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "ci.health", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    return run_inv("ci.health", *args, cwd=cwd, env=env)
 
 
 def test_task_renders_offline_next_to_the_file(tmp_path):

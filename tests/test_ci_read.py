@@ -24,6 +24,7 @@ from release.http import make_retry, make_session
 from release.http_cache import FileResponseCache
 from release.sim.history import SimModel, generate_history
 from release.sim.reports import CI_IMAGE, _artifact_zip
+from tests.cli import run_inv
 from tests.services.github_server import TOKEN, small_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,14 +263,7 @@ def test_pagination_past_100_runs_jobs_and_artifacts(github_factory, catalogue_s
 
 
 def inv(args: list[str], *, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "ci.read", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_inv("ci.read", *args, cwd=ROOT, env=env, timeout=timeout)
 
 
 def task_env(server, token: str | None = TOKEN) -> dict[str, str]:

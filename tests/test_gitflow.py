@@ -17,6 +17,7 @@ from release.github_types import RepoRef
 from release.sim.history import generate_history
 from release.version import Version
 from tests.builders import last_good_record
+from tests.cli import run_inv
 from tests.conftest import REPO_ROOT
 from tests.services.git_world import GitWorld, git_env, sh
 from tests.services.github_server import TOKEN, small_models
@@ -294,14 +295,7 @@ def inv(world: GitWorld, *args: str) -> subprocess.CompletedProcess[str]:
     env["RELEASE_REPO_ROOT"] = str(world.work)
     for var in ("GH_PAT", "GITHUB_TOKEN"):
         env.pop(var, None)
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args],
-        cwd=world.work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_inv("-r", str(REPO_ROOT), *args, cwd=world.work, env=env)
 
 
 def test_tasks_print_the_plan_and_fail_in_one_line(git_world: GitWorld) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from release.errors import InputError
 from release.imageref import ImageRef
 from release.images import copy as images_copy
+from tests.cli import run_inv
 from tests.conftest import REPO_ROOT
 from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
 
@@ -23,10 +23,7 @@ def run(reg: Registry, tmp_path: Path, *args: str) -> subprocess.CompletedProces
     # The registry is the allowed source (and so gets REGISTRY_USERNAME/PASSWORD); DST is on the same host.
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RELEASE_REPO_ROOT": str(checkout), **reg.env,
            "RELEASE_SOURCE_REGISTRIES": f"{reg.host}/"}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "images.copy", *args],
-        cwd=checkout, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return run_inv("--search-root", str(REPO_ROOT), "images.copy", *args, cwd=checkout, env=env, timeout=120)
 
 
 def writes_to(reg: Registry, repo: str) -> int:

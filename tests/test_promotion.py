@@ -21,6 +21,7 @@ from release.images import promotion, promotion_report, promotion_run
 from release.last_good_file import parse_last_good
 from release.version import Version
 from tests.builders import last_good_record
+from tests.cli import run_inv
 from tests.conftest import REPO_ROOT
 from tests.services.registry import Registry, Seeder, random_layer, skopeo_digest
 from workflows.model_spec import load_catalogue
@@ -268,10 +269,7 @@ class World:
         return ImageRef.parse(f"{self.registry.host}/{DEV_REPO}:{tag}")
 
     def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), *args],
-            cwd=self.checkout, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        proc = run_inv("--search-root", str(REPO_ROOT), *args, cwd=self.checkout, env={**self.env, **(env or {})})
         if check and proc.returncode != 0:
             raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc

@@ -125,15 +125,19 @@ def test_conflict_is_refused_and_tag_unmoved(registry: Registry, seeder: Seeder,
     assert client.stats.writes == 0
 
 
+def images_sharing_a_layer(registry: Registry, seeder: Seeder, repo: str, *, count: int, shared: int) -> list[ImageRef]:
+    """`REPO/ci0:1` … `REPO/ci{count-1}:1`: each one layer of its own and one layer of `shared` bytes they all have."""
+    base = random_layer(shared)
+    srcs = [registry.ref(f"{repo}/ci{i}:1") for i in range(count)]
+    for ref in srcs:
+        seeder.image(ref, [base, random_layer(KB)])
+    return srcs
+
+
 def test_shared_layer_streams_once_across_repositories(
     registry: Registry, registry2: Registry, seeder: Seeder, unique_repo: str
 ) -> None:
-    base = random_layer(20 * KB)
-    srcs = []
-    for i in range(4):
-        ref = registry.ref(f"{unique_repo}/ci{i}:1")
-        seeder.image(ref, [base, random_layer(KB)])
-        srcs.append(ref)
+    srcs = images_sharing_a_layer(registry, seeder, unique_repo, count=4, shared=20 * KB)
     client = RegistryClient(make_session(), _both(registry, registry2))
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda s: client.copy(s, registry2.ref(f"{unique_repo}/{s.repository}:1")), srcs))
@@ -276,12 +280,7 @@ def test_token_flow_cross_registry_mounts_from_a_repository_filled_earlier(
     registry: Registry, seeder: Seeder, token_registry, unique_repo: str
 ) -> None:
     reg, tokens = token_registry
-    base = random_layer(16 * KB)
-    srcs = []
-    for i in range(2):
-        ref = registry.ref(f"{unique_repo}/ci{i}:1")
-        seeder.image(ref, [base, random_layer(KB)])
-        srcs.append(ref)
+    srcs = images_sharing_a_layer(registry, seeder, unique_repo, count=2, shared=16 * KB)
     client = RegistryClient(make_session(), _both(registry, reg))
     first = client.copy(srcs[0], reg.ref(f"{unique_repo}/a:1"))
     second = client.copy(srcs[1], reg.ref(f"{unique_repo}/b:1"))

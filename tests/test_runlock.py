@@ -18,6 +18,7 @@ import pytest
 
 from release import runlock
 from release.errors import LockHeld
+from tests.cli import run_inv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,15 +126,7 @@ def checkout(tmp_path) -> Path:
 
 def inv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RELEASE_", "GH_", "GITHUB_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=root,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_inv(*args, cwd=root, env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
 
 
 def test_a_writing_task_exits_4_while_another_run_holds_the_checkout(checkout):

@@ -12,12 +12,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.cli import run_inv
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_UTF8 = b'{"id_x": "\xff\xfe"}'
@@ -161,19 +162,18 @@ CASES = [
         says="s.json: expected a JSON object (an artifacts summary), got a list",
     ),
     # settings from the environment
-    Case(
-        "github-api-url-not-a-url",
-        ("ci.read", "--max-runs", "1"),
-        env={"GITHUB_API_URL": "not-a-url", "GH_PAT": "x"},
-        alone=True,
-        says="GITHUB_API_URL",
-    ),
-    Case(
-        "github-api-url-plain-http",
-        ("ci.read", "--max-runs", "1"),
-        env={"GITHUB_API_URL": "http://example.com", "GH_PAT": "x"},
-        alone=True,
-        says="plain http",
+    *(
+        Case(
+            f"github-api-url-{name}",
+            ("ci.read", "--max-runs", "1"),
+            env={"GITHUB_API_URL": url, "GH_PAT": "x"},
+            alone=True,
+            says=says,
+        )
+        for name, url, says in (
+            ("not-a-url", "not-a-url", "GITHUB_API_URL"),
+            ("plain-http", "http://example.com", "plain http"),
+        )
     ),
     Case(
         "publish-without-a-token", ("git.notes", "--version", "1.2.3", "--publish"), alone=True, says="set GITHUB_TOKEN"
@@ -206,15 +206,8 @@ def checkout(tmp_path: Path) -> Path:
 
 def inv(root: Path, args: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("RELEASE_", "GH_", "GITHUB_", "REGISTRY_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=root,
-        env={**kept, "PYTHONPATH": str(ROOT), "GIT_CEILING_DIRECTORIES": str(root.parent), **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    env = {**kept, "PYTHONPATH": str(ROOT), "GIT_CEILING_DIRECTORIES": str(root.parent), **env}
+    return run_inv(*args, cwd=root, env=env, timeout=120)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
