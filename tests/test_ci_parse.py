@@ -490,7 +490,7 @@ def test_progress_text():
 def test_progress_line_in_logs_shows_first_and_last_line_of_each_stage():
     import io
 
-    from release.display import ProgressLine
+    from release.progress import ProgressLine
 
     buf = io.StringIO()
     line = ProgressLine(stream=buf)

@@ -593,7 +593,7 @@ def test_release_mode_json_and_resolving_a_conflict(world: World) -> None:
 def test_progress_bar_lines_without_a_terminal() -> None:
     import io
 
-    from release.display import CopyProgress
+    from release.progress import CopyProgress
 
     out = io.StringIO()
     bar = CopyProgress(2, stream=out)
