@@ -42,9 +42,13 @@ from release.github_types import (
 from release.http import WaitBudget
 
 PER_PAGE = 100
-_PULLS = "Pull requests: write"  # what a write needs, named in the error when GitHub refuses it
-_RELEASES = "Contents: write"
-_PACKAGES = "Packages: delete (classic token: delete:packages)"
+# What a write needs, named in the error when GitHub refuses it.
+_PULLS = "Pull requests: write on the repository"
+_RELEASES = "Contents: write on the repository"
+_PACKAGES = (
+    "admin permission on the package (GITHUB_TOKEN: the repository's Admin role in the package's Manage Actions "
+    "access; a classic token: read:packages and delete:packages of a package admin)"
+)
 
 
 class GitHubClient:

@@ -251,7 +251,7 @@ class GitHubTransport:
         if resp.status_code in ok:
             return
         path = _path(resp.url) if resp.url else "?"
-        need = f"{permission} on the repository" if permission else self._role.needs
+        need = permission or self._role.needs
         token_sent = bool(resp.url) and self.token_goes_to(resp.url)
         if resp.status_code == 401 and token_sent:
             if self._token is None:
