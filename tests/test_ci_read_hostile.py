@@ -23,6 +23,7 @@ from release.github_types import RepoRef
 from release.http import make_retry, make_session
 from release.sim import hostile
 from release.sim.history import SimHistory, generate_history
+from tests import peak_rss
 from tests.services.github_server import TOKEN, small_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,21 +186,16 @@ def test_inv_ci_read_reads_a_hostile_history_within_time_and_memory(github_facto
     out = tmp_path / "out"
     env = task_env(srv)
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
-    start = time.monotonic()
-    with open(stdout, "wb") as so, open(stderr, "wb") as se:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "ci.read", "--max-runs", "4", "--out-root", str(out), "--json"],
-            cwd=ROOT,
-            env=env,
-            stdout=so,
-            stderr=se,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.monotonic() - start
-    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    run = peak_rss.measure(
+        [sys.executable, "-m", "invoke", "ci.read", "--max-runs", "4", "--out-root", str(out), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    elapsed, peak_mb = run.seconds, run.peak_mb
     print(f"\nhostile history: inv ci.read took {elapsed:.1f}s, peak RSS {peak_mb:.0f} MB")
-    assert proc.returncode == 0, stderr.read_text()[-3000:]
+    assert run.exit_code == 0, stderr.read_text()[-3000:]
     assert elapsed < 120 and peak_mb < 400
     data = json.loads(stdout.read_text())
     listed = {u["artifact"]: u["reason"] for u in data["unparseable"]}

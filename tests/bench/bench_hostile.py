@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from release import ci_logs
 from release.sim import hostile
 from release.sim.github_server import GitHubServer
 from release.sim.history import generate_history
+from tests import peak_rss
 from tests.bench.__main__ import Row
 from tests.services.github_server import small_models
 
@@ -109,11 +109,10 @@ def log_rows() -> list[Row]:
 
 
 def peak_rss_mb(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit code) of a child process."""
-    start = time.monotonic()
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return round(usage.ru_maxrss / 1024), round(time.monotonic() - start, 1), os.waitstatus_to_exitcode(status)
+    """(peak RSS in MB, seconds, exit code) of a child process (tests/peak_rss.py: without the bench's own memory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = peak_rss.measure(args, cwd=ROOT, env=env, stdout=Path(tmp) / "out", stderr=Path(tmp) / "err")
+    return round(run.peak_mb), round(run.seconds, 1), run.exit_code
 
 
 OLD_READ = """
